@@ -1,0 +1,57 @@
+# zerossl-issuer — every entry point creates .venv and installs what it needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+export PROMETHEUS_DISABLE_CREATED_SERIES := True
+
+.PHONY: all test lint fmt typecheck pytest manifests sysdeps demo bench chaos sandbox clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test,dev,loadtests]'
+	@touch $(STAMP)
+
+# System packages the tests drive for real: kubectl (already on these machines),
+# Prometheus + promtool, BIND9 + nsupdate. Installed from Debian when missing.
+sysdeps:
+	@bash scripts/sysdeps.sh
+
+test: $(STAMP) sysdeps lint typecheck pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check controller tests loadtests
+	$(VENV)/bin/ruff format --check controller tests loadtests
+
+fmt: $(STAMP)
+	$(VENV)/bin/ruff check --fix controller tests loadtests
+	$(VENV)/bin/ruff format controller tests loadtests
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+pytest: $(STAMP) sysdeps
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+manifests: $(STAMP) sysdeps
+	$(PY) -m pytest -q tests/manifests
+
+demo: $(STAMP)
+	$(PY) -m controller.sandbox demo
+
+sandbox: $(STAMP)
+	$(PY) -m controller.sandbox kube --port 6443 --kubeconfig .sandbox/kubeconfig
+
+bench: $(STAMP) sysdeps
+	$(PY) -m loadtests bench
+
+chaos: $(STAMP) sysdeps
+	$(PY) -m loadtests chaos
+
+clean:
+	rm -rf $(VENV) .sandbox .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The domain: API types, conditions, issuer check, request and order reconcilers."""

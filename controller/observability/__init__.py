@@ -1,0 +1,1 @@
+"""Metrics catalog, tracing, logging and redaction."""

@@ -1,0 +1,182 @@
+"""The metrics catalog: every Prometheus metric the controller exports, in one place.
+
+Invariants: label values are bounded (endpoint names, verbs, status codes, reasons, issuer
+references; never request names, domains or keys); counters are declared without ``_total``
+(prometheus_client appends it); the process-wide default registry is the only module-level
+mutable state in the project. ``docs/metrics.md`` documents each metric.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+
+NS = "zerossl_issuer"
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+ISSUANCE_BUCKETS = (1, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 21600, 86400)
+# client-go / component-base workqueue buckets: 1 microsecond .. 1000 seconds.
+WORKQUEUE_BUCKETS = tuple(10e-7 * 10**i for i in range(10))
+
+registry: CollectorRegistry = REGISTRY
+
+# --- ZeroSSL API -------------------------------------------------------------------------------
+zerossl_requests = Counter(
+    f"{NS}_zerossl_requests",
+    "ZeroSSL API calls by endpoint and outcome (ok, or the error class).",
+    ["endpoint", "outcome"],
+)
+zerossl_request_duration = Histogram(
+    f"{NS}_zerossl_request_duration_seconds",
+    "ZeroSSL API call latency by endpoint.",
+    ["endpoint"],
+    buckets=LATENCY_BUCKETS,
+)
+zerossl_limiter_wait = Histogram(
+    f"{NS}_zerossl_limiter_wait_seconds",
+    "Time spent waiting for a ZeroSSL token, per account (named by issuer reference).",
+    ["account"],
+    buckets=(0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+)
+zerossl_limiter_tokens = Gauge(
+    f"{NS}_zerossl_limiter_tokens",
+    "Tokens available in the account's bucket (negative: booked ahead).",
+    ["account"],
+)
+zerossl_throttled = Counter(
+    f"{NS}_zerossl_throttled",
+    "Times ZeroSSL throttled an account (HTTP 429 or Retry-After) and its bucket paused.",
+    ["account"],
+)
+zerossl_quota_exhausted = Gauge(
+    f"{NS}_zerossl_quota_exhausted",
+    "1 while the issuer's ZeroSSL account reports certificate_limit_reached (2817).",
+    ["kind", "namespace", "name"],
+)
+
+# --- Issuance ----------------------------------------------------------------------------------
+issuance_duration = Histogram(
+    f"{NS}_issuance_duration_seconds",
+    "Time from CertificateRequest creation to Ready=True/Issued.",
+    ["issuer_kind"],
+    buckets=ISSUANCE_BUCKETS,
+)
+certificaterequest_outcomes = Counter(
+    f"{NS}_certificaterequest_outcomes",
+    "CertificateRequest Ready transitions written by this controller, by reason.",
+    ["reason"],
+)
+orders = Gauge(
+    f"{NS}_orders",
+    "ZeroSSLOrders in the cache by ZeroSSL certificate status.",
+    ["zerossl_status"],
+)
+issuer_ready = Gauge(
+    f"{NS}_issuer_ready",
+    "1 if the issuer's Ready condition is True, else 0.",
+    ["kind", "namespace", "name"],
+)
+solver_operations = Counter(
+    f"{NS}_solver_operations",
+    "Validation solver operations (present, cleanup, wait) by solver type and outcome.",
+    ["solver", "operation", "outcome"],
+)
+http_solver_requests = Counter(
+    f"{NS}_http_solver_requests",
+    "Requests to the HTTP validation endpoint by outcome (served, not_found, rejected).",
+    ["outcome"],
+)
+
+# --- Reconcile loop ----------------------------------------------------------------------------
+reconcile_total = Counter(
+    f"{NS}_reconcile",
+    "Reconciles by controller and result (done, requeue, error).",
+    ["controller", "result"],
+)
+reconcile_duration = Histogram(
+    f"{NS}_reconcile_duration_seconds",
+    "Reconcile latency by controller.",
+    ["controller"],
+    buckets=LATENCY_BUCKETS,
+)
+
+# --- Work queue (client-go names and semantics) ------------------------------------------------
+workqueue_depth = Gauge("workqueue_depth", "Current depth of the work queue.", ["name"])
+workqueue_adds = Counter("workqueue_adds", "Adds handled by the work queue.", ["name"])
+workqueue_queue_duration = Histogram(
+    "workqueue_queue_duration_seconds",
+    "Seconds an item stays in the queue before being requested.",
+    ["name"],
+    buckets=WORKQUEUE_BUCKETS,
+)
+workqueue_work_duration = Histogram(
+    "workqueue_work_duration_seconds",
+    "Seconds processing an item from the queue takes.",
+    ["name"],
+    buckets=WORKQUEUE_BUCKETS,
+)
+workqueue_unfinished_work = Gauge(
+    "workqueue_unfinished_work_seconds",
+    "Seconds of work in progress not yet observed by work_duration.",
+    ["name"],
+)
+workqueue_longest_running = Gauge(
+    "workqueue_longest_running_processor_seconds",
+    "Seconds the longest-running processor has been running.",
+    ["name"],
+)
+workqueue_retries = Counter("workqueue_retries", "Retries handled by the work queue.", ["name"])
+
+# --- Informers ---------------------------------------------------------------------------------
+informer_relists = Counter(f"{NS}_informer_relists", "Full relists by resource.", ["resource"])
+informer_watch_restarts = Counter(
+    f"{NS}_informer_watch_restarts",
+    "Watch streams restarted, by resource and reason (timeout, closed, gone, error).",
+    ["resource", "reason"],
+)
+informer_events = Counter(
+    f"{NS}_informer_events",
+    "Watch events received, by resource and type.",
+    ["resource", "type"],
+)
+informer_cached_objects = Gauge(
+    f"{NS}_informer_cached_objects", "Objects in the informer cache.", ["resource"]
+)
+
+# --- Kubernetes API client ---------------------------------------------------------------------
+kube_requests = Counter(
+    f"{NS}_kube_requests",
+    "Kubernetes API requests by verb and HTTP status code.",
+    ["verb", "code"],
+)
+kube_request_duration = Histogram(
+    f"{NS}_kube_request_duration_seconds",
+    "Kubernetes API request latency by verb.",
+    ["verb"],
+    buckets=LATENCY_BUCKETS,
+)
+kube_throttle_wait = Histogram(
+    f"{NS}_kube_client_throttle_wait_seconds",
+    "Time spent in the client-side Kubernetes QPS limiter.",
+    buckets=(0.0, 0.001, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0),
+)
+events_emitted = Counter(
+    f"{NS}_kube_events",
+    "Kubernetes Events recorded by type and fate (created, series, dropped, failed).",
+    ["type", "fate"],
+)
+
+# --- Leader election ---------------------------------------------------------------------------
+leader_status = Gauge(
+    "leader_election_master_status",
+    "1 if this replica holds the leader Lease, else 0.",
+    ["name"],
+)
+leader_transitions = Counter(
+    f"{NS}_leader_election_transitions",
+    "Leadership changes observed by this replica.",
+    ["name"],
+)
+leader_slowpath = Counter(
+    "leader_election_slowpath",
+    "Lease renewals that had to take the slow path (GET then PUT).",
+    ["name"],
+)

@@ -1,0 +1,1 @@
+"""The ZeroSSL REST API: client, models, errors, limiter. No Kubernetes imports."""

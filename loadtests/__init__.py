@@ -1,0 +1,1 @@
+"""Whole-system load, failover and chaos runs (``python -m loadtests``)."""
