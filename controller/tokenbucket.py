@@ -1,0 +1,71 @@
+"""A reserving token bucket (golang.org/x/time/rate semantics) for asyncio.
+
+Invariants:
+- Over any window of length t, at most ``rate * t + burst`` reservations are granted that
+  complete inside the window: each reservation books the next free slot, so tokens may go
+  negative and later callers wait longer (client-go's BucketRateLimiter behaviour).
+- ``pause_until(t)`` moves every future slot to at least ``t`` (a server said "slow down").
+- A waiter cancelled before its slot gives its token back; cancellation propagates.
+- Time comes from the injected monotonic ``clock`` so tests can drive it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+
+class TokenBucket:
+    def __init__(
+        self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be > 0 and burst >= 1")
+        self.rate = rate
+        self.burst = burst
+        self._clock = clock
+        self._tokens = float(burst)
+        self._last = clock()
+        self._paused_until = 0.0
+
+    def _advance(self, now: float) -> None:
+        if now > self._last:
+            self._tokens = min(float(self.burst), self._tokens + (now - self._last) * self.rate)
+            self._last = now
+
+    def tokens(self) -> float:
+        """Tokens available now; negative when slots are booked ahead."""
+        self._advance(self._clock())
+        return self._tokens
+
+    def reserve(self) -> float:
+        """Books one token and returns how long the caller must wait before using it."""
+        now = self._clock()
+        self._advance(now)
+        self._tokens -= 1.0
+        wait = 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+        return max(wait, self._paused_until - now)
+
+    def cancel_reservation(self) -> None:
+        """Returns one booked-but-unused token."""
+        self._tokens = min(float(self.burst), self._tokens + 1.0)
+
+    def pause_until(self, deadline: float) -> None:
+        """No reservation completes before the monotonic time ``deadline``."""
+        self._paused_until = max(self._paused_until, deadline)
+
+    def paused_for(self) -> float:
+        return max(0.0, self._paused_until - self._clock())
+
+    async def acquire(self) -> float:
+        """Waits for one token; returns the seconds waited. Cancellable."""
+        delay = self.reserve()
+        if delay <= 0:
+            return 0.0
+        try:
+            await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            self.cancel_reservation()
+            raise
+        return delay
