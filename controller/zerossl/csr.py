@@ -1,0 +1,234 @@
+"""CSR helpers: what ZeroSSL will accept, the domain list it wants, and the CSR-hash values.
+
+Invariants:
+- :func:`inspect_csr` either returns a :class:`CsrInfo` ZeroSSL can issue for, or raises
+  :class:`CsrError`, which is always permanent: the same CSR will never work.
+- Domains are in ZeroSSL order: the common name first (ZeroSSL requires the first domain to
+  equal the CN, 2836), then the remaining SANs (DNS names and IPv4 addresses) in CSR order,
+  without case-insensitive repeats (duplicates are error 2811). A common name is required:
+  ZeroSSL answered CN-less CSRs with 2836, so cert-manager Certificates need ``commonName``.
+- Hashes are over the DER of the CSR exactly as sent (``CsrInfo.pem`` re-encodes the parsed
+  DER), uppercase hex, as Sectigo's CSR-hash validation computes them: the file is
+  ``/.well-known/pki-validation/<MD5>.txt`` and the CNAME name ``_<MD5>.<domain>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
+
+from controller.zerossl.models import Certificate
+
+RSA_SIZES = frozenset({2048, 4096})
+EC_CURVES = {ec.SECP256R1.name: "P-256", ec.SECP384R1.name: "P-384"}
+MAX_NAME_LENGTH = 64  # X.509 ub-common-name; ZeroSSL fails longer names (2823, "~62")
+VALIDATION_PATH = "/.well-known/pki-validation/"
+
+_LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
+_DNS_NAME = re.compile(rf"^(\*\.)?(?:{_LABEL}\.)+{_LABEL}$")
+
+
+class CsrError(ValueError):
+    """The CSR can never be issued by ZeroSSL as it is. ``reason`` is a stable slug."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class CsrHashes(NamedTuple):
+    """Uppercase hex MD5 and SHA-256 of the DER CSR, and the validation names they imply."""
+
+    md5: str
+    sha256: str
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.md5}.txt"
+
+    @property
+    def http_path(self) -> str:
+        return f"{VALIDATION_PATH}{self.file_name}"
+
+    def cname_name(self, domain: str) -> str:
+        """``_<MD5>.<domain>``; a wildcard's record sits at its base domain."""
+        return f"_{self.md5}.{domain.removeprefix('*.')}"
+
+    @property
+    def cname_target_prefix(self) -> str:
+        """The first two labels of the CNAME target (ZeroSSL appends a per-order value)."""
+        return f"{self.sha256[:32]}.{self.sha256[32:]}"
+
+    def matches(self, certificate: Certificate) -> bool:
+        """True if ``certificate`` was created from this CSR (used to adopt a lost draft).
+
+        The MD5 in the validation file name or CNAME must match; where ZeroSSL also returns
+        the file content or CNAME target, the SHA-256 must match too.
+        """
+        if certificate.csr_md5 != self.md5:
+            return False
+        for validation in certificate.validations:
+            content = validation.file_content
+            if content and content[0].upper() != self.sha256:
+                return False
+            target = (validation.cname_target or "").upper()
+            if target and not target.startswith(self.cname_target_prefix + "."):
+                return False
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class CsrInfo:
+    """A CSR ZeroSSL can issue for, with everything the issuer needs from it."""
+
+    pem: str
+    common_name: str
+    domains: tuple[str, ...]
+    key: str  # e.g. "RSA 2048", "ECDSA P-256"
+    hashes: CsrHashes
+
+    @property
+    def is_wildcard(self) -> bool:
+        return self.common_name.startswith("*.")
+
+
+def parse_csr(pem: bytes | str) -> x509.CertificateSigningRequest:
+    """Loads a PEM CSR and verifies its self-signature."""
+    data = pem.encode() if isinstance(pem, str) else pem
+    if b"-----BEGIN" not in data:
+        raise CsrError("malformed", "the request is not a PEM certificate signing request")
+    try:
+        csr = x509.load_pem_x509_csr(data)
+    except ValueError as exc:
+        raise CsrError("malformed", f"the CSR cannot be decoded: {exc}") from None
+    try:
+        valid = csr.is_signature_valid
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError) as exc:
+        raise CsrError("bad_signature", f"the CSR signature cannot be checked: {exc}") from None
+    if not valid:
+        raise CsrError("bad_signature", "the CSR signature does not match its public key")
+    return csr
+
+
+def key_description(csr: x509.CertificateSigningRequest) -> str:
+    """ "RSA 2048" … for the key types ZeroSSL accepts; CsrError for anything else."""
+    try:
+        key = csr.public_key()
+    except (UnsupportedAlgorithm, ValueError) as exc:
+        raise CsrError("unsupported_key", f"the CSR public key is not supported: {exc}") from None
+    if isinstance(key, rsa.RSAPublicKey):
+        if key.key_size in RSA_SIZES:
+            return f"RSA {key.key_size}"
+        raise CsrError(
+            "unsupported_key",
+            f"RSA {key.key_size}-bit keys are not accepted by ZeroSSL; use 2048 or 4096 bits",
+        )
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        if key.curve.name in EC_CURVES:
+            return f"ECDSA {EC_CURVES[key.curve.name]}"
+        raise CsrError(
+            "unsupported_key",
+            f"ECDSA curve {key.curve.name} is not accepted by ZeroSSL; use P-256 or P-384",
+        )
+    raise CsrError(
+        "unsupported_key",
+        f"{type(key).__name__.removesuffix('PublicKey') or 'this'} keys are not accepted by "
+        "ZeroSSL; use RSA 2048/4096 or ECDSA P-256/P-384",
+    )
+
+
+def csr_common_name(csr: x509.CertificateSigningRequest) -> str:
+    names = csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if not names:
+        raise CsrError(
+            "missing_common_name",
+            "the CSR has no common name; ZeroSSL needs the first domain as the common name "
+            "(set commonName on the Certificate)",
+        )
+    if len(names) > 1:
+        raise CsrError("multiple_common_names", "the CSR has more than one common name")
+    value = names[0].value
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _subject_alt_names(csr: x509.CertificateSigningRequest) -> list[str]:
+    try:
+        extension = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return []
+    names: list[str] = []
+    for general_name in extension.value:
+        if isinstance(general_name, x509.DNSName):
+            names.append(general_name.value)
+        elif isinstance(general_name, x509.IPAddress):
+            names.append(str(general_name.value))
+        else:
+            raise CsrError(
+                "unsupported_san",
+                f"ZeroSSL certifies only DNS names and IPv4 addresses, not {general_name}",
+            )
+    return names
+
+
+def _check_name(name: str) -> None:
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        address = None
+    if isinstance(address, ipaddress.IPv6Address):
+        raise CsrError("ipv6", f"{name}: ZeroSSL does not issue for IPv6 addresses (2843)")
+    if len(name) > MAX_NAME_LENGTH:
+        raise CsrError(
+            "name_too_long", f"{name}: longer than {MAX_NAME_LENGTH} characters (ZeroSSL 2823)"
+        )
+    if address is None and not _DNS_NAME.match(name):
+        raise CsrError("invalid_name", f"{name!r} is not a valid DNS name or IPv4 address")
+
+
+def zerossl_domains(csr: x509.CertificateSigningRequest) -> tuple[str, ...]:
+    """The ``certificate_domains`` list: CN first, then unique SANs; CsrError if unusable."""
+    common_name = csr_common_name(csr)
+    seen: dict[str, str] = {}
+    for name in (common_name, *_subject_alt_names(csr)):
+        _check_name(name)
+        seen.setdefault(name.lower(), name)
+    domains = tuple(seen.values())
+    wildcards = [d for d in domains if d.startswith("*.")]
+    if wildcards and len(domains) > 1:
+        raise CsrError(
+            "wildcard_not_alone",
+            f"{wildcards[0]}: a wildcard must be the only name in a ZeroSSL certificate "
+            f"(2809), but the CSR has {len(domains)}",
+        )
+    return domains
+
+
+def csr_hashes(csr: x509.CertificateSigningRequest) -> CsrHashes:
+    der = csr.public_bytes(Encoding.DER)
+    return CsrHashes(
+        md5=hashlib.md5(der, usedforsecurity=False).hexdigest().upper(),
+        sha256=hashlib.sha256(der).hexdigest().upper(),
+    )
+
+
+def inspect_csr(pem: bytes | str) -> CsrInfo:
+    """Parses, verifies and checks a CSR for ZeroSSL; raises CsrError (permanent)."""
+    csr = parse_csr(pem)
+    key = key_description(csr)
+    domains = zerossl_domains(csr)
+    return CsrInfo(
+        pem=csr.public_bytes(Encoding.PEM).decode(),
+        common_name=domains[0],
+        domains=domains,
+        key=key,
+        hashes=csr_hashes(csr),
+    )

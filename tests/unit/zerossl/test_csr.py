@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+import base64
+import hashlib
+import ipaddress
+from collections.abc import Sequence
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.x509.oid import NameOID
+
+from controller.zerossl.csr import CsrError, csr_hashes, inspect_csr, parse_csr
+from controller.zerossl.models import Certificate
+
+SigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+P256 = ec.generate_private_key(ec.SECP256R1())
+
+
+def make_csr(
+    common_name: str | None = "example.com",
+    dns: Sequence[str] = (),
+    ips: Sequence[str] = (),
+    *,
+    key: SigningKey = P256,
+    emails: Sequence[str] = (),
+) -> str:
+    subject = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)] if common_name else []
+    builder = x509.CertificateSigningRequestBuilder().subject_name(x509.Name(subject))
+    sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
+    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
+    sans += [x509.RFC822Name(e) for e in emails]
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    algorithm = None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
+    csr = builder.sign(key, algorithm)
+    return csr.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_domains_cn_first_then_unique_sans() -> None:
+    info = inspect_csr(
+        make_csr(
+            "www.example.com", ["example.com", "WWW.example.com", "api.example.com"], ["192.0.2.7"]
+        )
+    )
+    assert info.domains == ("www.example.com", "example.com", "api.example.com", "192.0.2.7")
+    assert info.common_name == "www.example.com"
+    assert info.key == "ECDSA P-256"
+    assert not info.is_wildcard
+
+
+def test_ip_common_name() -> None:
+    assert inspect_csr(make_csr("192.0.2.1", ips=["192.0.2.1"])).domains == ("192.0.2.1",)
+
+
+def test_wildcard_alone_is_fine() -> None:
+    info = inspect_csr(make_csr("*.example.com", ["*.example.com"]))
+    assert info.domains == ("*.example.com",)
+    assert info.is_wildcard
+    assert info.hashes.cname_name("*.example.com") == f"_{info.hashes.md5}.example.com"
+
+
+@pytest.mark.parametrize(
+    ("csr_args", "reason"),
+    [
+        ((None, ["example.com"]), "missing_common_name"),
+        (("*.example.com", ["example.com"]), "wildcard_not_alone"),
+        (("example.com", ["*.example.com"]), "wildcard_not_alone"),
+        (("example.com", [], ["2001:db8::1"]), "ipv6"),
+        (("example.com", ["a" * 60 + ".example.com"]), "name_too_long"),
+        (("not a domain", []), "invalid_name"),
+        (("example.com", ["-bad-.example.com"]), "invalid_name"),
+        (("localhost", []), "invalid_name"),
+        (("ex*mple.com", []), "invalid_name"),
+    ],
+)
+def test_names_zerossl_cannot_issue(csr_args: tuple[object, ...], reason: str) -> None:
+    with pytest.raises(CsrError) as caught:
+        inspect_csr(make_csr(*csr_args))  # type: ignore[arg-type]
+    assert caught.value.reason == reason
+
+
+def test_email_sans_are_refused() -> None:
+    with pytest.raises(CsrError, match="only DNS names and IPv4") as caught:
+        inspect_csr(make_csr("example.com", emails=["a@example.com"]))
+    assert caught.value.reason == "unsupported_san"
+
+
+def test_accepted_and_refused_keys() -> None:
+    rsa2048 = rsa.generate_private_key(65537, 2048)
+    assert inspect_csr(make_csr(key=rsa2048)).key == "RSA 2048"
+    assert inspect_csr(make_csr(key=ec.generate_private_key(ec.SECP384R1()))).key == "ECDSA P-384"
+    refused = [
+        (rsa.generate_private_key(65537, 1024), "RSA 1024-bit"),
+        (ec.generate_private_key(ec.SECP521R1()), "secp521r1"),
+        (ed25519.Ed25519PrivateKey.generate(), "Ed25519"),
+    ]
+    for key, words in refused:
+        with pytest.raises(CsrError, match=words) as caught:
+            inspect_csr(make_csr(key=key))
+        assert caught.value.reason == "unsupported_key"
+
+
+def test_malformed_and_mis_signed() -> None:
+    with pytest.raises(CsrError) as caught:
+        parse_csr("hello")
+    assert caught.value.reason == "malformed"
+    with pytest.raises(CsrError) as caught:
+        parse_csr("-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n")
+    assert caught.value.reason == "malformed"
+    der = bytearray(
+        x509.load_pem_x509_csr(make_csr().encode()).public_bytes(serialization.Encoding.DER)
+    )
+    der[-3] ^= 0x01  # inside the signature value
+    tampered = (
+        "-----BEGIN CERTIFICATE REQUEST-----\n"
+        + base64.encodebytes(bytes(der)).decode()
+        + "-----END CERTIFICATE REQUEST-----\n"
+    )
+    with pytest.raises(CsrError) as caught:
+        parse_csr(tampered)
+    assert caught.value.reason == "bad_signature"
+
+
+def test_hashes_are_uppercase_hex_of_the_der_as_sent() -> None:
+    info = inspect_csr(make_csr("example.com", ["example.com"]))
+    body = "".join(info.pem.strip().splitlines()[1:-1])
+    der = base64.b64decode(body)
+    assert info.hashes.md5 == hashlib.md5(der).hexdigest().upper()
+    assert info.hashes.sha256 == hashlib.sha256(der).hexdigest().upper()
+    assert info.hashes == csr_hashes(parse_csr(info.pem))
+    md5, sha256 = info.hashes
+    assert len(md5) == 32
+    assert len(sha256) == 64
+    assert info.hashes.http_path == f"/.well-known/pki-validation/{md5}.txt"
+    assert info.hashes.cname_name("www.example.com") == f"_{md5}.www.example.com"
+
+
+def test_a_draft_is_matched_to_its_csr() -> None:
+    mine = inspect_csr(make_csr("example.com")).hashes
+    other = inspect_csr(make_csr("example.com")).hashes  # same names, fresh signature
+    assert mine != other
+
+    def draft(md5: str, sha: str) -> Certificate:
+        return Certificate.from_json(
+            {
+                "id": "d1",
+                "status": "draft",
+                "validation": {
+                    "other_methods": {
+                        "example.com": {
+                            "file_validation_url_http": (
+                                f"http://example.com/.well-known/pki-validation/{md5}.txt"
+                            ),
+                            "file_validation_content": [sha, "comodoca.com", "u1"],
+                            "cname_validation_p1": f"_{md5}.example.com",
+                            "cname_validation_p2": f"{sha[:32]}.{sha[32:]}.u1.comodoca.com",
+                        }
+                    }
+                },
+            }
+        )
+
+    assert mine.matches(draft(mine.md5, mine.sha256))
+    assert not mine.matches(draft(other.md5, other.sha256))
+    assert not mine.matches(draft(mine.md5, other.sha256))  # MD5 collision guard
+    assert not mine.matches(Certificate.from_json({"id": "x", "status": "draft"}))
