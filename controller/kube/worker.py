@@ -113,7 +113,7 @@ class WorkerPool(Generic[K]):
                 len(self._tasks),
             )
             self.queue.shutdown()
-            for task in self._tasks:
+            for task in list(self._tasks):
                 task.cancel()
 
     async def _work(self) -> None:
