@@ -153,7 +153,7 @@ class EventRecorder:
         action, a reference without kind or name); API trouble is never raised here.
         """
         _validate(regarding, type, reason, action)
-        ref = tuple(str(regarding.get(f, "")) for f in _REFERENCE_FIELDS)
+        ref = tuple(str(regarding.get(f) or "") for f in _REFERENCE_FIELDS)
         if not self._spam_filter_allows(ref):
             metrics.events_emitted.labels(type, "dropped").inc()
             log.debug("event %s/%s about %s dropped by the spam filter", reason, action, ref)
