@@ -63,6 +63,17 @@ def _address(raw: str) -> str:
     return raw
 
 
+def _addresses(raw: str) -> tuple[str, ...]:
+    """Comma-separated host or host:port list (port 53 when omitted); empty means system."""
+    out = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        host, sep, port = item.rpartition(":")
+        if sep and host and not port.isdigit():
+            raise ValueError(f"{item!r} is not host or host:port")
+        out.append(item if sep and host else f"{item}:53")
+    return tuple(out)
+
+
 def _choice(*allowed: str) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         value = raw.strip().lower()
@@ -113,6 +124,7 @@ class Settings:
     issuer_check_interval: float = 300.0
     dns_propagation_timeout: float = 300.0
     dns_propagation_interval: float = 5.0
+    dns_resolvers: tuple[str, ...] = ()
     log_level: str = "info"
     log_format: str = "json"
 
@@ -161,6 +173,7 @@ SPECS: tuple[_Spec, ...] = (
     _Spec("issuer_check_interval", _positive_float, "periodic issuer re-check, seconds"),
     _Spec("dns_propagation_timeout", _positive_float, "max wait for a DNS record to appear"),
     _Spec("dns_propagation_interval", _positive_float, "interval between DNS visibility checks"),
+    _Spec("dns_resolvers", _addresses, "host:port resolvers that must see a record before verify"),
     _Spec("log_level", _choice("debug", "info", "warning", "error"), "log level"),
     _Spec("log_format", _choice("json", "console"), "log format"),
 )

@@ -49,3 +49,10 @@ def test_cluster_resource_namespace_follows_namespace() -> None:
         {"ZEROSSL_ISSUER_NAMESPACE": "certs", "ZEROSSL_ISSUER_CLUSTER_RESOURCE_NAMESPACE": "x"}, []
     )
     assert s.cluster_resource_namespace == "x"
+
+
+def test_dns_resolvers_parse() -> None:
+    s = config.load({"ZEROSSL_ISSUER_DNS_RESOLVERS": "10.0.0.53, 127.0.0.1:5353"}, [])
+    assert s.dns_resolvers == ("10.0.0.53:53", "127.0.0.1:5353")
+    with pytest.raises(config.ConfigError, match="ZEROSSL_ISSUER_DNS_RESOLVERS"):
+        config.load({"ZEROSSL_ISSUER_DNS_RESOLVERS": "host:port"}, [])
