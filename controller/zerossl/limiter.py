@@ -1,0 +1,144 @@
+"""Client-side rate limiting per ZeroSSL account, shared by every worker using the same key.
+
+Invariants:
+- One :class:`AccountLimiter` per API key, found by a SHA-256 prefix of the key (the key
+  itself is never stored here) and named by the issuer reference it was first registered
+  with, e.g. "ZeroSSLClusterIssuer/prod": that name, never the key, labels the metrics.
+- Over any window of length t at most ``rate * t + burst`` acquisitions complete, pauses
+  included: the bucket books slots on a clock that never reads earlier than the end of the
+  current pause, so calls queued during a pause are spread out after it instead of all
+  firing when it ends, and a waiter whose slot a later pause covers books again after it.
+- ``throttle`` (HTTP 429 or Retry-After) pauses the whole account; waiting is cancellable
+  and a cancelled waiter returns its token; every wait is observed in
+  ``zerossl_limiter_wait_seconds``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Awaitable, Callable
+
+from controller.clock import Clock, SystemClock
+from controller.observability import metrics
+from controller.tokenbucket import TokenBucket
+
+Sleep = Callable[[float], Awaitable[None]]
+
+DEFAULT_PAUSE = 5.0  # a 429 without Retry-After
+MAX_PAUSE = 900.0  # a Retry-After of a day must not stop issuance for a day
+
+
+def account_id(access_key: str) -> str:
+    """A stable, non-reversible identifier of an API key."""
+    return hashlib.sha256(access_key.encode()).hexdigest()[:16]
+
+
+class AccountLimiter:
+    """The token bucket of one ZeroSSL account."""
+
+    def __init__(
+        self,
+        name: str,
+        rate: float,
+        burst: int,
+        *,
+        clock: Clock,
+        sleep: Sleep = asyncio.sleep,
+        default_pause: float = DEFAULT_PAUSE,
+        max_pause: float = MAX_PAUSE,
+    ) -> None:
+        self.name = name
+        self._clock = clock
+        self._sleep = sleep
+        self._default_pause = default_pause
+        self._max_pause = max_pause
+        self._paused_until = clock.monotonic()
+        self._bucket = TokenBucket(rate, burst, self._booking_time)
+        self._wait = metrics.zerossl_limiter_wait.labels(account=name)
+        self._tokens = metrics.zerossl_limiter_tokens.labels(account=name)
+        self._throttled = metrics.zerossl_throttled.labels(account=name)
+        self._tokens.set(burst)
+
+    def _booking_time(self) -> float:
+        return max(self._clock.monotonic(), self._paused_until)
+
+    async def acquire(self) -> float:
+        """Waits for this account's next slot; returns the seconds waited. Cancellable."""
+        start = self._clock.monotonic()
+        slept = False
+        while True:
+            ready_at = self._booking_time() + self._bucket.reserve()
+            delay = ready_at - self._clock.monotonic()
+            if delay > 0:
+                slept = True
+                try:
+                    await self._sleep(delay)
+                except asyncio.CancelledError:
+                    self._bucket.cancel_reservation()
+                    raise
+            if self._clock.monotonic() >= self._paused_until:
+                break
+            # A pause started while we waited and covers our slot: book again after it.
+        waited = self._clock.monotonic() - start if slept else 0.0
+        self._wait.observe(waited)
+        self._tokens.set(self._bucket.tokens())
+        return waited
+
+    def throttle(self, retry_after: float | None = None) -> float:
+        """Pauses the account for ``retry_after`` seconds (a default if None, capped).
+
+        Returns the pause applied. Pauses only ever extend, never shorten.
+        """
+        pause = self._default_pause if retry_after is None else retry_after
+        pause = min(max(pause, 0.0), self._max_pause)
+        self._paused_until = max(self._paused_until, self._clock.monotonic() + pause)
+        self._throttled.inc()
+        return pause
+
+    def paused_for(self) -> float:
+        """Seconds until the current pause ends (0 when not paused)."""
+        return max(0.0, self._paused_until - self._clock.monotonic())
+
+
+class LimiterRegistry:
+    """Every account's limiter, created on first use with the configured rate and burst."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        *,
+        clock: Clock | None = None,
+        sleep: Sleep = asyncio.sleep,
+        default_pause: float = DEFAULT_PAUSE,
+        max_pause: float = MAX_PAUSE,
+    ) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("ZeroSSL rate must be > 0 and burst >= 1")
+        self._rate = rate
+        self._burst = burst
+        self._clock = clock or SystemClock()
+        self._sleep = sleep
+        self._default_pause = default_pause
+        self._max_pause = max_pause
+        self._accounts: dict[str, AccountLimiter] = {}
+
+    def for_account(self, access_key: str, name: str) -> AccountLimiter:
+        """The limiter of the account behind ``access_key``; ``name`` labels a new one."""
+        if not access_key:
+            raise ValueError("a ZeroSSL API key is required")
+        key_id = account_id(access_key)
+        limiter = self._accounts.get(key_id)
+        if limiter is None:
+            limiter = AccountLimiter(
+                name,
+                self._rate,
+                self._burst,
+                clock=self._clock,
+                sleep=self._sleep,
+                default_pause=self._default_pause,
+                max_pause=self._max_pause,
+            )
+            self._accounts[key_id] = limiter
+        return limiter
