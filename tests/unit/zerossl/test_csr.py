@@ -2,40 +2,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import ipaddress
-from collections.abc import Sequence
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.x509.oid import NameOID
 
 from controller.zerossl.csr import CsrError, csr_hashes, inspect_csr, parse_csr
 from controller.zerossl.models import Certificate
-
-SigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
-P256 = ec.generate_private_key(ec.SECP256R1())
-
-
-def make_csr(
-    common_name: str | None = "example.com",
-    dns: Sequence[str] = (),
-    ips: Sequence[str] = (),
-    *,
-    key: SigningKey = P256,
-    emails: Sequence[str] = (),
-) -> str:
-    subject = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)] if common_name else []
-    builder = x509.CertificateSigningRequestBuilder().subject_name(x509.Name(subject))
-    sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
-    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
-    sans += [x509.RFC822Name(e) for e in emails]
-    if sans:
-        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    algorithm = None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
-    csr = builder.sign(key, algorithm)
-    return csr.public_bytes(serialization.Encoding.PEM).decode()
+from tests.unit.zerossl.samples import make_csr
 
 
 def test_domains_cn_first_then_unique_sans() -> None:
