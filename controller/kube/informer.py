@@ -1,0 +1,224 @@
+"""An informer: a reflector feeding a store, and handlers told about every change in order
+(client-go's shared informer with in-order delivery, kube-runtime.md §1.2-§1.4).
+
+Invariants:
+- Each object is transformed (by default :func:`trim_object`) before it is stored or handed out.
+- Store first, then notify: when a handler runs, the store already holds the state it is told
+  about (or a newer one).
+- Handlers are synchronous, called one notification at a time in arrival order from the
+  informer's own dispatch task, fed through an unbounded buffer: the socket reader never waits
+  for a handler, and a handler that raises is logged and skipped, never fatal.
+- A relist yields ``on_update(old, new)`` for every listed object that was cached (even when
+  unchanged: compare ``metadata.resourceVersion`` for equality to skip), ``on_add`` for new
+  ones and ``on_delete(DeletedFinalStateUnknown)`` for cached objects the list no longer has.
+- The same key with a different ``metadata.uid`` is a different object: ``on_delete(old)``
+  then ``on_add(new)``, never ``on_update``.
+- ``has_synced()`` turns true once the handlers have been told about the first full list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from controller.kube.client import KubeClient, WatchProtocolError
+from controller.kube.reflector import Reflector, ReflectorOptions
+from controller.kube.resource import Resource, object_key
+from controller.kube.store import IndexFunc, Store
+from controller.observability import metrics
+
+log = logging.getLogger(__name__)
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+_YIELD_EVERY = 128
+_ADD, _UPDATE, _DELETE, _SYNCED = range(4)
+
+Transform = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class DeletedFinalStateUnknown:
+    """A deletion noticed by a relist: ``obj`` is the last state this informer saw."""
+
+    key: str
+    obj: dict[str, Any]
+
+
+class EventHandler(Protocol):
+    def on_add(self, obj: dict[str, Any]) -> None: ...
+
+    def on_update(self, old: dict[str, Any], new: dict[str, Any]) -> None: ...
+
+    def on_delete(self, obj: dict[str, Any] | DeletedFinalStateUnknown) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerFuncs:
+    """An EventHandler from optional plain functions (client-go's ResourceEventHandlerFuncs)."""
+
+    add: Callable[[dict[str, Any]], None] | None = None
+    update: Callable[[dict[str, Any], dict[str, Any]], None] | None = None
+    delete: Callable[[dict[str, Any] | DeletedFinalStateUnknown], None] | None = None
+
+    def on_add(self, obj: dict[str, Any]) -> None:
+        if self.add is not None:
+            self.add(obj)
+
+    def on_update(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        if self.update is not None:
+            self.update(old, new)
+
+    def on_delete(self, obj: dict[str, Any] | DeletedFinalStateUnknown) -> None:
+        if self.delete is not None:
+            self.delete(obj)
+
+
+def trim_object(obj: dict[str, Any]) -> dict[str, Any]:
+    """Drops what a controller never reads: managedFields and kubectl's last-applied copy."""
+    meta = obj.get("metadata")
+    if meta:
+        meta.pop("managedFields", None)
+        annotations = meta.get("annotations")
+        if annotations:
+            annotations.pop(LAST_APPLIED, None)
+    return obj
+
+
+class Informer:
+    """List-watches one resource into :attr:`store` and tells handlers about changes.
+
+    Register handlers with :meth:`add_handler` before :meth:`run`; put ``run()`` in a TaskGroup
+    (cancelling it stops everything cleanly).
+    """
+
+    def __init__(
+        self,
+        client: KubeClient,
+        resource: Resource,
+        *,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        indexers: Mapping[str, IndexFunc] | None = None,
+        transform: Transform = trim_object,
+        options: ReflectorOptions | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.resource = resource
+        self.store = Store(indexers)
+        self._transform = transform
+        self._handlers: list[EventHandler] = []
+        self._pending: deque[tuple[int, Any, Any]] = deque()
+        self._wakeup = asyncio.Event()
+        self._synced = asyncio.Event()
+        self._listed = False
+        self._running = False
+        self._cached = metrics.informer_cached_objects.labels(str(resource))
+        self._reflector = Reflector(
+            client,
+            resource,
+            self,
+            namespace=namespace,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            options=options or ReflectorOptions(),
+            rng=rng,
+        )
+
+    def add_handler(self, handler: EventHandler) -> None:
+        if self._running:
+            raise RuntimeError("add handlers before the informer runs")
+        self._handlers.append(handler)
+
+    def has_synced(self) -> bool:
+        return self._synced.is_set()
+
+    async def wait_synced(self) -> None:
+        await self._synced.wait()
+
+    async def run(self) -> None:
+        if self._running:
+            raise RuntimeError("an informer runs once")
+        self._running = True
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._dispatch(), name=f"informer-dispatch-{self.resource}")
+            tasks.create_task(self._reflector.run(), name=f"informer-reflect-{self.resource}")
+
+    # --- Sink (called by the reflector) ---------------------------------------------------------
+
+    async def upsert(self, items: list[dict[str, Any]]) -> None:
+        for count, item in enumerate(items, 1):
+            self._upsert(self._transform(item))
+            if count % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+        self._cached.set(len(self.store))
+
+    def prune(self, keep: set[str]) -> None:
+        for key in [key for key in self.store.list_keys() if key not in keep]:
+            old = self.store.delete(key)
+            if old is not None:
+                self._notify(_DELETE, DeletedFinalStateUnknown(key, old))
+        self._cached.set(len(self.store))
+        if not self._listed:
+            self._listed = True
+            self._notify(_SYNCED, None)
+
+    def apply(self, event_type: str, obj: dict[str, Any]) -> None:
+        obj = self._transform(obj)
+        if event_type == "DELETED":
+            if self.store.delete(object_key(obj)) is not None:
+                self._notify(_DELETE, obj)
+        elif event_type in ("ADDED", "MODIFIED"):
+            self._upsert(obj)
+        else:
+            raise WatchProtocolError(f"cannot apply a {event_type} event")
+        self._cached.set(len(self.store))
+
+    def _upsert(self, obj: dict[str, Any]) -> None:
+        old = self.store.put(object_key(obj), obj)
+        if old is None:
+            self._notify(_ADD, obj)
+        elif old["metadata"].get("uid") != obj["metadata"].get("uid"):
+            self._notify(_DELETE, old)
+            self._notify(_ADD, obj)
+        else:
+            self._notify(_UPDATE, old, obj)
+
+    # --- delivery -------------------------------------------------------------------------------
+
+    def _notify(self, kind: int, first: Any, second: Any = None) -> None:
+        self._pending.append((kind, first, second))
+        self._wakeup.set()
+
+    async def _dispatch(self) -> None:
+        pending = self._pending
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            delivered = 0
+            while pending:
+                kind, first, second = pending.popleft()
+                if kind == _SYNCED:
+                    self._synced.set()
+                else:
+                    self._deliver(kind, first, second)
+                delivered += 1
+                if delivered % _YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+
+    def _deliver(self, kind: int, first: Any, second: Any) -> None:
+        for handler in self._handlers:
+            try:
+                if kind == _ADD:
+                    handler.on_add(first)
+                elif kind == _UPDATE:
+                    handler.on_update(first, second)
+                else:
+                    handler.on_delete(first)
+            except Exception:
+                log.exception("%s event handler failed; continuing", self.resource)

@@ -1,0 +1,233 @@
+"""The reflector: keeps a sink in step with the API server by list-then-watch
+(client-go ``tools/cache/reflector.go``, kube-runtime.md §1.1).
+
+Invariants:
+- A list (paged, a consistent read: RV unset) replaces the sink's content: every listed object is
+  upserted, then every key the list did not contain is pruned. A watch then starts from the
+  *list's* resourceVersion, never from an item's.
+- Every watch event's RV becomes the resume point; RVs are compared for equality only. Watches
+  never start from RV ""/"0", so no synthetic initial events ever move the resume point.
+- A watch ended by the server (timeoutSeconds, drawn from ``watch_timeout``), by the client-side
+  inactivity timeout or by a dropped connection resumes from the last RV without a relist.
+  410 Gone, any other API or protocol error, and a clean close within 1 s with no event
+  (client-go's VeryShortWatch) relist. 429 and refused connections re-watch from the same RV
+  after a backoff. Every relist waits a backoff first (0.8 s doubling, jittered, capped at
+  30 s, reset after 2 healthy minutes).
+- The reader never awaits the sink's consumers: ``Sink.apply`` is synchronous and must not
+  block; ``Sink.upsert`` may yield to the loop between objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import aiohttp
+
+from controller.kube.backoff import Backoff
+from controller.kube.client import KubeClient, WatchProtocolError
+from controller.kube.errors import ApiError, Gone, TooManyRequests
+from controller.kube.resource import Resource, object_key
+from controller.observability import metrics
+
+log = logging.getLogger(__name__)
+
+WATCH_EVENT_TYPES = ("ADDED", "MODIFIED", "DELETED", "BOOKMARK")
+VERY_SHORT_WATCH = 1.0
+
+
+class Sink(Protocol):
+    """Where the reflector puts what it learns (the informer)."""
+
+    async def upsert(self, items: list[dict[str, Any]]) -> None:
+        """One list page: add or update each object."""
+
+    def prune(self, keep: set[str]) -> None:
+        """A list is complete: every cached key not in ``keep`` vanished on the server."""
+
+    def apply(self, event_type: str, obj: dict[str, Any]) -> None:
+        """One ADDED/MODIFIED/DELETED watch event."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReflectorOptions:
+    page_size: int = 500
+    watch_timeout: tuple[int, int] = (300, 600)
+    inactivity_timeout: float = 90.0
+    backoff_initial: float = 0.8
+    backoff_cap: float = 30.0
+    backoff_reset: float = 120.0
+
+    def __post_init__(self) -> None:
+        low, high = self.watch_timeout
+        if not 1 <= low <= high:
+            raise ValueError("watch_timeout must be (low, high) seconds with 1 <= low <= high")
+        if self.page_size < 1 or self.inactivity_timeout <= 0:
+            raise ValueError("page_size must be >= 1 and inactivity_timeout > 0")
+
+
+class _Relist(Exception):
+    """The watch cannot be resumed: list again (after a backoff)."""
+
+
+class Reflector:
+    def __init__(
+        self,
+        client: KubeClient,
+        resource: Resource,
+        sink: Sink,
+        *,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        options: ReflectorOptions = ReflectorOptions(),
+        rng: random.Random | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.client = client
+        self.resource = resource
+        self.sink = sink
+        self.namespace = namespace
+        self.label_selector = label_selector
+        self.field_selector = field_selector
+        self.options = options
+        self._rng = rng or random.Random()  # noqa: S311 (load spreading, not cryptography)
+        self._clock = clock or time.monotonic
+        self._backoff = Backoff(
+            options.backoff_initial,
+            cap=options.backoff_cap,
+            reset_after=options.backoff_reset,
+            clock=self._clock,
+            rng=self._rng,
+        )
+        self._lists = 0
+        label = str(resource)
+        self._events = {t: metrics.informer_events.labels(label, t) for t in WATCH_EVENT_TYPES}
+        self._relists = metrics.informer_relists.labels(label)
+        self._label = label
+
+    async def run(self) -> None:
+        """Lists and watches until cancelled; every failure is logged and retried."""
+        while True:
+            try:
+                resource_version = await self._list()
+                await self._watch(resource_version)
+            except (
+                _Relist,
+                ApiError,
+                aiohttp.ClientError,
+                TimeoutError,
+                WatchProtocolError,
+            ) as exc:
+                log.info("relisting %s: %s", self._label, _describe(exc))
+            except (KeyError, TypeError, ValueError) as exc:
+                log.warning("relisting %s after a malformed response: %r", self._label, exc)
+            await asyncio.sleep(self._backoff.next())
+
+    async def _list(self) -> str:
+        """A full paged list into the sink; returns the list's resourceVersion."""
+        if self._lists:
+            self._relists.inc()
+        self._lists += 1
+        seen: set[str] = set()
+        token: str | None = None
+        limit: int | None = self.options.page_size
+        while True:
+            try:
+                page = await self.client.list(
+                    self.resource,
+                    self.namespace,
+                    label_selector=self.label_selector,
+                    field_selector=self.field_selector,
+                    limit=limit,
+                    continue_=token,
+                )
+            except Gone:
+                if token is None:
+                    raise
+                # The continue token expired mid-way: one unpaged list instead (client-go pager).
+                seen.clear()
+                token, limit = None, None
+                continue
+            items: list[dict[str, Any]] = page.get("items") or []
+            for item in items:
+                item.setdefault("apiVersion", self.resource.api_version)
+                item.setdefault("kind", self.resource.kind)
+            await self.sink.upsert(items)
+            seen.update(object_key(item) for item in items)
+            meta = page["metadata"]
+            token = meta.get("continue") or None
+            if token is None:
+                self.sink.prune(seen)
+                return str(meta["resourceVersion"])
+
+    async def _watch(self, resource_version: str) -> None:
+        """Watches from ``resource_version`` until a relist is needed (raises _Relist)."""
+        low, high = self.options.watch_timeout
+        while True:
+            started, count = self._clock(), 0
+            try:
+                async with self.client.watch(
+                    self.resource,
+                    self.namespace,
+                    resource_version=resource_version,
+                    timeout_seconds=self._rng.randint(low, high),
+                    label_selector=self.label_selector,
+                    field_selector=self.field_selector,
+                    inactivity_timeout=self.options.inactivity_timeout,
+                ) as stream:
+                    async for event in stream:
+                        count += 1
+                        resource_version = self._handle(event)
+            except Gone as exc:
+                self._restarted("gone")
+                raise _Relist("watch expired (410)") from exc
+            except (TooManyRequests, aiohttp.ClientConnectorError) as exc:
+                self._restarted("error")
+                log.info("watch of %s refused, retrying: %s", self._label, _describe(exc))
+                await asyncio.sleep(self._backoff.next())
+                continue
+            except TimeoutError:
+                self._restarted("timeout")
+                continue
+            except aiohttp.ClientError as exc:
+                self._restarted("error")
+                if count == 0:
+                    await asyncio.sleep(self._backoff.next())
+                log.info("watch of %s broke, resuming: %s", self._label, _describe(exc))
+                continue
+            except (ApiError, WatchProtocolError):
+                self._restarted("error")
+                raise
+            self._restarted("closed")
+            if count == 0 and self._clock() - started < VERY_SHORT_WATCH:
+                raise _Relist("very short watch: closed at once without events")
+
+    def _handle(self, event: dict[str, Any]) -> str:
+        """Applies one event; returns its resourceVersion (the new resume point)."""
+        event_type, obj = event["type"], event["object"]
+        counter = self._events.get(event_type)
+        if counter is None:
+            raise WatchProtocolError(f"unknown watch event type {event_type!r}")
+        counter.inc()
+        try:
+            resource_version = str(obj["metadata"]["resourceVersion"])
+        except (KeyError, TypeError):
+            raise WatchProtocolError(
+                f"{event_type} event without metadata.resourceVersion"
+            ) from None
+        if event_type != "BOOKMARK":
+            self.sink.apply(event_type, obj)
+        return resource_version
+
+    def _restarted(self, reason: str) -> None:
+        metrics.informer_watch_restarts.labels(self._label, reason).inc()
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,141 @@
+"""Store indexes, copy-on-read, the default transform, and the reflector backoff sequence."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from controller.kube.backoff import Backoff
+from controller.kube.informer import LAST_APPLIED, trim_object
+from controller.kube.store import NAMESPACE_INDEX, Store
+
+
+def obj(namespace: str, name: str, **labels: str) -> dict[str, Any]:
+    return {"metadata": {"namespace": namespace, "name": name, "labels": labels}}
+
+
+def by_app(o: dict[str, Any]) -> list[str]:
+    app = o["metadata"].get("labels", {}).get("app")
+    return [app] if app else []
+
+
+def test_put_get_delete_and_namespace_index() -> None:
+    store = Store()
+    assert store.put("a/x", obj("a", "x")) is None
+    assert store.put("b/y", obj("b", "y")) is None
+    assert store.get("a/x") == obj("a", "x")
+    assert store.index_keys(NAMESPACE_INDEX, "a") == {"a/x"}
+    assert sorted(store.index_values(NAMESPACE_INDEX)) == ["a", "b"]
+    assert store.delete("a/x") == obj("a", "x")
+    assert store.delete("a/x") is None
+    assert "a/x" not in store
+    assert store.index_values(NAMESPACE_INDEX) == ["b"]
+    assert len(store) == 1
+
+
+def test_an_update_moves_the_key_between_index_values() -> None:
+    store = Store({"app": by_app})
+    store.put("a/x", obj("a", "x", app="web"))
+    old = store.put("a/x", obj("a", "x", app="db"))
+    assert old == obj("a", "x", app="web")
+    assert store.index_keys("app", "web") == set()
+    assert [o["metadata"]["name"] for o in store.by_index("app", "db")] == ["x"]
+    assert store.index_values("app") == ["db"]
+
+
+def test_reads_are_copies_that_cannot_corrupt_the_cache() -> None:
+    store = Store()
+    original = obj("a", "x", app="web")
+    store.put("a/x", original)
+    original["metadata"]["name"] = "changed after put"
+    got = store.get("a/x")
+    assert got is not None
+    got["metadata"]["labels"]["app"] = "mutated"
+    store.list()[0]["spec"] = "mutated"
+    assert store.get("a/x") == obj("a", "x", app="web")
+
+
+def test_an_indexer_added_later_indexes_existing_objects() -> None:
+    store = Store()
+    store.put("a/x", obj("a", "x", app="web"))
+    store.add_indexer("app", by_app)
+    assert store.index_keys("app", "web") == {"a/x"}
+    with pytest.raises(ValueError, match="already exists"):
+        store.add_indexer("app", by_app)
+    with pytest.raises(KeyError, match="no index named"):
+        store.by_index("missing", "x")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.booleans(),
+            st.sampled_from(["k1", "k2", "k3", "k4"]),
+            st.sampled_from(["web", "db", None]),
+        ),
+        max_size=40,
+    )
+)
+def test_indexes_always_match_the_objects(operations: list[tuple[bool, str, str | None]]) -> None:
+    store = Store({"app": by_app})
+    model: dict[str, str | None] = {}
+    for is_put, key, app in operations:
+        if is_put:
+            store.put(key, obj("ns", key, **({"app": app} if app else {})))
+            model[key] = app
+        else:
+            store.delete(key)
+            model.pop(key, None)
+    for app in ("web", "db"):
+        assert store.index_keys("app", app) == {k for k, v in model.items() if v == app}
+    assert set(store.list_keys()) == set(model)
+    assert set(store.index_values("app")) == {v for v in model.values() if v}
+
+
+def test_trim_object_drops_managed_fields_and_last_applied_only() -> None:
+    o = {
+        "metadata": {
+            "name": "x",
+            "managedFields": [{"manager": "kubectl"}],
+            "annotations": {LAST_APPLIED: "{...}", "keep": "me"},
+        },
+        "spec": {"a": 1},
+    }
+    assert trim_object(o) == {
+        "metadata": {"name": "x", "annotations": {"keep": "me"}},
+        "spec": {"a": 1},
+    }
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_backoff_doubles_with_jitter_up_to_the_cap_then_resets() -> None:
+    clock = FakeTime()
+    backoff = Backoff(0.8, cap=30.0, reset_after=120.0, clock=clock, rng=random.Random(7))
+    waits = []
+    for _ in range(8):
+        waits.append(backoff.next())
+        clock.now += 1.0
+    bases = [0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 30.0, 30.0]
+    for wait, base in zip(waits, bases, strict=True):
+        assert base <= wait <= min(2 * base, 30.0)
+    clock.now += 121.0
+    assert 0.8 <= backoff.next() < 1.6
+
+
+def test_backoff_rejects_nonsense() -> None:
+    with pytest.raises(ValueError):
+        Backoff(0.0)
+    with pytest.raises(ValueError):
+        Backoff(1.0, cap=0.5)
