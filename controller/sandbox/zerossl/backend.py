@@ -139,9 +139,9 @@ class Backend:
                 certificate.account.move(certificate, Status.DRAFT)
             raise ApiError(0, details=failures)
         certificate.validation_type = method
+        certificate.validation_emails = emails
         certificate.account.move(certificate, Status.PENDING_VALIDATION)
         if method is ValidationMethod.EMAIL:
-            certificate.validation_emails = emails
             certificate.approved_domains.clear()
             certificate.emails_sent += 1
         else:

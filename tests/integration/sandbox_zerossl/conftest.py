@@ -8,7 +8,7 @@ import functools
 import ipaddress
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import dns.message
@@ -160,6 +160,7 @@ class FileServer:
         default_factory=dict
     )
     hits: list[tuple[str, str]] = field(default_factory=list)
+    delay: float = 0.0
 
     def serve(
         self, host: str, path: str, body: str | bytes, status: int = 200, **headers: str
@@ -169,6 +170,7 @@ class FileServer:
 
     async def handle(self, request: web.Request) -> web.Response:
         self.hits.append((request.host, request.path))
+        await asyncio.sleep(self.delay)
         status, body, headers = self.responses.get((request.host, request.path), (404, b"", {}))
         return web.Response(status=status, body=body, headers=headers)
 
@@ -204,8 +206,7 @@ class DnsServer(asyncio.DatagramProtocol):
         self.records[owner.lower().rstrip(".") + "."] = target
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self._transport = transport
+        self._transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         query = dns.message.from_wire(data)
@@ -224,6 +225,24 @@ class DnsServer(asyncio.DatagramProtocol):
         self._transport.sendto(response.to_wire(), addr)
 
 
+def serve_files(emulator: ZeroSSLEmulator, file_server: FileServer, created: Any) -> None:
+    """Route all validation traffic to ``file_server`` and serve every domain's right file."""
+    emulator.resolve_default("127.0.0.1", file_server.port)
+    for entry in created["validation"]["other_methods"].values():
+        url = yarl.URL(entry["file_validation_url_http"])
+        assert url.host is not None
+        file_server.serve(url.host, url.path, "\n".join(entry["file_validation_content"]))
+
+
+async def verify_http(api: Api, certificate_id: str, *, key: str = KEY) -> Any:
+    return await api.ok(
+        "POST",
+        f"/certificates/{certificate_id}/challenges",
+        data={"validation_method": "HTTP_CSR_HASH"},
+        key=key,
+    )
+
+
 async def issue(
     api: Api,
     emulator: ZeroSSLEmulator,
@@ -235,17 +254,8 @@ async def issue(
 ) -> Any:
     """Create, serve the validation files, verify over HTTP and wait until issued."""
     created = await api.create(names, key_kind=key_kind, key=key)
-    emulator.resolve_default("127.0.0.1", file_server.port)
-    for entry in created["validation"]["other_methods"].values():
-        url = yarl.URL(entry["file_validation_url_http"])
-        assert url.host is not None
-        file_server.serve(url.host, url.path, "\n".join(entry["file_validation_content"]))
-    await api.ok(
-        "POST",
-        f"/certificates/{created['id']}/challenges",
-        data={"validation_method": "HTTP_CSR_HASH"},
-        key=key,
-    )
+    serve_files(emulator, file_server, created)
+    await verify_http(api, created["id"], key=key)
     return await api.wait_status(created["id"], "issued", key=key)
 
 
