@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tomllib
+
 import pytest
 
 from controller import config
@@ -9,6 +11,7 @@ from tests.manifests.render import (
     MANIFESTS,
     NAMESPACE,
     OVERLAYS,
+    ROOT,
     Object,
     controller_deployment,
     kustomize,
@@ -174,3 +177,10 @@ def test_downward_api_identity(name: str) -> None:
     assert names.index("ZEROSSL_ISSUER_NAMESPACE") < names.index(
         "ZEROSSL_ISSUER_CLUSTER_RESOURCE_NAMESPACE"
     )
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_image_tag_is_the_package_version(name: str) -> None:
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    container = _pod(overlay(name))["spec"]["containers"][0]
+    assert container["image"] == f"zerossl-issuer:{version}"
