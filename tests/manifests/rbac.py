@@ -21,7 +21,7 @@ RBAC_GROUP = "rbac.authorization.k8s.io"
 RBAC_VERSION = f"{RBAC_GROUP}/v1"
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class ServiceAccount:
     namespace: str
     name: str
@@ -32,7 +32,7 @@ class ServiceAccount:
         return f"system:serviceaccount:{self.namespace}:{self.name}"
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class Permission:
     """``verb`` on ``resource`` (``plural`` or ``plural/subresource``) in ``api_group``.
 
@@ -207,7 +207,11 @@ def controller_rbac(overlay_name: str = "default") -> ControllerRBAC:
     relevant = [
         obj
         for obj in objects
-        if (obj["kind"] == "ServiceAccount" and obj["metadata"]["name"] == account.name)
+        if (
+            obj["kind"] == "ServiceAccount"
+            and ServiceAccount(obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+            == account
+        )
         or (obj["kind"] in {"ClusterRoleBinding", "RoleBinding"} and _binds(obj, account))
     ]
     relevant += [_role(objects, b) for b in relevant if b["kind"].endswith("Binding")]

@@ -13,7 +13,7 @@ from tests.manifests.rbac import (
     permissions_of,
     rbac_objects,
 )
-from tests.manifests.render import NAMESPACE, OVERLAYS, controller_deployment, one, overlay
+from tests.manifests.render import NAMESPACE, OVERLAYS, Object, controller_deployment, one, overlay
 
 GROUP = "zerossl.issuer.dev"
 READ = ("get", "list", "watch")
@@ -140,3 +140,39 @@ def test_permission_reads_like_a_sentence() -> None:
     lease = Permission(NAMESPACE, "coordination.k8s.io", "leases", "update", "zerossl-issuer")
     assert str(lease) == f"update leases.coordination.k8s.io/zerossl-issuer (namespace {NAMESPACE})"
     assert str(Permission(None, "", "secrets", "get")) == "get secrets (cluster-wide)"
+
+
+def _binding(kind: str, role_kind: str, subject_ns: str, namespace: str | None = None) -> Object:
+    meta: Object = {"name": "b"} if namespace is None else {"name": "b", "namespace": namespace}
+    return {
+        "kind": kind,
+        "metadata": meta,
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": "r"},
+        "subjects": [{"kind": "ServiceAccount", "name": "sa", "namespace": subject_ns}],
+    }
+
+
+READ_PODS: Object = {
+    "kind": "ClusterRole",
+    "metadata": {"name": "r"},
+    "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}],
+}
+
+
+@pytest.mark.parametrize(
+    ("binding", "scope"),
+    [
+        (_binding("ClusterRoleBinding", "ClusterRole", "ns"), None),
+        (_binding("RoleBinding", "ClusterRole", "ns", namespace="other"), "other"),
+    ],
+    ids=["cluster-wide", "cluster-role-in-one-namespace"],
+)
+def test_bindings_scope_their_grants(binding: Object, scope: str | None) -> None:
+    granted = permissions_of([READ_PODS, binding], ServiceAccount("ns", "sa"))
+    assert granted == {Permission(scope, "", "pods", verb) for verb in ("get", "list")}
+
+
+def test_only_the_bound_account_gains() -> None:
+    objects = [READ_PODS, _binding("ClusterRoleBinding", "ClusterRole", "ns")]
+    assert permissions_of(objects, ServiceAccount("elsewhere", "sa")) == frozenset()
+    assert permissions_of(objects, ServiceAccount("ns", "other")) == frozenset()
