@@ -2,7 +2,8 @@
 
 Built-in kinds validate against the Kubernetes OpenAPI schemas shipped by the
 ``kubernetes-validate`` package, strictly (an unknown field is an error). Custom resources
-validate against the ``openAPIV3Schema`` of their CRD read as JSON Schema and closed the way
+validate against the ``openAPIV3Schema`` of their CRD read as JSON Schema (draft 4, which
+OpenAPI 3.0 schemas follow, e.g. a boolean ``exclusiveMinimum``) and closed the way
 the API server's strict field validation closes it: an object schema with ``properties``
 accepts no other field unless it says ``x-kubernetes-preserve-unknown-fields``. CEL rules
 (``x-kubernetes-validations``) and ``format`` are not evaluated. ``structural_violations``
@@ -67,7 +68,7 @@ class CRDCatalog:
             for version in spec["versions"]:
                 closed = closed_schema(version["schema"]["openAPIV3Schema"])
                 key = (spec["group"], version["name"], spec["names"]["kind"])
-                self._kinds[key] = (spec["scope"], jsonschema.Draft7Validator(closed))
+                self._kinds[key] = (spec["scope"], jsonschema.Draft4Validator(closed))
 
     def knows(self, obj: Object) -> bool:
         return _gvk(obj) in self._kinds
