@@ -184,3 +184,20 @@ def test_image_tag_is_the_package_version(name: str) -> None:
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     container = _pod(overlay(name))["spec"]["containers"][0]
     assert container["image"] == f"zerossl-issuer:{version}"
+
+
+def test_service_monitor_scrapes_the_metrics_service() -> None:
+    objects = overlay("monitoring")
+    monitor = one(objects, "ServiceMonitor")
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    selected = [
+        s
+        for s in of_kind(objects, "Service")
+        if selector.items() <= s["metadata"]["labels"].items()
+    ]
+    assert [s["metadata"]["name"] for s in selected] == ["zerossl-issuer-metrics"]
+    namespaces = monitor["spec"].get("namespaceSelector", {}).get("matchNames")
+    assert namespaces in (None, [NAMESPACE])
+    assert monitor["metadata"]["namespace"] == NAMESPACE or namespaces == [NAMESPACE]
+    service_ports = {p["name"] for p in selected[0]["spec"]["ports"]}
+    assert {e["port"] for e in monitor["spec"]["endpoints"]} <= service_ports
