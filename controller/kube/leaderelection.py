@@ -1,0 +1,348 @@
+"""Leader election on a coordination.k8s.io/v1 Lease (client-go ``tools/leaderelection``,
+kube-runtime.md §3).
+
+Invariants:
+- Timings satisfy ``lease_duration > renew_deadline > 1.2 * retry_period > 0``.
+- Every Lease write is a conditional PUT carrying the resourceVersion last read (a create when
+  the Lease does not exist): two candidates can never both win the same record.
+- Another holder's lease counts as expired only when its record has not changed for its
+  ``leaseDurationSeconds`` of *local monotonic* time since this process first saw it that way;
+  ``renewTime`` is never trusted (clock skew between hosts cannot cause two leaders).
+- The leader's hold is counted from the moment its last successful renewal was *sent*. Leader
+  work is cancelled as soon as ``renew_deadline`` passes without a newer successful renewal, or
+  at once when the Lease shows another holder; every Lease call is bounded by the time left
+  until then. Because ``renew_deadline < lease_duration``, the work stops before any other
+  candidate can consider the lease expired (the gap is the grace period for cancellation).
+- The Lease is released (holder "", ``leaseDurationSeconds: 1``) on a graceful stop, and only
+  after the leader work has finished; ``leaseTransitions`` grows by one per change of holder.
+- A candidate re-checks the Lease every ``retry_period`` (plus up to 20 % jitter) and also
+  exactly when the record it watches would expire, so takeover after a holder dies comes
+  within about ``lease_duration + retry_period``, and within one retry period after a release.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import math
+import random
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+import aiohttp
+
+from controller.clock import Clock, SystemClock, rfc3339_micro
+from controller.kube.errors import ApiError, NotFound
+from controller.kube.resource import LEASES, Resource
+from controller.observability import metrics
+
+if TYPE_CHECKING:
+    from controller.config import Settings
+
+log = logging.getLogger(__name__)
+
+POLL_JITTER = 0.2
+JITTER_FACTOR = 1.2  # client-go: renew_deadline must exceed 1.2 x retry_period
+
+
+class LeaseApi(Protocol):
+    """The part of KubeClient leader election uses."""
+
+    async def get(
+        self, res: Resource, name: str, namespace: str | None = None
+    ) -> dict[str, Any]: ...
+
+    async def create(
+        self, res: Resource, body: dict[str, Any], namespace: str | None = None
+    ) -> dict[str, Any]: ...
+
+    async def replace(
+        self,
+        res: Resource,
+        body: dict[str, Any],
+        namespace: str | None = None,
+        subresource: str | None = None,
+    ) -> dict[str, Any]: ...
+
+
+class LeadershipLost(Exception):
+    """The Lease could not be renewed in time, or another holder took it: leader work was
+    cancelled. The process should exit (or at least never resume leader work unelected)."""
+
+
+class _Outcome(enum.Enum):
+    HELD = "held"
+    TAKEN = "taken"  # another holder has a valid lease
+    FAILED = "failed"  # could not tell or could not write; try again
+
+
+class LeaderElector:
+    def __init__(
+        self,
+        client: LeaseApi,
+        namespace: str,
+        name: str,
+        identity: str,
+        *,
+        lease_duration: float = 15.0,
+        renew_deadline: float = 10.0,
+        retry_period: float = 2.0,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not namespace or not name or not identity:
+            raise ValueError("lease namespace, lease name and identity must not be empty")
+        if not retry_period > 0:
+            raise ValueError(f"retry_period ({retry_period}) must be > 0")
+        if not lease_duration > renew_deadline:
+            raise ValueError(
+                f"lease_duration ({lease_duration}) must be greater than "
+                f"renew_deadline ({renew_deadline})"
+            )
+        if not renew_deadline > JITTER_FACTOR * retry_period:
+            raise ValueError(
+                f"renew_deadline ({renew_deadline}) must be greater than "
+                f"{JITTER_FACTOR} x retry_period ({retry_period})"
+            )
+        self.client = client
+        self.namespace = namespace
+        self.name = name
+        self.identity = identity
+        self.lease_duration = lease_duration
+        self.renew_deadline = renew_deadline
+        self.retry_period = retry_period
+        self._clock = clock or SystemClock()
+        self._rng = rng or random.Random()  # noqa: S311 (poll jitter, not cryptography)
+        self._lease: dict[str, Any] | None = None
+        self._observed_spec: dict[str, Any] | None = None
+        self._observed_at = 0.0
+        self._held_since = 0.0
+        self._leading = False
+        self._status = metrics.leader_status.labels(name)
+        self._transitions = metrics.leader_transitions.labels(name)
+        self._slowpath = metrics.leader_slowpath.labels(name)
+        self._status.set(0)
+
+    @classmethod
+    def from_settings(
+        cls, client: LeaseApi, settings: Settings, *, clock: Clock | None = None
+    ) -> LeaderElector:
+        return cls(
+            client,
+            settings.namespace,
+            settings.lease_name,
+            settings.identity,
+            lease_duration=settings.lease_duration,
+            renew_deadline=settings.renew_deadline,
+            retry_period=settings.retry_period,
+            clock=clock,
+        )
+
+    @property
+    def is_leader(self) -> bool:
+        """True while leading and the last renewal is recent enough to be safe."""
+        return self._leading and self._clock.monotonic() < self._held_since + self.renew_deadline
+
+    @property
+    def holder(self) -> str:
+        """The holder identity last observed on the Lease ('' when unknown or released)."""
+        return str((self._observed_spec or {}).get("holderIdentity") or "")
+
+    def healthy(self, tolerance: float = 20.0) -> bool:
+        """False when this replica leads but has not renewed for lease_duration + tolerance
+        (a stuck leader: the liveness probe should restart it)."""
+        if not self._leading:
+            return True
+        return self._clock.monotonic() - self._held_since <= self.lease_duration + tolerance
+
+    async def run(self, leader_work: Callable[[], Awaitable[None]]) -> None:
+        """Waits to acquire the Lease, then runs ``leader_work`` while renewing.
+
+        Returns after ``leader_work`` returns (the Lease is released). Raises
+        :class:`LeadershipLost` once the work was cancelled because the Lease was lost; an
+        exception from ``leader_work`` propagates after the Lease is released. Cancelling
+        ``run`` cancels the work, waits for it, then releases the Lease.
+        """
+        await self._acquire()
+        self._set_leading(True)
+        lost = False
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                renewing = tasks.create_task(self._keep_renewing(), name="lease-renewal")
+                await leader_work()
+                renewing.cancel()
+        except BaseExceptionGroup as group:
+            lost = any(isinstance(exc, LeadershipLost) for exc in group.exceptions)
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
+        finally:
+            self._set_leading(False)
+            if not lost:
+                await self._release()
+
+    # --- phases ---------------------------------------------------------------------------------
+
+    async def _acquire(self) -> None:
+        log.info("waiting to acquire lease %s/%s as %s", self.namespace, self.name, self.identity)
+        while True:
+            try:
+                async with asyncio.timeout(self.renew_deadline):
+                    outcome = await self._try_acquire_or_renew()
+            except TimeoutError:
+                outcome = _Outcome.FAILED
+            if outcome is _Outcome.HELD:
+                log.info("acquired lease %s/%s", self.namespace, self.name)
+                return
+            await asyncio.sleep(self._next_poll())
+
+    async def _keep_renewing(self) -> None:
+        while True:
+            await asyncio.sleep(self.retry_period)
+            await self._renew()
+
+    async def _renew(self) -> None:
+        """One renewal window: retries until renewed, or raises LeadershipLost."""
+        deadline = self._held_since + self.renew_deadline
+        while (remaining := deadline - self._clock.monotonic()) > 0:
+            try:
+                async with asyncio.timeout(remaining):
+                    outcome = await self._try_acquire_or_renew()
+            except TimeoutError:
+                break
+            if outcome is _Outcome.HELD:
+                return
+            if outcome is _Outcome.TAKEN:
+                raise LeadershipLost(f"lease {self.namespace}/{self.name} taken by {self.holder}")
+            await asyncio.sleep(
+                min(self.retry_period, max(0.0, deadline - self._clock.monotonic()))
+            )
+        raise LeadershipLost(
+            f"lease {self.namespace}/{self.name} not renewed within {self.renew_deadline}s"
+        )
+
+    async def _release(self) -> None:
+        """Gives the Lease up so that a candidate can take over at once."""
+        if self._lease is None or self.holder != self.identity:
+            return
+        spec = self._lease.get("spec") or {}
+        now = rfc3339_micro(self._clock.now())
+        released = {
+            **self._lease,
+            "spec": {
+                **spec,
+                "holderIdentity": "",
+                "leaseDurationSeconds": 1,
+                "acquireTime": now,
+                "renewTime": now,
+            },
+        }
+        try:
+            async with asyncio.timeout(self.renew_deadline):
+                self._observe(await self.client.replace(LEASES, released), self._clock.monotonic())
+        except (ApiError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("could not release lease %s/%s: %s", self.namespace, self.name, exc)
+        else:
+            log.info("released lease %s/%s", self.namespace, self.name)
+
+    # --- one attempt ----------------------------------------------------------------------------
+
+    async def _try_acquire_or_renew(self) -> _Outcome:
+        sent_at = self._clock.monotonic()
+        now = rfc3339_micro(self._clock.now())
+        if self._lease is not None and self.holder == self.identity and self._valid(sent_at):
+            try:  # fast path: the cached Lease's resourceVersion makes this conditional
+                return self._won(await self.client.replace(LEASES, self._claim(now)), sent_at)
+            except (ApiError, aiohttp.ClientError) as exc:
+                self._slowpath.inc()
+                log.debug("lease fast-path renewal failed: %s", exc)
+        try:
+            self._lease = await self.client.get(LEASES, self.name, self.namespace)
+        except NotFound:
+            return await self._create(now, sent_at)
+        except (ApiError, aiohttp.ClientError) as exc:
+            log.info("cannot read lease %s/%s: %s", self.namespace, self.name, exc)
+            return _Outcome.FAILED
+        self._observe(self._lease, self._clock.monotonic())
+        holder = self.holder
+        if holder and holder != self.identity and self._valid(self._clock.monotonic()):
+            return _Outcome.TAKEN
+        try:
+            return self._won(await self.client.replace(LEASES, self._claim(now)), sent_at)
+        except (ApiError, aiohttp.ClientError) as exc:
+            log.info("lost the race for lease %s/%s: %s", self.namespace, self.name, exc)
+            return _Outcome.FAILED
+
+    async def _create(self, now: str, sent_at: float) -> _Outcome:
+        body = {
+            "apiVersion": LEASES.api_version,
+            "kind": LEASES.kind,
+            "metadata": {"name": self.name, "namespace": self.namespace},
+            "spec": self._record(acquire_time=now, renew_time=now, transitions=0),
+        }
+        try:
+            return self._won(await self.client.create(LEASES, body), sent_at)
+        except (ApiError, aiohttp.ClientError) as exc:
+            log.info("could not create lease %s/%s: %s", self.namespace, self.name, exc)
+            return _Outcome.FAILED
+
+    def _claim(self, now: str) -> dict[str, Any]:
+        """The cached Lease rewritten with this candidate as holder (same resourceVersion)."""
+        assert self._lease is not None
+        spec = self._lease.get("spec") or {}
+        transitions = int(spec.get("leaseTransitions") or 0)
+        if spec.get("holderIdentity") == self.identity:
+            acquire_time = spec.get("acquireTime") or now
+        else:
+            acquire_time, transitions = now, transitions + 1
+        record = self._record(acquire_time=acquire_time, renew_time=now, transitions=transitions)
+        return {**self._lease, "spec": {**spec, **record}}
+
+    def _record(self, *, acquire_time: str, renew_time: str, transitions: int) -> dict[str, Any]:
+        return {
+            "holderIdentity": self.identity,
+            "leaseDurationSeconds": math.ceil(self.lease_duration),
+            "acquireTime": acquire_time,
+            "renewTime": renew_time,
+            "leaseTransitions": transitions,
+        }
+
+    def _won(self, lease: dict[str, Any], sent_at: float) -> _Outcome:
+        self._lease = lease
+        self._observe(lease, sent_at)
+        self._held_since = sent_at
+        return _Outcome.HELD
+
+    # --- observation ----------------------------------------------------------------------------
+
+    def _observe(self, lease: dict[str, Any], at: float) -> None:
+        """Remembers when the record last changed, by the local monotonic clock."""
+        spec = lease.get("spec") or {}
+        if spec == self._observed_spec:
+            return
+        previous = self.holder
+        self._observed_spec, self._observed_at = spec, at
+        holder = self.holder
+        if holder and holder != previous:
+            self._transitions.inc()
+            log.info("lease %s/%s is now held by %s", self.namespace, self.name, holder)
+
+    def _valid(self, at: float) -> bool:
+        """Whether the observed record is still within its lease duration at ``at``."""
+        duration = float((self._observed_spec or {}).get("leaseDurationSeconds") or 0)
+        return at < self._observed_at + duration
+
+    def _next_poll(self) -> float:
+        """Sleep before the next acquisition attempt: the retry period with jitter, or less if
+        the observed lease expires sooner."""
+        wait = self.retry_period * (1.0 + POLL_JITTER * self._rng.random())
+        if self.holder and self.holder != self.identity:
+            duration = float((self._observed_spec or {}).get("leaseDurationSeconds") or 0)
+            expiry = self._observed_at + duration - self._clock.monotonic()
+            wait = min(wait, max(expiry, 0.0) + 0.001)
+        return wait
+
+    def _set_leading(self, leading: bool) -> None:
+        self._leading = leading
+        self._status.set(1 if leading else 0)

@@ -1,0 +1,477 @@
+"""LeaderElector on virtual time against an in-memory Lease API with optimistic concurrency.
+
+Virtual time makes the timing claims exact and the tests instant: when every task waits, the
+loop jumps to the next timer. Intervals of leader work are recorded per elector and checked for
+overlap, so "one leader at a time" is verified at every instant, not sampled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import itertools
+import random
+import selectors
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import pytest
+
+from controller.clock import parse_rfc3339
+from controller.config import Settings
+from controller.kube.errors import AlreadyExists, Conflict, Invalid, NotFound, ServerError
+from controller.kube.leaderelection import LeaderElector, LeadershipLost
+from controller.kube.resource import LEASES, Resource
+from controller.observability import metrics
+
+T = TypeVar("T")
+L, D, R = 15.0, 10.0, 2.0  # client-go defaults: lease duration, renew deadline, retry period
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class _JumpingSelector(selectors.DefaultSelector):
+    def __init__(self, loop: VirtualLoop) -> None:
+        super().__init__()
+        self._loop = loop
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        ready = super().select(0)
+        if not ready and timeout:
+            self._loop.now += timeout
+        elif not ready and timeout is None:
+            raise RuntimeError("deadlock: every task waits and no timer is scheduled")
+        return ready
+
+
+class VirtualLoop(asyncio.SelectorEventLoop):
+    def __init__(self) -> None:
+        self.now = 0.0
+        super().__init__(selector=_JumpingSelector(self))
+
+    def time(self) -> float:
+        return self.now
+
+
+def virtual(main: Coroutine[Any, Any, T]) -> T:
+    with asyncio.Runner(loop_factory=VirtualLoop) as runner:
+        return runner.run(main)
+
+
+class LoopClock:
+    """The Clock protocol on the loop's (virtual) time; ``skew`` shifts the wall clock only."""
+
+    def __init__(self, skew: float = 0.0) -> None:
+        self.skew = skew
+
+    def monotonic(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    def now(self) -> datetime:
+        return EPOCH + timedelta(seconds=self.monotonic() + self.skew)
+
+
+def now() -> float:
+    return asyncio.get_running_loop().time()
+
+
+class LeaseServer:
+    """Leases with resourceVersions: create fails if present, PUT needs the current RV."""
+
+    def __init__(self) -> None:
+        self.leases: dict[str, dict[str, Any]] = {}
+        self.rv = 0
+        self.writes: list[tuple[float, str, dict[str, Any]]] = []  # (time, writer, spec)
+
+    def api(self, writer: str) -> LeaseApi:
+        return LeaseApi(self, writer)
+
+    def spec(self) -> dict[str, Any]:
+        return self.leases["ns/lock"]["spec"]  # type: ignore[no-any-return]
+
+    def store(self, writer: str, body: dict[str, Any]) -> dict[str, Any]:
+        self.rv += 1
+        stored = copy.deepcopy(body)
+        stored["metadata"]["resourceVersion"] = str(self.rv)
+        self.leases["ns/lock"] = stored
+        self.writes.append((now(), writer, copy.deepcopy(stored["spec"])))
+        return copy.deepcopy(stored)
+
+
+class LeaseApi:
+    """One elector's connection: can be cut off (calls hang) or failing (500s)."""
+
+    def __init__(self, server: LeaseServer, writer: str) -> None:
+        self.server = server
+        self.writer = writer
+        self.reachable = asyncio.Event()
+        self.reachable.set()
+        self.failing = False
+        self.gets = 0
+
+    async def _gate(self) -> None:
+        await self.reachable.wait()
+        if self.failing:
+            raise ServerError(500, "InternalError", "injected")
+
+    async def get(self, res: Resource, name: str, namespace: str | None = None) -> dict[str, Any]:
+        self.gets += 1
+        await self._gate()
+        lease = self.server.leases.get(f"{namespace}/{name}")
+        if lease is None:
+            raise NotFound(404, "NotFound", "no lease")
+        return copy.deepcopy(lease)
+
+    async def create(
+        self, res: Resource, body: dict[str, Any], namespace: str | None = None
+    ) -> dict[str, Any]:
+        await self._gate()
+        assert res == LEASES
+        if "ns/lock" in self.server.leases:
+            raise AlreadyExists(409, "AlreadyExists", "exists")
+        return self.server.store(self.writer, body)
+
+    async def replace(
+        self,
+        res: Resource,
+        body: dict[str, Any],
+        namespace: str | None = None,
+        subresource: str | None = None,
+    ) -> dict[str, Any]:
+        await self._gate()
+        rv = body["metadata"].get("resourceVersion")
+        if not rv:
+            raise Invalid(422, "Invalid", "resourceVersion must be specified for an update")
+        if rv != self.server.leases["ns/lock"]["metadata"]["resourceVersion"]:
+            raise Conflict(409, "Conflict", "the object has been modified")
+        return self.server.store(self.writer, body)
+
+
+class Candidate:
+    """An elector plus a record of when its leader work ran."""
+
+    def __init__(self, server: LeaseServer, identity: str, **timings: float) -> None:
+        self.identity = identity
+        self.api = server.api(identity)
+        self.clock = LoopClock()
+        self.elector = LeaderElector(
+            self.api,
+            "ns",
+            "lock",
+            identity,
+            lease_duration=timings.get("lease_duration", L),
+            renew_deadline=timings.get("renew_deadline", D),
+            retry_period=timings.get("retry_period", R),
+            clock=self.clock,
+            rng=random.Random(identity),
+        )
+        self.intervals: list[list[float]] = []
+        self.task: asyncio.Task[None] | None = None
+        self.outcome: BaseException | None = None
+
+    async def work(self) -> None:
+        self.intervals.append([now(), float("inf")])
+        try:
+            await asyncio.Event().wait()
+        finally:
+            self.intervals[-1][1] = now()
+
+    def start(self, work: Callable[[], Awaitable[None]] | None = None) -> None:
+        async def run() -> None:
+            try:
+                await self.elector.run(work or self.work)
+            except LeadershipLost as exc:
+                self.outcome = exc
+
+        self.task = asyncio.create_task(run())
+
+    async def stop(self) -> None:
+        assert self.task is not None
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+
+    @property
+    def leading(self) -> bool:
+        return bool(self.intervals) and self.intervals[-1][1] == float("inf")
+
+
+def assert_never_two_leaders(candidates: list[Candidate]) -> None:
+    spans = sorted(span for c in candidates for span in c.intervals)
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        assert end <= start, f"leader work overlapped: {spans}"
+
+
+async def settle(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+def test_first_candidate_creates_the_lease_and_renews_on_the_fast_path() -> None:
+    async def main() -> None:
+        server = LeaseServer()
+        solo = Candidate(server, "a")
+        slowpath = metrics.leader_slowpath.labels("lock")
+        before = slowpath._value.get()
+        solo.start()
+        await settle(0.1)
+        assert solo.leading
+        assert solo.elector.is_leader
+        assert solo.api.gets == 1  # one GET (404), then the create
+        spec = server.spec()
+        assert spec["holderIdentity"] == "a"
+        assert spec["leaseDurationSeconds"] == 15
+        assert spec["leaseTransitions"] == 0
+        assert spec["acquireTime"] == "2026-01-01T00:00:00.000000Z"
+        await settle(60)
+        assert solo.api.gets == 1  # renewals are conditional PUTs from the cached Lease
+        assert slowpath._value.get() == before
+        renewed = parse_rfc3339(server.spec()["renewTime"])
+        assert renewed >= EPOCH + timedelta(seconds=58)
+        assert server.spec()["acquireTime"] == spec["acquireTime"]
+        assert metrics.leader_status.labels("lock")._value.get() == 1
+        await solo.stop()
+        assert metrics.leader_status.labels("lock")._value.get() == 0
+
+    virtual(main())
+
+
+def test_three_candidates_one_leader_and_takeover_after_the_holder_dies() -> None:
+    async def main() -> None:
+        server = LeaseServer()
+        candidates = [Candidate(server, name) for name in ("a", "b", "c")]
+        for candidate in candidates:
+            candidate.start()
+        await settle(30)
+        leaders = [c for c in candidates if c.leading]
+        assert len(leaders) == 1
+        dead = leaders[0]
+        killed_at = now()
+        dead.api.reachable.clear()  # the process dies: no more calls, no release
+        await dead.stop()
+        await settle(L + 2 * R)
+        successors = [c for c in candidates if c.leading]
+        assert len(successors) == 1
+        takeover = successors[0].intervals[-1][0] - killed_at
+        assert takeover <= L + R * 1.2 + 0.01
+        assert server.spec()["leaseTransitions"] == 1
+        assert server.spec()["holderIdentity"] == successors[0].identity
+        assert_never_two_leaders(candidates)
+
+    virtual(main())
+
+
+def test_graceful_stop_releases_after_the_work_ends_and_hands_over_fast() -> None:
+    async def main() -> None:
+        server = LeaseServer()
+        a, b = Candidate(server, "a"), Candidate(server, "b")
+        a.start()
+        await settle(1)
+        b.start()
+        await settle(10)
+        assert a.leading
+        assert not b.leading
+        stopped_at = now()
+        await a.stop()
+        release = next(w for w in server.writes if w[1] == "a" and w[2]["holderIdentity"] == "")
+        assert release[0] >= a.intervals[-1][1]  # the work had ended before the release
+        assert release[2]["leaseDurationSeconds"] == 1
+        await settle(3 * R)
+        assert b.leading
+        assert b.intervals[0][0] - stopped_at <= R * 1.2 + 0.01
+        assert server.spec()["leaseTransitions"] == 1
+        assert_never_two_leaders([a, b])
+
+    virtual(main())
+
+
+def test_a_cut_off_leader_stops_before_anyone_could_take_over() -> None:
+    async def main() -> None:
+        server = LeaseServer()
+        a, b = Candidate(server, "a"), Candidate(server, "b")
+        a.start()
+        await settle(1)
+        b.start()
+        await settle(7.3)
+        last_renewal = max(t for t, writer, _ in server.writes if writer == "a")
+        a.api.reachable.clear()  # requests hang: a half-open connection
+        await settle(L + 3 * R)
+        assert isinstance(a.outcome, LeadershipLost)
+        assert not a.elector.is_leader
+        a_end = a.intervals[-1][1]
+        assert a_end <= last_renewal + D + 0.01
+        assert b.leading
+        assert a_end < last_renewal + L <= b.intervals[0][0]
+        assert_never_two_leaders([a, b])
+
+    virtual(main())
+
+
+def test_short_api_trouble_is_ridden_out_long_trouble_loses_the_lease() -> None:
+    async def main() -> None:
+        server = LeaseServer()
+        a = Candidate(server, "a")
+        a.start()
+        await settle(1)
+        a.api.failing = True
+        await settle(D - 2 * R - 0.5)  # ends before the last retry inside the deadline
+        a.api.failing = False
+        await settle(2 * R)
+        assert a.leading
+        assert a.outcome is None
+        a.api.failing = True
+        await settle(D + R)
+        assert isinstance(a.outcome, LeadershipLost)
+        assert not a.leading
+
+    virtual(main())
+
+
+def test_a_stolen_lease_is_given_up_at_the_next_renewal() -> None:
+    async def main() -> None:
+        server = LeaseServer()
+        a = Candidate(server, "a")
+        a.start()
+        await settle(5)
+        thief = copy.deepcopy(server.leases["ns/lock"])
+        thief["spec"]["holderIdentity"] = "intruder"
+        server.store("intruder", thief)
+        stolen_at = now()
+        await settle(2 * R)
+        assert isinstance(a.outcome, LeadershipLost)
+        assert "intruder" in str(a.outcome)
+        assert a.intervals[-1][1] <= stolen_at + R + 0.01
+
+    virtual(main())
+
+
+def test_expiry_ignores_the_holders_clock() -> None:
+    """A record whose renewTime is years old still counts as live for a full lease duration
+    after it was first seen (clock skew between hosts must not let a candidate jump in)."""
+
+    async def main() -> None:
+        server = LeaseServer()
+        stale = {
+            "metadata": {"name": "lock", "namespace": "ns"},
+            "spec": {
+                "holderIdentity": "ghost",
+                "leaseDurationSeconds": 15,
+                "acquireTime": "2000-01-01T00:00:00.000000Z",
+                "renewTime": "2000-01-01T00:00:00.000000Z",
+                "leaseTransitions": 4,
+            },
+        }
+        server.store("ghost", stale)
+        a = Candidate(server, "a")
+        a.start()
+        await settle(L - 0.5)
+        assert not a.leading
+        await settle(R * 1.2 + 1)
+        assert a.leading
+        assert L <= a.intervals[0][0] <= L + R * 1.2 + 0.01
+        assert server.spec()["leaseTransitions"] == 5
+
+    virtual(main())
+
+
+def test_work_that_returns_releases_and_work_that_fails_propagates() -> None:
+    async def main() -> None:
+        server = LeaseServer()
+        a = Candidate(server, "a")
+
+        async def brief() -> None:
+            await asyncio.sleep(3)
+
+        await a.elector.run(brief)
+        assert server.spec()["holderIdentity"] == ""
+
+        async def broken() -> None:
+            await asyncio.sleep(1)
+            raise RuntimeError("leader work bug")
+
+        with pytest.raises(RuntimeError, match="leader work bug"):
+            await a.elector.run(broken)
+        assert server.spec()["holderIdentity"] == ""
+        assert server.spec()["leaseTransitions"] == 1  # a released lease re-taken counts
+
+    virtual(main())
+
+
+def test_health_fails_when_the_leader_stops_renewing() -> None:
+    async def main() -> None:
+        server = LeaseServer()
+        a = Candidate(server, "a")
+        assert a.elector.healthy()
+        a.start()
+        await settle(1)
+        assert a.elector.healthy(tolerance=5)
+        a.clock.monotonic = lambda: now() + L + 6  # type: ignore[method-assign]
+        assert not a.elector.healthy(tolerance=5)
+        assert not a.elector.is_leader
+        await a.stop()
+
+    virtual(main())
+
+
+def test_randomised_outages_never_produce_two_leaders() -> None:
+    async def main() -> None:
+        server = LeaseServer()
+        rng = random.Random(42)
+        candidates = [Candidate(server, name, retry_period=1.0) for name in "abcd"]
+        for candidate in candidates:
+            candidate.start()
+        for _ in range(150):
+            await settle(rng.uniform(0.1, 4.0))
+            victim = rng.choice(candidates)
+            action = rng.random()
+            if action < 0.3:
+                victim.api.reachable.clear()
+            elif action < 0.6:
+                victim.api.reachable.set()
+                victim.api.failing = False
+            elif action < 0.8:
+                victim.api.failing = not victim.api.failing
+            elif victim.task is not None and victim.task.done():
+                victim.start()
+        for candidate in candidates:
+            candidate.api.reachable.set()
+            candidate.api.failing = False
+            if candidate.task is not None and candidate.task.done():
+                candidate.start()
+        await settle(3 * L)
+        assert sum(c.leading for c in candidates) == 1
+        assert_never_two_leaders(candidates)
+        assert len(server.writes) > 100
+
+    virtual(main())
+
+
+@pytest.mark.parametrize(
+    ("lease", "renew", "retry", "message"),
+    [
+        (10.0, 10.0, 2.0, "lease_duration"),
+        (15.0, 2.4, 2.0, "1.2 x retry_period"),
+        (15.0, 10.0, 0.0, "retry_period"),
+    ],
+)
+def test_timings_are_validated(lease: float, renew: float, retry: float, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        LeaderElector(
+            LeaseServer().api("a"),
+            "ns",
+            "lock",
+            "a",
+            lease_duration=lease,
+            renew_deadline=renew,
+            retry_period=retry,
+        )
+
+
+def test_identity_is_required() -> None:
+    with pytest.raises(ValueError, match="identity"):
+        LeaderElector(LeaseServer().api("a"), "ns", "lock", "")
+
+
+def test_from_settings() -> None:
+    settings = Settings(namespace="sys", lease_name="lock", pod_name="pod-1", retry_period=1.0)
+    elector = LeaderElector.from_settings(LeaseServer().api("a"), settings)
+    assert (elector.namespace, elector.name, elector.identity) == ("sys", "lock", "pod-1")
+    assert (elector.lease_duration, elector.renew_deadline, elector.retry_period) == (15, 10, 1)
