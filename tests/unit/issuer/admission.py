@@ -3,13 +3,17 @@
 ``admission_errors`` validates an object against its CRD the way a create (or, with ``old``,
 an update) is admitted: the schema closed as strict field validation closes it (via
 ``tests.manifests.schemas``), then every ``x-kubernetes-validations`` CEL rule evaluated with
-cel-python at the node it is declared on, ``oldSelf`` bound for transition rules. Defaults are
-not applied; ``format`` is not checked.
+cel-python at the node it is declared on, ``oldSelf`` bound for transition rules. The
+``date-time`` and ``byte`` formats are checked as the API server checks them. Defaults are not
+applied.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +24,22 @@ import yaml
 
 from tests.manifests.schemas import closed_schema
 
-CRD_DIR = Path(__file__).resolve().parents[3] / "manifests" / "crds"
+ROOT = Path(__file__).resolve().parents[3]
+CRD_DIR = ROOT / "manifests" / "crds"
+CERT_MANAGER_CRDS = ROOT / "controller" / "sandbox" / "crds"
 Schema = dict[str, Any]
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+FORMATS = jsonschema.FormatChecker(formats=())
+
+
+@FORMATS.checks("date-time")
+def _date_time(value: object) -> bool:
+    return not isinstance(value, str) or bool(RFC3339.match(value))
+
+
+@FORMATS.checks("byte", raises=binascii.Error)
+def _byte(value: object) -> bool:
+    return not isinstance(value, str) or base64.b64decode(value, validate=True) is not None
 
 
 @functools.cache
@@ -36,6 +54,20 @@ def schema_of(plural: str) -> Schema:
     (version,) = load_crd(plural)["spec"]["versions"]
     schema: Schema = version["schema"]["openAPIV3Schema"]
     return schema
+
+
+def certificate_request_status_errors(status: dict[str, Any]) -> list[str]:
+    """Errors of a CertificateRequest status against cert-manager's published schema."""
+    crd = yaml.safe_load(
+        (CERT_MANAGER_CRDS / "cert-manager.io_certificaterequests.yaml").read_text()
+    )
+    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
+    schema = closed_schema(version["schema"]["openAPIV3Schema"]["properties"]["status"])
+    checker = jsonschema.Draft7Validator(schema, format_checker=FORMATS)
+    return [
+        f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
+        for e in checker.iter_errors(status)
+    ]
 
 
 def rules(schema: Schema, path: str = "") -> Iterator[tuple[str, str, str]]:
@@ -68,7 +100,9 @@ def admission_errors(
     body = {k: v for k, v in obj.items() if k != "metadata"}
     errors = [
         f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
-        for e in jsonschema.Draft7Validator(closed_schema(schema)).iter_errors(body)
+        for e in jsonschema.Draft7Validator(
+            closed_schema(schema), format_checker=FORMATS
+        ).iter_errors(body)
     ]
     errors += _cel_errors(
         schema, body, old and {k: v for k, v in old.items() if k != "metadata"}, ""
