@@ -4,7 +4,9 @@ Invariants:
 - Over any window of length t, at most ``rate * t + burst`` reservations are granted that
   complete inside the window: each reservation books the next free slot, so tokens may go
   negative and later callers wait longer (client-go's BucketRateLimiter behaviour).
-- ``pause_until(t)`` moves every future slot to at least ``t`` (a server said "slow down").
+- ``pause_until(t)`` stops the bucket refilling before ``t`` and empties it, so every later
+  slot is at least ``t`` plus the usual spacing (a server said "slow down"); the invariant
+  above still holds across pauses.
 - A waiter cancelled before its slot gives its token back; cancellation propagates.
 - Time comes from the injected monotonic ``clock`` so tests can drive it.
 """
@@ -26,8 +28,7 @@ class TokenBucket:
         self.burst = burst
         self._clock = clock
         self._tokens = float(burst)
-        self._last = clock()
-        self._paused_until = 0.0
+        self._last = clock()  # the bucket's own time; ahead of the clock while paused
 
     def _advance(self, now: float) -> None:
         if now > self._last:
@@ -44,8 +45,7 @@ class TokenBucket:
         now = self._clock()
         self._advance(now)
         self._tokens -= 1.0
-        wait = 0.0 if self._tokens >= 0 else -self._tokens / self.rate
-        return max(wait, self._paused_until - now)
+        return max(0.0, self._last - now) + max(0.0, -self._tokens) / self.rate
 
     def cancel_reservation(self) -> None:
         """Returns one booked-but-unused token."""
@@ -53,10 +53,13 @@ class TokenBucket:
 
     def pause_until(self, deadline: float) -> None:
         """No reservation completes before the monotonic time ``deadline``."""
-        self._paused_until = max(self._paused_until, deadline)
+        self._advance(self._clock())
+        if deadline > self._last:
+            self._last = deadline
+            self._tokens = min(self._tokens, 0.0)
 
     def paused_for(self) -> float:
-        return max(0.0, self._paused_until - self._clock())
+        return max(0.0, self._last - self._clock())
 
     async def acquire(self) -> float:
         """Waits for one token; returns the seconds waited. Cancellable."""

@@ -21,18 +21,28 @@ class Clock:
 @given(
     rate=st.floats(min_value=0.5, max_value=50),
     burst=st.integers(min_value=1, max_value=20),
-    gaps=st.lists(st.floats(min_value=0, max_value=2), min_size=1, max_size=200),
+    gaps=st.lists(
+        st.tuples(st.floats(min_value=0, max_value=2), st.none() | st.floats(0, 5)),
+        min_size=1,
+        max_size=200,
+    ),
     window=st.floats(min_value=0.01, max_value=10),
 )
 def test_never_exceeds_rate_times_window_plus_burst(
-    rate: float, burst: int, gaps: list[float], window: float
+    rate: float, burst: int, gaps: list[tuple[float, float | None]], window: float
 ) -> None:
+    """Grants respect the bound over every window, with pauses interleaved at random."""
     clock = Clock()
     bucket = TokenBucket(rate, burst, clock)
     grants = []
-    for gap in gaps:
+    pause_end = 0.0
+    for gap, pause in gaps:
         clock.t += gap
+        if pause is not None:
+            pause_end = max(pause_end, clock.t + pause)
+            bucket.pause_until(clock.t + pause)
         grants.append(clock.t + bucket.reserve())
+        assert grants[-1] >= pause_end - 1e-9  # booked after a pause: never inside it
     grants.sort()
     # Any window [start, start+window] holds at most rate*window + burst grants.
     for i, start in enumerate(grants):
@@ -44,8 +54,11 @@ def test_pause_delays_every_slot() -> None:
     clock = Clock()
     bucket = TokenBucket(10, 5, clock)
     bucket.pause_until(3.0)
-    assert bucket.reserve() == pytest.approx(3.0)
-    clock.t = 3.5
+    assert bucket.paused_for() == pytest.approx(3.0)
+    # Emptied at the pause end: slots after it are spaced at the rate, no burst.
+    assert bucket.reserve() == pytest.approx(3.1)
+    assert bucket.reserve() == pytest.approx(3.2)
+    clock.t = 4.0
     assert bucket.reserve() == 0.0
 
 
