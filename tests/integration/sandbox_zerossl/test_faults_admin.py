@@ -81,7 +81,7 @@ async def test_slow_validation_lets_a_cancel_land_first(
 ) -> None:
     created = await api.create(["slow.example.com"])
     serve_files(emulator, file_server, created)
-    emulator.faults.validation_delay = 0.5
+    emulator.faults.validation_delay = 1.0
     verify = asyncio.create_task(
         api.call(
             "POST",
