@@ -1,0 +1,60 @@
+"""``build_dns_provider``: the provider a ``dns`` solver spec names, observed and ready to use.
+
+Invariant: building never does I/O (Secrets are read by each operation, so a rotated key is
+picked up without rebuilding); a spec naming zero or several providers, or a malformed field,
+raises :class:`InvalidSolverSpec` at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from controller.issuer.solvers.dns.errors import InvalidSolverSpec
+from controller.issuer.solvers.dns.observed import ObservedProvider
+from controller.issuer.solvers.dns.protocols import DNSProvider, ObjectWriter, SecretReader
+from controller.issuer.solvers.dns.rfc2136 import RFC2136Provider
+from controller.issuer.solvers.dns.spec import Fields
+
+PROVIDER_FIELDS = ("rfc2136", "cloudflare", "route53", "externalDNS")
+
+
+def provider_field(spec: Mapping[str, Any]) -> str:
+    """Which provider the ``dns`` spec uses (also the ``solver`` metric label)."""
+    named = [field for field in PROVIDER_FIELDS if spec.get(field) is not None]
+    if len(named) != 1:
+        raise InvalidSolverSpec(
+            f"dns needs exactly one of {', '.join(PROVIDER_FIELDS)}"
+            + (f" (got {', '.join(named)})" if named else "")
+        )
+    return named[0]
+
+
+def build_dns_provider(
+    spec: Mapping[str, Any],
+    *,
+    namespace: str,
+    secrets: SecretReader,
+    owner: Mapping[str, Any],
+    kube: ObjectWriter | None,
+    timeout: float,
+) -> DNSProvider:
+    """The provider for the issuer's ``dns`` solver ``spec``.
+
+    ``namespace`` is where the issuer's Secrets are read; ``owner`` is the ZeroSSLOrder the
+    records are for; ``kube`` is needed by externalDNS only; ``timeout`` bounds each network
+    call (seconds).
+    """
+    if not timeout > 0:
+        raise ValueError("timeout must be > 0")
+    fields = Fields.of(spec, "dns")
+    kind = provider_field(fields.data)
+    config = Fields.of(fields.data[kind], f"dns.{kind}")
+    inner: DNSProvider
+    if kind == "rfc2136":
+        inner = RFC2136Provider.from_spec(
+            config, namespace=namespace, secrets=secrets, timeout=timeout
+        )
+    else:
+        raise InvalidSolverSpec(f"dns.{kind} is not supported by this controller build")
+    return ObservedProvider(inner, kind)
