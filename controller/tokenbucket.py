@@ -4,9 +4,9 @@ Invariants:
 - Over any window of length t, at most ``rate * t + burst`` reservations are granted that
   complete inside the window: each reservation books the next free slot, so tokens may go
   negative and later callers wait longer (client-go's BucketRateLimiter behaviour).
-- ``pause_until(t)`` stops the bucket refilling before ``t`` and empties it, so every later
-  slot is at least ``t`` plus the usual spacing (a server said "slow down"); the invariant
-  above still holds across pauses.
+- ``pause_until(t)`` (a server said "slow down") grants nothing before ``t`` and stops the
+  refill until then: tokens saved before the pause are spent at ``t``, later slots are spaced
+  at the rate, and the invariant above holds across pauses.
 - A waiter cancelled before its slot gives its token back; cancellation propagates.
 - Time comes from the injected monotonic ``clock`` so tests can drive it.
 """
@@ -54,9 +54,7 @@ class TokenBucket:
     def pause_until(self, deadline: float) -> None:
         """No reservation completes before the monotonic time ``deadline``."""
         self._advance(self._clock())
-        if deadline > self._last:
-            self._last = deadline
-            self._tokens = min(self._tokens, 0.0)
+        self._last = max(self._last, deadline)
 
     def paused_for(self) -> float:
         return max(0.0, self._last - self._clock())

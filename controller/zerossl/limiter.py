@@ -5,9 +5,9 @@ Invariants:
   itself is never stored here) and named by the issuer reference it was first registered
   with, e.g. "ZeroSSLClusterIssuer/prod": that name, never the key, labels the metrics.
 - Over any window of length t at most ``rate * t + burst`` acquisitions complete, pauses
-  included: the bucket books slots on a clock that never reads earlier than the end of the
-  current pause, so calls queued during a pause are spread out after it instead of all
-  firing when it ends, and a waiter whose slot a later pause covers books again after it.
+  included: a pause empties the bucket (``TokenBucket.pause_until``), so calls queued during
+  it are spread out after it, and a waiter whose slot a later pause covers books again after
+  it.
 - ``throttle`` (HTTP 429 or Retry-After) pauses the whole account; waiting is cancellable
   and a cancelled waiter returns its token; every wait is observed in
   ``zerossl_limiter_wait_seconds``.
@@ -53,23 +53,18 @@ class AccountLimiter:
         self._sleep = sleep
         self._default_pause = default_pause
         self._max_pause = max_pause
-        self._paused_until = clock.monotonic()
-        self._bucket = TokenBucket(rate, burst, self._booking_time)
+        self._bucket = TokenBucket(rate, burst, clock.monotonic)
         self._wait = metrics.zerossl_limiter_wait.labels(account=name)
         self._tokens = metrics.zerossl_limiter_tokens.labels(account=name)
         self._throttled = metrics.zerossl_throttled.labels(account=name)
         self._tokens.set(burst)
-
-    def _booking_time(self) -> float:
-        return max(self._clock.monotonic(), self._paused_until)
 
     async def acquire(self) -> float:
         """Waits for this account's next slot; returns the seconds waited. Cancellable."""
         start = self._clock.monotonic()
         slept = False
         while True:
-            ready_at = self._booking_time() + self._bucket.reserve()
-            delay = ready_at - self._clock.monotonic()
+            delay = self._bucket.reserve()
             if delay > 0:
                 slept = True
                 try:
@@ -77,9 +72,10 @@ class AccountLimiter:
                 except asyncio.CancelledError:
                     self._bucket.cancel_reservation()
                     raise
-            if self._clock.monotonic() >= self._paused_until:
+            if self._bucket.paused_for() <= 0:
                 break
             # A pause started while we waited and covers our slot: book again after it.
+            self._bucket.cancel_reservation()
         waited = self._clock.monotonic() - start if slept else 0.0
         self._wait.observe(waited)
         self._tokens.set(self._bucket.tokens())
@@ -92,13 +88,13 @@ class AccountLimiter:
         """
         pause = self._default_pause if retry_after is None else retry_after
         pause = min(max(pause, 0.0), self._max_pause)
-        self._paused_until = max(self._paused_until, self._clock.monotonic() + pause)
+        self._bucket.pause_until(self._clock.monotonic() + pause)
         self._throttled.inc()
         return pause
 
     def paused_for(self) -> float:
         """Seconds until the current pause ends (0 when not paused)."""
-        return max(0.0, self._paused_until - self._clock.monotonic())
+        return self._bucket.paused_for()
 
 
 class LimiterRegistry:
