@@ -35,7 +35,6 @@ class IssuedCertificate:
     pem: str
     fingerprint_sha1: str
     signature_algorithm_properties: str
-    not_before: datetime
     not_after: datetime
 
 
@@ -109,7 +108,6 @@ class CertificateAuthority:
             pem=_pem(leaf),
             fingerprint_sha1=hashlib.sha1(der, usedforsecurity=False).hexdigest().upper(),
             signature_algorithm_properties=f"{_SIGNATURE_ALGORITHM}:{public_key.key_size}",
-            not_before=not_before,
             not_after=not_after,
         )
 
