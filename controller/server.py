@@ -32,8 +32,8 @@ from controller.observability.redact import redact_text
 
 log = logging.getLogger(__name__)
 
-Check = Callable[[], bool]
-SolverLookup = Callable[[str], bytes | None]
+Check = Callable[[], bool]  # a cheap, non-blocking predicate; it runs on every probe request
+SolverLookup = Callable[[str], bytes | None]  # "<MD5>.txt" -> the file's exact bytes, or None
 Endpoint = Literal["metrics", "probe", "solver"]
 
 VALIDATION_FILE: Final = re.compile(r"/\.well-known/pki-validation/([0-9A-F]{32}\.txt)")
@@ -183,7 +183,11 @@ class Server:
             await asyncio.Event().wait()
 
     def port(self, endpoint: Endpoint) -> int:
-        """The bound port (the first socket's, when an empty host bound several families)."""
+        """The bound port of a started endpoint (KeyError before :meth:`start`).
+
+        With an empty host and port 0, each address family may get its own port: this is the
+        first socket's; give an explicit host when the port must be learned.
+        """
         address = self._runners[endpoint].addresses[0]
         return int(address[1])
 

@@ -181,6 +181,7 @@ class LoggingHandle:
         """Idempotent: removes the root handler, then drains and stops the writer thread."""
         atexit.unregister(self.close)
         logging.getLogger().removeHandler(self._handler)
+        logging.captureWarnings(False)
         if self._listener is not None:
             self._listener.stop()
             self._listener = None

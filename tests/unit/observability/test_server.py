@@ -35,7 +35,9 @@ class Harness:
         self.leader_healthy = True
         self.synced = False
         self.clock = FakeClock()
-        self.monitor = LoopLagMonitor(interval=0.01, threshold=2.0, clock=self.clock)
+        # The heartbeat ticks once at start, then not for 30 real seconds: only the fake clock
+        # decides whether the loop looks stalled.
+        self.monitor = LoopLagMonitor(interval=30.0, threshold=60.0, clock=self.clock)
         self.server = Server(
             LOOPBACK,
             health={"leader-election": lambda: self.leader_healthy},
@@ -56,6 +58,7 @@ class Harness:
 async def harness() -> AsyncIterator[Harness]:
     running = Harness()
     async with running.server:
+        await asyncio.sleep(0)  # lets the heartbeat take its first tick before the test runs
         yield running
 
 
@@ -185,7 +188,7 @@ async def test_a_check_that_raises_fails_the_probe(http: aiohttp.ClientSession) 
 async def test_healthz_fails_while_the_loop_is_stalled(
     harness: Harness, http: aiohttp.ClientSession
 ) -> None:
-    harness.clock.advance(5.0)  # the heartbeat last ran 5 s ago (threshold 2 s)
+    harness.clock.advance(61.0)  # the heartbeat last ran 61 s ago (threshold 60 s)
     async with http.get(harness.url("probe", "/healthz")) as response:
         assert response.status == 500
         assert "[-]event-loop failed" in await response.text()
