@@ -10,10 +10,12 @@ from collections.abc import Iterator
 
 import orjson
 import pytest
+from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
 from controller.observability.logging import LoggingHandle, configure_logging, log_context
 from controller.observability.redact import register_secret
+from controller.observability.tracing import new_issuance_context, start_reconcile_span
 
 SECRET = "zk-4f9a8c7e6d5b4a39281706f5e4d3c2b1"
 URL_SECRET = "urlkey-0123456789abcdef"
@@ -170,3 +172,12 @@ def test_a_bad_format_string_does_not_raise(capture: Capture) -> None:
 def test_unknown_level_or_format_is_rejected(level: str, fmt: str) -> None:
     with pytest.raises(ValueError, match="unknown log"):
         configure_logging(level, fmt)
+
+
+def test_lines_of_an_issuance_carry_its_trace_id_even_with_tracing_off(capture: Capture) -> None:
+    off = trace.NoOpTracer()
+    stored = new_issuance_context(tracer=off)
+    with start_reconcile_span("reconcile", stored, tracer=off):
+        logging.getLogger("t").info("reconciling")
+    [entry] = capture.records()
+    assert entry["trace_id"] == stored.split("-")[1]
