@@ -63,15 +63,10 @@ def exporters_from_env(environ: Mapping[str, str]) -> tuple[str, ...]:
             f"OTEL_TRACES_EXPORTER={raw!r}: unsupported exporter(s) {', '.join(sorted(unknown))};"
             " use otlp or none"
         )
-    if names:
-        for variable in ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"):
-            protocol = environ.get(variable, "").strip()
-            if protocol and protocol != _SUPPORTED_PROTOCOL:
-                raise ConfigError(
-                    f"{variable}={protocol!r}: only {_SUPPORTED_PROTOCOL} is supported"
-                )
-            if protocol:
-                break
+    protocols = ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
+    variable = next((v for v in protocols if environ.get(v, "").strip()), None)
+    if names and variable and (protocol := environ[variable].strip()) != _SUPPORTED_PROTOCOL:
+        raise ConfigError(f"{variable}={protocol!r}: only {_SUPPORTED_PROTOCOL} is supported")
     return tuple(sorted(names))
 
 
