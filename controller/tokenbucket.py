@@ -7,7 +7,8 @@ Invariants:
 - ``pause_until(t)`` (a server said "slow down") grants nothing before ``t`` and stops the
   refill until then: tokens saved before the pause are spent at ``t``, later slots are spaced
   at the rate, and the invariant above holds across pauses.
-- A waiter cancelled before its slot gives its token back; cancellation propagates.
+- A waiter cancelled before its slot gives back only the part of its token that no later
+  booking relies on (golang's ``Reservation.Cancel`` rule); cancellation propagates.
 - Time comes from the injected monotonic ``clock`` so tests can drive it.
 """
 
@@ -29,6 +30,7 @@ class TokenBucket:
         self._clock = clock
         self._tokens = float(burst)
         self._last = clock()  # the bucket's own time; ahead of the clock while paused
+        self._last_slot = self._last  # when the latest booking may act
 
     def _advance(self, now: float) -> None:
         if now > self._last:
@@ -45,11 +47,20 @@ class TokenBucket:
         now = self._clock()
         self._advance(now)
         self._tokens -= 1.0
-        return max(0.0, self._last - now) + max(0.0, -self._tokens) / self.rate
+        delay = max(0.0, self._last - now) + max(0.0, -self._tokens) / self.rate
+        self._last_slot = max(self._last_slot, now + delay)
+        return delay
 
-    def cancel_reservation(self) -> None:
-        """Returns one booked-but-unused token."""
-        self._tokens = min(float(self.burst), self._tokens + 1.0)
+    def cancel_reservation(self, slot: float) -> None:
+        """Returns the unused token of the booking that would have acted at ``slot``.
+
+        Bookings made after it were spaced from it, so only the share of the token that
+        they do not rely on comes back.
+        """
+        restore = 1.0 - (self._last_slot - slot) * self.rate
+        if restore > 0:
+            self._advance(self._clock())
+            self._tokens = min(float(self.burst), self._tokens + restore)
 
     def pause_until(self, deadline: float) -> None:
         """No reservation completes before the monotonic time ``deadline``."""
@@ -64,9 +75,10 @@ class TokenBucket:
         delay = self.reserve()
         if delay <= 0:
             return 0.0
+        slot = self._clock() + delay
         try:
             await asyncio.sleep(delay)
         except asyncio.CancelledError:
-            self.cancel_reservation()
+            self.cancel_reservation(slot)
             raise
         return delay

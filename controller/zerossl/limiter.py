@@ -67,15 +67,16 @@ class AccountLimiter:
             delay = self._bucket.reserve()
             if delay > 0:
                 slept = True
+                slot = self._clock.monotonic() + delay
                 try:
                     await self._sleep(delay)
                 except asyncio.CancelledError:
-                    self._bucket.cancel_reservation()
+                    self._bucket.cancel_reservation(slot)
                     raise
             if self._bucket.paused_for() <= 0:
                 break
-            # A pause started while we waited and covers our slot: book again after it.
-            self._bucket.cancel_reservation()
+            # A pause started while we waited and covers our slot: book again after it
+            # (the old token is spent; returning it could let two bookings share a slot).
         waited = self._clock.monotonic() - start if slept else 0.0
         self._wait.observe(waited)
         self._tokens.set(self._bucket.tokens())

@@ -17,32 +17,43 @@ class Clock:
         return self.t
 
 
-@settings(max_examples=200)
+@settings(max_examples=300)
 @given(
     rate=st.floats(min_value=0.5, max_value=50),
     burst=st.integers(min_value=1, max_value=20),
     gaps=st.lists(
-        st.tuples(st.floats(min_value=0, max_value=2), st.none() | st.floats(0, 5)),
+        st.tuples(
+            st.floats(min_value=0, max_value=2),
+            st.none() | st.floats(0, 5),
+            st.booleans(),
+        ),
         min_size=1,
         max_size=200,
     ),
     window=st.floats(min_value=0.01, max_value=10),
 )
 def test_never_exceeds_rate_times_window_plus_burst(
-    rate: float, burst: int, gaps: list[tuple[float, float | None]], window: float
+    rate: float, burst: int, gaps: list[tuple[float, float | None, bool]], window: float
 ) -> None:
-    """Grants respect the bound over every window, with pauses interleaved at random."""
+    """Grants respect the bound over every window, with pauses and cancellations at random."""
     clock = Clock()
     bucket = TokenBucket(rate, burst, clock)
-    grants = []
+    pending: list[float] = []  # slots not yet reached, cancellable
+    grants: list[float] = []
     pause_end = 0.0
-    for gap, pause in gaps:
+    for gap, pause, cancel in gaps:
         clock.t += gap
+        grants += [slot for slot in pending if slot <= clock.t]
+        pending = [slot for slot in pending if slot > clock.t]
+        if cancel and pending:
+            bucket.cancel_reservation(pending.pop(0))
         if pause is not None:
             pause_end = max(pause_end, clock.t + pause)
             bucket.pause_until(clock.t + pause)
-        grants.append(clock.t + bucket.reserve())
-        assert grants[-1] >= pause_end - 1e-9  # booked after a pause: never inside it
+        slot = clock.t + bucket.reserve()
+        assert slot >= pause_end - 1e-9  # booked after a pause: never inside it
+        pending.append(slot)
+    grants += pending
     grants.sort()
     # Any window [start, start+window] holds at most rate*window + burst grants.
     for i, start in enumerate(grants):
