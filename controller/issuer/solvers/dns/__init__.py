@@ -17,6 +17,7 @@ from controller.issuer.solvers.dns.errors import (
     UpdateRefused,
     ZoneNotFound,
 )
+from controller.issuer.solvers.dns.propagation import Propagation, wait_visible
 from controller.issuer.solvers.dns.protocols import DNSProvider, ObjectWriter, SecretReader
 from controller.issuer.solvers.dns.record import CNAMERecord
 
@@ -28,6 +29,7 @@ __all__ = [
     "DNSProviderError",
     "InvalidSolverSpec",
     "ObjectWriter",
+    "Propagation",
     "PropagationTimeout",
     "RateLimited",
     "SecretReader",
@@ -37,4 +39,5 @@ __all__ = [
     "ZoneNotFound",
     "build_dns_provider",
     "provider_field",
+    "wait_visible",
 ]
