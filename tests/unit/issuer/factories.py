@@ -17,6 +17,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from controller.clock import rfc3339
+from controller.issuer.api import IssuerKind, IssuerRef
+from controller.issuer.orders import order_manifest
+from controller.issuer.spec import parse_issuer_spec
 from controller.zerossl.csr import inspect_csr
 from controller.zerossl.models import Certificate
 
@@ -252,3 +255,41 @@ def with_changes(obj: dict[str, Any], **paths: Any) -> dict[str, Any]:
             node = node.setdefault(part, {})
         node[last] = value
     return out
+
+
+def order_object(
+    *,
+    request_uid: str = "uid-www",
+    solvers: list[dict[str, Any]] | None = None,
+    status: dict[str, Any] | None = None,
+    csr: bytes = CSR,
+    deleting: bool = False,
+    finalizers: list[str] | None = None,
+) -> dict[str, Any]:
+    """The ZeroSSLOrder the request controller creates for ``request_object()``, plus status."""
+    spec = parse_issuer_spec(issuer_object(solvers=solvers)["spec"])
+    info = inspect_csr(csr)
+    manifest = order_manifest(
+        namespace="default",
+        request_name="www",
+        request_uid=request_uid,
+        issuer=IssuerRef(IssuerKind.CLUSTER_ISSUER, "zerossl", None),
+        request=b64(csr),
+        domains=info.domains,
+        validity_days=spec.validity_days,
+        strict_domains=spec.strict_domains,
+        csr_md5=info.hashes.md5,
+        csr_sha256=info.hashes.sha256,
+        choices=[(d, spec.solvers[0]) for d in info.domains],
+    )
+    manifest["metadata"].update(uid="uid-order", generation=1)
+    if finalizers is not None:
+        manifest["metadata"]["finalizers"] = finalizers
+    if deleting:
+        manifest["metadata"]["deletionTimestamp"] = T0
+    manifest["status"] = status or {}
+    return manifest
+
+
+def order_ready(reason: str, message: str = "", status: str = "False") -> dict[str, Any]:
+    return condition("Ready", status, reason, message or reason, observedGeneration=1)

@@ -1,0 +1,167 @@
+"""decide_certificate_request: issuer-lib's reconcile, as a pure function.
+
+The order of decisions (each an early return):
+ 1. issuerRef of another group (an empty group is cert-manager.io) -> nothing, ever.
+ 2. neither Approved nor Denied -> nothing (not even a condition).
+ 3. terminal (Ready=True, Ready=False/Failed or /Denied, InvalidRequest=True) -> nothing.
+ 4. Denied -> Ready=False/Denied + failureTime.
+ 5. no Ready condition yet -> Ready=Unknown/Initializing (the write triggers the next pass).
+ 6. issuerRef of our group with a kind we do not serve -> Failed (it can never be served).
+ 7. an order of an earlier request of the same name -> Pending until it is gone.
+ 8. the order finished -> Issued (chain leaf must carry the CSR's key) or Failed. A finished
+    order needs no further ZeroSSL call, so it is mirrored whatever the issuer's state.
+ 9. issuer missing -> Pending; issuer not Ready at its current generation -> Pending.
+10. no order -> check the request (Failed for what can never succeed), choose a solver per
+    domain (Pending if none fits), then EnsureOrder + Pending.
+11. order in progress -> Pending, mirroring the order's Ready condition.
+
+Events follow cert-manager's reporter: one on entering Pending (not on every Pending update),
+one on each of Initializing, Denied, Failed and Issued. Requeues are never asked for: issuer
+and order watches wake the request. A decision that would rewrite the same Ready condition
+writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from controller.issuer import conditions as cond
+from controller.issuer.actions import EnsureOrder
+from controller.issuer.api import ForeignRef, IssuerRef, UnknownKind
+from controller.issuer.conditions import OrderReason, RequestReason, Status
+from controller.issuer.csr_policy import check_request, leaf_matches_csr
+from controller.issuer.decision import Decision, normal, warning
+from controller.issuer.errors import PermanentError
+from controller.issuer.issuers import Issuer
+from controller.issuer.orders import Order, order_manifest
+from controller.issuer.request import CertificateRequest
+from controller.issuer.solvers.select import NoSolver, plan_validation
+from controller.issuer.spec import IssuerSpec
+
+RequestDecision = Decision[EnsureOrder]
+NOTHING: RequestDecision = Decision()
+
+
+def decide_certificate_request(
+    request: CertificateRequest, issuer: Issuer | None, order: Order | None, now: datetime
+) -> RequestDecision:
+    """What to do about ``request`` given its issuer and order as found (None: not found)."""
+    ref = request.issuer_ref
+    if isinstance(ref, ForeignRef):
+        return NOTHING
+    conditions = request.conditions
+    denied = cond.is_true(conditions, cond.DENIED)
+    if not denied and not cond.is_true(conditions, cond.APPROVED):
+        return NOTHING
+    ready = cond.find(conditions, cond.READY)
+    if _terminal(ready) or cond.is_true(conditions, cond.INVALID_REQUEST):
+        return NOTHING
+    if denied:
+        patch = cond.request_denied(conditions, request.failure_time, now)
+        return Decision(patch, (warning("Denied", _message(patch)),))
+    if ready is None:
+        patch = cond.request_initializing(conditions, now)
+        return Decision(patch, (normal("Initializing", _message(patch)),))
+    if isinstance(ref, UnknownKind):
+        return _failed(request, "IssuerKindUnknown", ref.message, now)
+    if order is not None and order.spec is not None and order.spec.request_uid != request.uid:
+        return _pending(request, "StaleOrder", cond.message_stale_order(order.name), now)
+    if order is not None and (finished := _finished(request, order, now)) is not None:
+        return finished
+    if issuer is None:
+        return _pending(request, "IssuerNotFound", cond.message_issuer_missing(str(ref)), now)
+    if not issuer.ready or issuer.spec is None:
+        message = cond.message_issuer_not_ready(
+            str(ref), issuer.status.ready, stale=not issuer.ready_is_current
+        )
+        return _pending(request, "IssuerNotReady", message, now)
+    if order is None:
+        return _create_order(request, ref, issuer.spec, now)
+    message = cond.message_order_progress(order.name, order.status.ready)
+    return _pending(request, "OrderInProgress", message, now)
+
+
+def _terminal(ready: Mapping[str, Any] | None) -> bool:
+    if ready is None:
+        return False
+    if ready.get("status") == Status.TRUE:
+        return True
+    return ready.get("status") == Status.FALSE and ready.get("reason") in (
+        RequestReason.FAILED,
+        RequestReason.DENIED,
+    )
+
+
+def _message(patch: Mapping[str, Any]) -> str:
+    return str(patch["conditions"][0]["message"])
+
+
+def _pending(
+    request: CertificateRequest, event_reason: str, message: str, now: datetime
+) -> RequestDecision:
+    """Pending with ``message``; an Event only when entering Pending; nothing if unchanged."""
+    ready = cond.find(request.conditions, cond.READY)
+    was_pending = ready is not None and ready.get("reason") == RequestReason.PENDING
+    if was_pending and ready is not None and ready.get("message") == message:
+        return NOTHING
+    events = () if was_pending else (normal(event_reason, message),)
+    return Decision(cond.request_pending(request.conditions, message, now), events)
+
+
+def _failed(
+    request: CertificateRequest, event_reason: str, message: str, now: datetime
+) -> RequestDecision:
+    patch = cond.request_failed(request.conditions, request.failure_time, message, now)
+    return Decision(patch, (warning(event_reason, message),))
+
+
+def _finished(request: CertificateRequest, order: Order, now: datetime) -> RequestDecision | None:
+    """Issued or Failed from a finished order; None while the order is still working."""
+    status = order.status
+    reason = status.ready_reason
+    if reason == OrderReason.ISSUED and status.certificate:
+        csr_pem = request.csr_pem()
+        if csr_pem is None or not leaf_matches_csr(status.certificate, csr_pem):
+            return _failed(
+                request, "CertificateMismatch", cond.message_chain_mismatch(order.name), now
+            )
+        patch = cond.request_issued(
+            request.conditions, status.certificate, status.certificate_id or "unknown", now
+        )
+        return Decision(patch, (normal("Issued", _message(patch)),))
+    if reason in (OrderReason.FAILED, OrderReason.CANCELLED):
+        return _failed(
+            request, "OrderFailed", cond.message_order_failed(order.name, status.ready), now
+        )
+    return None
+
+
+def _create_order(
+    request: CertificateRequest, ref: IssuerRef, spec: IssuerSpec, now: datetime
+) -> RequestDecision:
+    try:
+        csr = check_request(request)
+    except PermanentError as exc:
+        return _failed(request, exc.reason, exc.message, now)
+    plan = plan_validation(csr.domains, request.labels, spec.solvers)
+    if isinstance(plan, NoSolver):
+        return _pending(request, "NoSolver", cond.message_no_solver(plan.message), now)
+    manifest = order_manifest(
+        namespace=request.namespace,
+        request_name=request.name,
+        request_uid=request.uid,
+        issuer=ref,
+        request=request.request,
+        domains=csr.domains,
+        validity_days=spec.validity_days,
+        strict_domains=spec.strict_domains,
+        csr_md5=csr.hashes.md5,
+        csr_sha256=csr.hashes.sha256,
+        choices=plan.choices,
+    )
+    pending = _pending(
+        request, "OrderCreated", cond.message_creating_order(request.name, csr.domains), now
+    )
+    return Decision(pending.status, pending.events, (EnsureOrder(manifest),))
