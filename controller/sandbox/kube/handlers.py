@@ -10,7 +10,7 @@ import yaml
 from aiohttp import web
 
 from .catalog import Catalog
-from .registry import Registry, WriteOptions, WriteResult
+from .registry import APPLY_PATCH, Registry, WriteOptions, WriteResult
 from .requestinfo import RequestInfo, query_bool
 from .resources import Obj, ResourceType
 from .selectors import Predicate, field_selector, label_selector
@@ -151,11 +151,14 @@ class ResourceAPI:
         if verb == "patch":
             assert name is not None
             force = query_bool(request.query.get("force"))
+            content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
+            if content_type == APPLY_PATCH and not request.query.get("fieldManager"):
+                raise bad_request("fieldManager: Required value: is required for apply patch")
             result = self.registry.patch(
                 rt,
                 namespace,
                 name,
-                request.headers.get("Content-Type", "").split(";")[0].strip(),
+                content_type,
                 await request.read(),
                 opts=self._options(request),
                 subresource=info.subresource,

@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import orjson
+import yaml
 from aiohttp import web
 
 from . import discovery, kubeconfig
 from .auth import ADMIN_USER, ANONYMOUS, Authenticator, User
 from .builtins import builtin_types
 from .catalog import Catalog
+from .crd import CRDController, crd_resource_type
 from .events import events_v1
 from .faults import Faults
 from .gc import GarbageCollector
@@ -89,8 +91,9 @@ class KubeAPIServer:
         )
         self.store = Store(history=history)
         self.catalog = Catalog()
-        for rt in [*builtin_types(), events_v1()]:
+        for rt in [*builtin_types(), events_v1(), crd_resource_type()]:
             self.catalog.add(rt)
+        self.crds = CRDController(self.store, self.catalog)
         self.registry = Registry(self.store, self.catalog)
         self.gc = GarbageCollector(self.registry, self.catalog)
         self.auth = Authenticator()
@@ -202,6 +205,28 @@ class KubeAPIServer:
         """Write a kubeconfig for ``user`` (``admin``, a user added with :meth:`add_user`, or
         ``system:serviceaccount:<ns>:<name>``)."""
         return kubeconfig.write(Path(path), self.kubeconfig(user, token))
+
+    def register_crds(self, paths: Iterable[str | Path]) -> list[str]:
+        """Create or update every CustomResourceDefinition in these YAML files (directories are
+        searched for ``*.yaml``/``*.yml``); returns the CRD names. Invalid CRDs raise the 422
+        StatusError the API would return."""
+        names = []
+        for document in _yaml_documents(paths):
+            if document.get("kind") != "CustomResourceDefinition":
+                continue
+            rt = self.resource_type(document.get("apiVersion", ""), document["kind"])
+            name = document["metadata"]["name"]
+            current = self.store.get(rt.storage, name)
+            if current is None:
+                self.registry.create(rt, None, document, SYSTEM)
+            else:
+                meta = {
+                    **document["metadata"],
+                    "resourceVersion": current["metadata"]["resourceVersion"],
+                }
+                self.registry.update(rt, None, name, {**document, "metadata": meta}, opts=SYSTEM)
+            names.append(name)
+        return names
 
     def request_counts(self) -> dict[RequestKey, int]:
         return dict(self._counts)
@@ -327,6 +352,18 @@ class KubeAPIServer:
             rows = [{**key._asdict(), "count": n} for key, n in sorted(self._counts.items())]
             return json_response({"requests": rows})
         raise path_not_found()
+
+
+def _yaml_documents(paths: Iterable[str | Path]) -> Iterable[Obj]:
+    for entry in paths:
+        path = Path(entry)
+        files = sorted([*path.glob("*.yaml"), *path.glob("*.yml")]) if path.is_dir() else [path]
+        if not files:
+            raise FileNotFoundError(f"no YAML files in {path}")
+        for file in files:
+            for document in yaml.safe_load_all(file.read_text()):
+                if isinstance(document, dict):
+                    yield document
 
 
 def error_response(error: StatusError) -> web.Response:

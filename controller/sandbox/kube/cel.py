@@ -1,0 +1,190 @@
+"""``x-kubernetes-validations`` rules, evaluated with cel-python (a pure-Python CEL).
+
+Rules are compiled at CRD registration. A rule that calls a function this evaluator does not
+have (Kubernetes' ``url``, ``quantity``, ``ip``, ``format`` libraries...) or that sets
+``optionalOldSelf`` is rejected there, loudly, instead of being skipped at admission time.
+Supported beyond standard CEL: the Kubernetes string and list helpers listed in
+``EXTENSIONS``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import celpy
+import lark
+from celpy import celtypes
+from celpy.adapter import json_to_cel
+from celpy.evaluation import CELEvalError, base_functions
+
+MACROS = frozenset({"has", "all", "exists", "exists_one", "map", "filter"})
+
+
+def _text(value: Any) -> str:
+    return str(value)
+
+
+def _lower_ascii(value: Any) -> celtypes.StringType:
+    return celtypes.StringType(_text(value).lower())
+
+
+def _upper_ascii(value: Any) -> celtypes.StringType:
+    return celtypes.StringType(_text(value).upper())
+
+
+def _trim(value: Any) -> celtypes.StringType:
+    return celtypes.StringType(_text(value).strip())
+
+
+def _split(value: Any, sep: Any) -> celtypes.ListType:
+    return celtypes.ListType([celtypes.StringType(p) for p in _text(value).split(_text(sep))])
+
+
+def _join(items: Any, sep: Any = "") -> celtypes.StringType:
+    return celtypes.StringType(_text(sep).join(_text(i) for i in items))
+
+
+def _index_of(value: Any, sub: Any) -> celtypes.IntType:
+    return celtypes.IntType(_text(value).find(_text(sub)))
+
+
+def _last_index_of(value: Any, sub: Any) -> celtypes.IntType:
+    return celtypes.IntType(_text(value).rfind(_text(sub)))
+
+
+def _replace(value: Any, old: Any, new: Any) -> celtypes.StringType:
+    return celtypes.StringType(_text(value).replace(_text(old), _text(new)))
+
+
+def _is_sorted(items: Any) -> celtypes.BoolType:
+    values = list(items)
+    return celtypes.BoolType(all(a <= b for a, b in itertools.pairwise(values)))
+
+
+def _sum(items: Any) -> Any:
+    values = list(items)
+    total = values[0] if values else celtypes.IntType(0)
+    for v in values[1:]:
+        total = total + v
+    return total
+
+
+def _min(items: Any) -> Any:
+    return min(items)
+
+
+def _max(items: Any) -> Any:
+    return max(items)
+
+
+EXTENSIONS: dict[str, Callable[..., Any]] = {
+    "lowerAscii": _lower_ascii,
+    "upperAscii": _upper_ascii,
+    "trim": _trim,
+    "split": _split,
+    "join": _join,
+    "indexOf": _index_of,
+    "lastIndexOf": _last_index_of,
+    "replace": _replace,
+    "isSorted": _is_sorted,
+    "sum": _sum,
+    "min": _min,
+    "max": _max,
+}
+SUPPORTED = frozenset(base_functions) | MACROS | frozenset(EXTENSIONS)
+
+_ENV = celpy.Environment()
+
+
+class RuleError(ValueError):
+    """A rule this evaluator cannot run (rejected at CRD registration)."""
+
+
+def _called(tree: lark.Tree[Any]) -> set[str]:
+    names: set[str] = set()
+    for node in tree.iter_subtrees():
+        if node.data == "member_dot_arg" and len(node.children) > 1:
+            names.add(str(node.children[1]))
+        elif node.data == "ident_arg" and node.children:
+            names.add(str(node.children[0]))
+    return names
+
+
+def _uses_old_self(tree: lark.Tree[Any]) -> bool:
+    return any(
+        node.data == "ident" and node.children and str(node.children[0]) == "oldSelf"
+        for node in tree.iter_subtrees()
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    source: str
+    message: str
+    reason: str
+    field_path: str
+    transition: bool
+    program: Any
+    message_program: Any | None
+
+    def check(self, value: Any, old: Any, *, has_old: bool) -> str | None:
+        """None when the rule holds, else the message to report."""
+        if self.transition and not has_old:
+            return None
+        activation = {"self": json_to_cel(value)}
+        if self.transition:
+            activation["oldSelf"] = json_to_cel(old)
+        try:
+            result = self.program.evaluate(activation)
+        except CELEvalError as exc:
+            return f"evaluation error: {exc.args[0] if exc.args else exc}"
+        if isinstance(result, CELEvalError):
+            return f"evaluation error: {result.args[0] if result.args else result}"
+        if result is True or (isinstance(result, celtypes.BoolType) and bool(result)):
+            return None
+        if self.message_program is not None:
+            try:
+                text = self.message_program.evaluate(activation)
+                if isinstance(text, (str, celtypes.StringType)) and str(text).strip():
+                    return str(text)
+            except CELEvalError:
+                pass
+        return self.message
+
+
+def _compile(source: str, where: str) -> tuple[Any, lark.Tree[Any]]:
+    try:
+        tree = _ENV.compile(source)
+    except Exception as exc:  # celpy raises its own parse error types
+        raise RuleError(f"{where}: compilation failed: {exc}") from None
+    unsupported = _called(tree) - SUPPORTED
+    if unsupported:
+        raise RuleError(
+            f"{where}: rule {source!r} uses CEL functions the sandbox cannot evaluate: "
+            f"{', '.join(sorted(unsupported))}"
+        )
+    return _ENV.program(tree, functions=EXTENSIONS), tree
+
+
+def compile_rule(spec: Any, where: str) -> Rule:
+    if not isinstance(spec, dict) or not isinstance(spec.get("rule"), str):
+        raise RuleError(f"{where}: each x-kubernetes-validations entry needs a string rule")
+    if spec.get("optionalOldSelf"):
+        raise RuleError(f"{where}: optionalOldSelf is not supported by the sandbox evaluator")
+    source = spec["rule"]
+    program, tree = _compile(source, where)
+    message_program = None
+    if isinstance(spec.get("messageExpression"), str):
+        message_program, _ = _compile(spec["messageExpression"], where)
+    return Rule(
+        source=source,
+        message=str(spec.get("message") or f"failed rule: {source}"),
+        reason=str(spec.get("reason") or "FieldValueInvalid"),
+        field_path=str(spec.get("fieldPath") or ""),
+        transition=_uses_old_self(tree),
+        program=program,
+        message_program=message_program,
+    )
