@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from controller.issuer.solvers.dns.errors import InvalidSolverSpec
+from controller.issuer.solvers.dns.externaldns import ExternalDNSProvider
 from controller.issuer.solvers.dns.observed import ObservedProvider
 from controller.issuer.solvers.dns.protocols import DNSProvider, ObjectWriter, SecretReader
 from controller.issuer.solvers.dns.rfc2136 import RFC2136Provider
@@ -55,6 +56,8 @@ def build_dns_provider(
         inner = RFC2136Provider.from_spec(
             config, namespace=namespace, secrets=secrets, timeout=timeout
         )
+    elif kind == "externalDNS":
+        inner = ExternalDNSProvider.from_spec(config, kube=kube, owner=owner)
     else:
         raise InvalidSolverSpec(f"dns.{kind} is not supported by this controller build")
     return ObservedProvider(inner, kind)
