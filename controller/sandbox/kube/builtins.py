@@ -11,6 +11,7 @@ from typing import Any
 
 from .resources import (
     AGE_COLUMN,
+    CREATED_AT,
     NAME_COLUMN,
     Admission,
     Column,
@@ -245,6 +246,11 @@ def _count(path: str) -> Callable[[Obj], Any]:
     return lambda obj: len(get(obj) or {})
 
 
+def _last_seen(obj: Obj) -> Any:
+    series = obj.get("series") or {}
+    return series.get("lastObservedTime") or obj.get("lastTimestamp") or obj.get("eventTime")
+
+
 def _event_object(obj: Obj) -> str:
     involved = obj.get("involvedObject") or {}
     return f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}"
@@ -282,9 +288,6 @@ def _event_labels() -> dict[str, FieldLabel]:
         source=_cell("source.component"),
         **involved,
     )
-
-
-CREATED_AT = Column("Created At", "date", _cell("metadata.creationTimestamp"))
 
 
 def builtin_types() -> list[ResourceType]:
@@ -369,7 +372,7 @@ def builtin_types() -> list[ResourceType]:
             admit=_admit_core_event,
             field_labels=_event_labels(),
             columns=(
-                Column("Last Seen", "date", _cell("lastTimestamp")),
+                Column("Last Seen", "date", _last_seen),
                 Column("Type", "string", _cell("type")),
                 Column("Reason", "string", _cell("reason")),
                 Column("Object", "string", _event_object),

@@ -16,6 +16,7 @@ from .jsonpath import compile_path
 from .meta import now_rfc3339
 from .resources import (
     AGE_COLUMN,
+    CREATED_AT,
     NAME_COLUMN,
     Admission,
     Column,
@@ -216,6 +217,7 @@ def crd_types(crd: Obj) -> list[ResourceType]:
                 encode=_with_api_version(f"{group}/{name}"),
                 same_form=is_storage,
                 crd_name=crd["metadata"]["name"],
+                openapi_schema=raw_schema,
             )
         )
     return types
@@ -270,10 +272,7 @@ def crd_resource_type() -> ResourceType:
         status_subresource=True,
         generation=True,
         admit=_admit_crd,
-        columns=(
-            NAME_COLUMN,
-            Column("Created At", "date", lambda o: o["metadata"].get("creationTimestamp")),
-        ),
+        columns=(NAME_COLUMN, CREATED_AT),
     )
 
 

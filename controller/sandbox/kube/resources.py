@@ -31,6 +31,8 @@ class Column:
     priority: int = 0
     description: str = ""
     format: str = ""
+    #: date cells are shown as ages ("5m"); False keeps the timestamp ("Created At")
+    relative: bool = True
 
     def definition(self) -> dict[str, Any]:
         return {
@@ -85,6 +87,13 @@ def creation_timestamp(obj: Obj) -> Any:
 NAME_COLUMN = Column(
     "Name", "string", _name, format="name", description="Name must be unique within a namespace."
 )
+CREATED_AT = Column(
+    "Created At",
+    "date",
+    creation_timestamp,
+    description="The object's creation time.",
+    relative=False,
+)
 AGE_COLUMN = Column(
     "Age",
     "date",
@@ -129,6 +138,8 @@ class ResourceType:
     same_form: bool = True
     #: the CRD this type came from (None for built-ins)
     crd_name: str | None = None
+    #: the openAPIV3Schema served under /openapi/v3 (CRD versions)
+    openapi_schema: dict[str, Any] | None = None
 
     @property
     def api_version(self) -> str:

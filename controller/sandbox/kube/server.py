@@ -20,7 +20,7 @@ import orjson
 import yaml
 from aiohttp import web
 
-from . import discovery, kubeconfig
+from . import discovery, kubeconfig, openapi
 from .auth import ADMIN_USER, ANONYMOUS, Authenticator, User
 from .builtins import builtin_types
 from .catalog import Catalog
@@ -319,6 +319,18 @@ class KubeAPIServer:
             return json_response(discovery.api_versions(f"{self.settings.host}:{self._port}"))
         if path == "/apis":
             return json_response(discovery.api_group_list(self.catalog))
+        if path == "/openapi/v3":
+            return json_response(openapi.index(self.catalog))
+        if path.startswith("/openapi/v3/"):
+            gv = path.removeprefix("/openapi/v3/").split("/")
+            document = None
+            if len(gv) == 2 and gv[0] == "api":
+                document = openapi.group_version_document(self.catalog, "", gv[1])
+            elif len(gv) == 3 and gv[0] == "apis":
+                document = openapi.group_version_document(self.catalog, gv[1], gv[2])
+            if document is None:
+                raise path_not_found()
+            return json_response(document)
         body: dict[str, Any] | None = None
         if len(parts) == 2 and parts[0] == "api":
             body = discovery.api_resource_list(self.catalog, "", parts[1])

@@ -66,7 +66,7 @@ def row(rt: ResourceType, obj: Obj, include_object: str) -> dict[str, Any]:
     cells = []
     for column in rt.columns:
         value = column.cell(obj)
-        cells.append(_age(value) if column.type == "date" else value)
+        cells.append(_age(value) if column.type == "date" and column.relative else value)
     out: dict[str, Any] = {"cells": cells}
     if include_object == "Object":
         out["object"] = obj
