@@ -6,6 +6,7 @@ external-dns), ``cloudflare`` (API v4, token) and ``route53`` (REST-XML, SigV4 b
 """
 
 from controller.issuer.solvers.dns.build import PROVIDER_FIELDS, build_dns_provider, provider_field
+from controller.issuer.solvers.dns.endpoints import ProviderEndpoints
 from controller.issuer.solvers.dns.errors import (
     AuthenticationFailed,
     DNSProviderError,
@@ -31,6 +32,7 @@ __all__ = [
     "ObjectWriter",
     "Propagation",
     "PropagationTimeout",
+    "ProviderEndpoints",
     "RateLimited",
     "SecretReader",
     "SecretUnavailable",

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from controller.issuer.solvers.dns.cloudflare import CloudflareProvider
+from controller.issuer.solvers.dns.endpoints import ProviderEndpoints
 from controller.issuer.solvers.dns.errors import InvalidSolverSpec
 from controller.issuer.solvers.dns.externaldns import ExternalDNSProvider
 from controller.issuer.solvers.dns.observed import ObservedProvider
@@ -18,6 +20,7 @@ from controller.issuer.solvers.dns.rfc2136 import RFC2136Provider
 from controller.issuer.solvers.dns.spec import Fields
 
 PROVIDER_FIELDS = ("rfc2136", "cloudflare", "route53", "externalDNS")
+REAL_ENDPOINTS = ProviderEndpoints()
 
 
 def provider_field(spec: Mapping[str, Any]) -> str:
@@ -39,12 +42,13 @@ def build_dns_provider(
     owner: Mapping[str, Any],
     kube: ObjectWriter | None,
     timeout: float,
+    endpoints: ProviderEndpoints = REAL_ENDPOINTS,
 ) -> DNSProvider:
     """The provider for the issuer's ``dns`` solver ``spec``.
 
     ``namespace`` is where the issuer's Secrets are read; ``owner`` is the ZeroSSLOrder the
     records are for; ``kube`` is needed by externalDNS only; ``timeout`` bounds each network
-    call (seconds).
+    call (seconds); ``endpoints`` points the HTTP providers at other API URLs (emulators).
     """
     if not timeout > 0:
         raise ValueError("timeout must be > 0")
@@ -55,6 +59,14 @@ def build_dns_provider(
     if kind == "rfc2136":
         inner = RFC2136Provider.from_spec(
             config, namespace=namespace, secrets=secrets, timeout=timeout
+        )
+    elif kind == "cloudflare":
+        inner = CloudflareProvider.from_spec(
+            config,
+            namespace=namespace,
+            secrets=secrets,
+            timeout=timeout,
+            api_url=endpoints.cloudflare,
         )
     elif kind == "externalDNS":
         inner = ExternalDNSProvider.from_spec(config, kube=kube, owner=owner)

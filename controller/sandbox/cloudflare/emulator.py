@@ -1,0 +1,72 @@
+"""``CloudflareEmulator``: the emulated API on a loopback port, as an async context manager."""
+
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+from typing import Self
+
+from aiohttp import web
+
+from controller.sandbox.cloudflare.api import PREFIX, CloudflareApi
+from controller.sandbox.cloudflare.state import Account, DnsRecord
+from controller.sandbox.zerossl.ratelimit import RateLimiter
+
+
+class CloudflareEmulator:
+    """Serves on ``host:port`` (0: a free port) between ``__aenter__`` and ``__aexit__``.
+
+    ``rate``/``burst``: each token may make ``burst`` requests at once, refilled at ``rate`` per
+    second; past that, 429 with ``Retry-After`` (None: no limit).
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        rate: float | None = None,
+        burst: int = 10,
+    ) -> None:
+        self._host = host
+        self._port = port
+        self.account = Account()
+        self.api = CloudflareApi(self.account, RateLimiter(rate, burst) if rate else None)
+        self._stack = contextlib.AsyncExitStack()
+        self._url: str | None = None
+
+    async def __aenter__(self) -> Self:
+        runner = web.AppRunner(self.api.app(), access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        self._stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, self._host, self._port)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        self._url = f"http://{host}:{port}{PREFIX}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stack.aclose()
+
+    @property
+    def url(self) -> str:
+        """The API base, ending in ``/client/v4``."""
+        if self._url is None:
+            raise RuntimeError("the emulator is not running")
+        return self._url
+
+    @property
+    def requests(self) -> Counter[tuple[str, str, int]]:
+        return self.api.requests
+
+    def add_zone(self, name: str) -> str:
+        return self.account.add_zone(name).id
+
+    def add_token(self, token: str, zones: set[str] | None = None) -> None:
+        self.account.tokens[token] = frozenset(zones) if zones is not None else None
+
+    def records(self, zone: str) -> list[DnsRecord]:
+        found = self.account.zone_by_name(zone)
+        if found is None:
+            raise KeyError(zone)
+        return list(found.records.values())
