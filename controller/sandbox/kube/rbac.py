@@ -21,51 +21,49 @@ _G = "rbac.authorization.k8s.io"
 ROLES, CLUSTER_ROLES = f"roles.{_G}", f"clusterroles.{_G}"
 BINDINGS, CLUSTER_BINDINGS = f"rolebindings.{_G}", f"clusterrolebindings.{_G}"
 
-DISCOVERY_URLS = [
-    "/api",
-    "/api/*",
-    "/apis",
-    "/apis/*",
-    "/healthz",
-    "/livez",
-    "/readyz",
-    "/openapi",
-    "/openapi/*",
-    "/version",
-    "/version/",
-]
+PUBLIC_INFO_URLS = ["/healthz", "/livez", "/readyz", "/version", "/version/"]
+PUBLIC_INFO_URLS = ["/healthz", "/livez", "/readyz", "/version", "/version/"]
+DISCOVERY_URLS = ["/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*", *PUBLIC_INFO_URLS]
+
+
+def _cluster_role(name: str, rules: list[dict[str, Any]]) -> Obj:
+    return {
+        "apiVersion": f"{_G}/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+        "rules": rules,
+    }
+
+
+def _cluster_binding(name: str, groups: list[str]) -> Obj:
+    return {
+        "apiVersion": f"{_G}/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+        "roleRef": {"apiGroup": _G, "kind": "ClusterRole", "name": name},
+        "subjects": [{"apiGroup": _G, "kind": "Group", "name": g} for g in groups],
+    }
 
 
 def bootstrap_objects() -> list[Obj]:
-    """The default roles every cluster has and this sandbox needs: discovery for everyone
-    authenticated, and ``cluster-admin``."""
-
-    def meta(name: str) -> dict[str, Any]:
-        return {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}}
-
+    """The default roles every cluster has and this sandbox needs: health and version for
+    everyone, discovery for everyone authenticated, and ``cluster-admin``."""
     return [
-        {
-            "apiVersion": f"{_G}/v1",
-            "kind": "ClusterRole",
-            "metadata": meta("cluster-admin"),
-            "rules": [
+        _cluster_role(
+            "cluster-admin",
+            [
                 {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
                 {"nonResourceURLs": ["*"], "verbs": ["*"]},
             ],
-        },
-        {
-            "apiVersion": f"{_G}/v1",
-            "kind": "ClusterRole",
-            "metadata": meta("system:discovery"),
-            "rules": [{"nonResourceURLs": DISCOVERY_URLS, "verbs": ["get"]}],
-        },
-        {
-            "apiVersion": f"{_G}/v1",
-            "kind": "ClusterRoleBinding",
-            "metadata": meta("system:discovery"),
-            "roleRef": {"apiGroup": _G, "kind": "ClusterRole", "name": "system:discovery"},
-            "subjects": [{"apiGroup": _G, "kind": "Group", "name": "system:authenticated"}],
-        },
+        ),
+        _cluster_role("system:discovery", [{"nonResourceURLs": DISCOVERY_URLS, "verbs": ["get"]}]),
+        _cluster_binding("system:discovery", ["system:authenticated"]),
+        _cluster_role(
+            "system:public-info-viewer", [{"nonResourceURLs": PUBLIC_INFO_URLS, "verbs": ["get"]}]
+        ),
+        _cluster_binding(
+            "system:public-info-viewer", ["system:authenticated", "system:unauthenticated"]
+        ),
     ]
 
 

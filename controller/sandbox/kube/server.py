@@ -40,6 +40,7 @@ from .watchstream import WatchSettings
 
 log = logging.getLogger(__name__)
 
+_CRD_KIND = "CustomResourceDefinition"
 PUBLIC_PATHS = {"/healthz", "/livez", "/readyz", "/version"}
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 SYSTEM = WriteOptions(manager="kube-apiserver")
@@ -210,23 +211,28 @@ class KubeAPIServer:
         """Create or update every CustomResourceDefinition in these YAML files (directories are
         searched for ``*.yaml``/``*.yml``); returns the CRD names. Invalid CRDs raise the 422
         StatusError the API would return."""
-        names = []
-        for document in _yaml_documents(paths):
-            if document.get("kind") != "CustomResourceDefinition":
-                continue
-            rt = self.resource_type(document.get("apiVersion", ""), document["kind"])
-            name = document["metadata"]["name"]
-            current = self.store.get(rt.storage, name)
-            if current is None:
-                self.registry.create(rt, None, document, SYSTEM)
-            else:
-                meta = {
-                    **document["metadata"],
-                    "resourceVersion": current["metadata"]["resourceVersion"],
-                }
-                self.registry.update(rt, None, name, {**document, "metadata": meta}, opts=SYSTEM)
-            names.append(name)
-        return names
+        documents = [d for d in _yaml_documents(paths) if d.get("kind") == _CRD_KIND]
+        return [self._upsert(d)["metadata"]["name"] for d in documents]
+
+    def load_manifests(self, paths: Iterable[str | Path]) -> list[Obj]:
+        """Create or update every object in these YAML files as the system (CRDs first, then
+        Namespaces, then the rest); ``Kustomization`` files are skipped."""
+        documents = [d for d in _yaml_documents(paths) if d.get("kind") != "Kustomization"]
+        order = {_CRD_KIND: 0, "Namespace": 1}
+        documents.sort(key=lambda d: order.get(str(d.get("kind")), 2))
+        return [self._upsert(d) for d in documents]
+
+    def _upsert(self, document: Obj) -> Obj:
+        rt = self.resource_type(str(document.get("apiVersion", "")), str(document.get("kind")))
+        meta = document.get("metadata") or {}
+        namespace = (meta.get("namespace") or "default") if rt.namespaced else None
+        current = self.store.get(rt.storage, self.registry.key(rt, namespace, meta["name"]))
+        if current is None:
+            return self.registry.create(rt, namespace, document, SYSTEM).obj
+        meta = {**meta, "resourceVersion": current["metadata"]["resourceVersion"]}
+        return self.registry.update(
+            rt, namespace, meta["name"], {**document, "metadata": meta}, opts=SYSTEM
+        ).obj
 
     def request_counts(self) -> dict[RequestKey, int]:
         return dict(self._counts)

@@ -29,6 +29,9 @@ class Raw:
             ssl.create_default_context(cadata=api.ca_pem.decode()) if api.ca_pem else False
         )
 
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
     def as_token(self, token: str) -> Raw:
         return Raw(self.session, self.api, token)
 
@@ -42,7 +45,7 @@ class Raw:
         headers: dict[str, str] | None = None,
         params: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
-        hdrs = {"Authorization": f"Bearer {self.token}", **(headers or {})}
+        hdrs = {**self._auth(), **(headers or {})}
         data: bytes | None = None
         if body is not None:
             data = body if isinstance(body, bytes) else orjson.dumps(body)
@@ -59,7 +62,7 @@ class Raw:
 
     async def watch(self, path: str, params: dict[str, str], *, limit: int = 1000) -> list[Any]:
         """Read a whole watch stream (the server ends it at timeoutSeconds)."""
-        hdrs = {"Authorization": f"Bearer {self.token}"}
+        hdrs = self._auth()
         events = []
         async with self.session.get(
             self.api.url + path, params={"watch": "true", **params}, headers=hdrs, ssl=self.ssl
