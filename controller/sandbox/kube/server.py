@@ -303,14 +303,14 @@ class KubeAPIServer:
             code = 500
             return error_response(internal_error(type(exc).__name__))
         finally:
-            self._counts[
-                RequestKey(
+            if not request.path.startswith("/_sandbox/"):  # admin calls are not API traffic
+                key = RequestKey(
                     user.name if user else "",
                     info.verb if info else request.method.lower(),
                     info.resource_label if info else request.path,
                     code,
                 )
-            ] += 1
+                self._counts[key] += 1
 
     def _non_resource(self, info: RequestInfo) -> web.Response:
         if info.verb not in ("get", "head"):
