@@ -24,11 +24,6 @@ def now_rfc3339() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def now_micro() -> str:
-    """Microsecond-precision UTC timestamp (``metav1.MicroTime``)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def new_uid() -> str:
     return str(uuid.uuid4())
 

@@ -149,10 +149,6 @@ class ResourceType:
     def list_kind(self) -> str:
         return f"{self.kind}List"
 
-    @property
-    def group_resource(self) -> str:
-        return f"{self.plural}.{self.group}" if self.group else self.plural
-
     def field_label(self, name: str) -> FieldLabel | None:
         if name in self.field_labels:
             return self.field_labels[name]

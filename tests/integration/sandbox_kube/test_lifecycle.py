@@ -136,3 +136,12 @@ async def test_delete_preconditions(raw: Raw) -> None:
         "DELETE", f"{CONFIGMAPS}/p", {"preconditions": {"uid": created["metadata"]["uid"]}}
     )
     assert status == 200
+
+
+async def test_delete_collection_by_label(api: KubeAPIServer, raw: Raw) -> None:
+    for name, app in (("a", "x"), ("b", "x"), ("c", "y")):
+        await raw.call("POST", CONFIGMAPS, {"metadata": {"name": name, "labels": {"app": app}}})
+    status, body = await raw.call("DELETE", CONFIGMAPS, params={"labelSelector": "app=x"})
+    assert status == 200
+    assert sorted(i["metadata"]["name"] for i in body["items"]) == ["a", "b"]
+    assert [o["metadata"]["name"] for o in api.list_objects("v1", "ConfigMap", "default")] == ["c"]
