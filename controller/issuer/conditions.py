@@ -97,7 +97,7 @@ def condition(
     result: dict[str, Any] = {
         "type": type_,
         "status": str(status),
-        "reason": reason,
+        "reason": str(reason),
         "message": message,
         "lastTransitionTime": kept if same and kept else rfc3339(now),
     }

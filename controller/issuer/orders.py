@@ -11,6 +11,8 @@ Invariants:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,6 +65,11 @@ class OrderSpec:
     validation_method: ValidationMethod
     solvers: tuple[OrderSolver, ...]
 
+    @property
+    def csr_pem(self) -> str:
+        """The PEM CSR (``request`` is checked to be base64 of ASCII when read)."""
+        return base64.b64decode(self.request).decode("ascii")
+
     def solver_for(self, domain: str) -> OrderSolver | None:
         return next((s for s in self.solvers if s.domain == domain), None)
 
@@ -98,6 +105,10 @@ class OrderSpec:
         domains = tuple(str(d) for d in data.get("domains") or ())
         if not domains:
             raise SpecError("spec.domains is empty")
+        try:
+            base64.b64decode(str(data["request"]), validate=True).decode("ascii")
+        except (binascii.Error, UnicodeDecodeError):
+            raise SpecError("spec.request is not base64 of a PEM CSR") from None
         return cls(
             request_name=str(ref["name"]),
             request_uid=str(ref["uid"]),
@@ -151,6 +162,9 @@ class ValidationRecord:
     cname: CnameRecord | None = None
     email: str | None = None
     last_error: str | None = None
+
+    def replace(self, **changes: Any) -> ValidationRecord:
+        return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

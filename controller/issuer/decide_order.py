@@ -1,0 +1,327 @@
+"""decide_order: the ZeroSSL state machine of one order, as a pure function.
+
+The order of decisions (each an early return):
+ 1. being deleted -> cancel an unfinished certificate (adopting a lost draft first), clean up
+    what was presented, remove the finalizer.
+ 2. spec unreadable -> Failed.
+ 3. its CertificateRequest is gone -> DeleteOrder (which then runs step 1).
+ 4. finished (Issued, Failed, Cancelled) -> cancel a failed unfinished certificate, clean up.
+ 5. no finalizer -> AddFinalizer, before any ZeroSSL call.
+ 6. inside a retry backoff window -> wait.
+ 7. no certificate id -> wait for a Ready issuer (a used-up quota included), then write the
+    create-attempt marker and AdoptOrCreate (searching first when a marker was already there).
+ 8. certificate id -> wait for a usable issuer, then by ZeroSSL status: cancelled, revoked or
+    expired -> Cancelled; issued -> Download; pending_validation -> AwaitIssuance (the batch
+    poller, no GET per order); draft -> Present, WaitPropagation, then Verify (with backoff
+    while ZeroSSL answers "not yet"); a status ZeroSSL newly invented -> wait.
+
+Invariant (one ZeroSSL certificate per order, whatever crashes): a create is only decided
+together with the marker written before it, and once a marker exists a create is reached only
+through a search that adopts the draft a lost create left behind. Long ZeroSSL delays never
+fail an order: only permanent errors (record_outcome) and final ZeroSSL states do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from controller.issuer.actions import (
+    AddFinalizer,
+    AdoptOrCreate,
+    AwaitIssuance,
+    CancelAtZeroSSL,
+    Cleanup,
+    DeleteOrder,
+    Download,
+    OrderAction,
+    Present,
+    RemoveFinalizer,
+    Verify,
+    WaitPropagation,
+)
+from controller.issuer.conditions import TERMINAL_ORDER_REASONS, OrderReason
+from controller.issuer.decision import warning
+from controller.issuer.issuers import Issuer
+from controller.issuer.order_steps import (
+    DEFAULT_POLICY,
+    OrderDecision,
+    OrderPolicy,
+    Step,
+    remote_status,
+    solver_for,
+    start,
+    wait_until,
+)
+from controller.issuer.orders import (
+    CreateAttempt,
+    Order,
+    OrderSolver,
+    OrderSpec,
+    ValidationRecord,
+    ValidationState,
+)
+from controller.zerossl.models import Certificate, CertificateStatus, ValidationMethod
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFacts:
+    """What the act layer observed besides the order itself.
+
+    ``issuer``: the order's issuer from the cache (None: not found). ``remote``: the freshest
+    ZeroSSL view of the order's certificate (the batch poller's), if any. ``request_gone``:
+    the CertificateRequest named (and uid) in ``spec.certificateRequestRef`` is missing from a
+    synced cache; never set from a cache that has not synced.
+    """
+
+    issuer: Issuer | None
+    remote: Certificate | None = None
+    request_gone: bool = False
+
+
+def decide_order(
+    order: Order, facts: OrderFacts, now: datetime, policy: OrderPolicy = DEFAULT_POLICY
+) -> OrderDecision:
+    """The next step of ``order``."""
+    step = start(order)
+    if order.deleting:
+        return _finalize(step, facts, now, policy)
+    spec = order.spec
+    if spec is None:
+        return step.ready(OrderReason.FAILED, order.spec_error or "unreadable spec", now).decide()
+    if facts.request_gone:
+        return step.decide([DeleteOrder(f"CertificateRequest {spec.request_name} is gone")])
+    if order.status.ready_reason in TERMINAL_ORDER_REASONS:
+        return _settle(step, spec, facts, now, policy)
+    if not order.has_finalizer:
+        return step.decide([AddFinalizer()])
+    retry = order.status.retry
+    if retry is not None and now < retry.next_time:
+        return step.decide(requeue_after=wait_until(retry.next_time, now))
+    issuer = facts.issuer
+    if order.status.certificate_id is None:
+        if issuer is None or not issuer.ready:
+            return _wait_for_issuer(step, issuer, now, policy)
+        return _create(step, spec, now)
+    if issuer is None or not issuer.usable:
+        return _wait_for_issuer(step, issuer, now, policy)
+    return _advance(step, spec, remote_status(order, facts.remote), now, policy)
+
+
+def _wait_for_issuer(
+    step: Step, issuer: Issuer | None, now: datetime, policy: OrderPolicy
+) -> OrderDecision:
+    if issuer is None:
+        message = "the issuer does not exist; waiting for it"
+    else:
+        ready = issuer.status.ready
+        detail = f"{ready.get('reason')}: {ready.get('message')}" if ready else "not checked yet"
+        message = f"waiting for {issuer.ref} to become ready ({detail})"
+    step = step.ready(OrderReason.WAITING_FOR_ISSUER, message, now)
+    return step.decide(requeue_after=policy.issuer_wait)
+
+
+def _adopt_or_create(spec: OrderSpec, *, search_first: bool, allow_create: bool) -> AdoptOrCreate:
+    return AdoptOrCreate(
+        domains=spec.domains,
+        csr_pem=spec.csr_pem,
+        csr_md5=spec.csr_md5,
+        csr_sha256=spec.csr_sha256,
+        validity_days=spec.validity_days,
+        strict_domains=spec.strict_domains,
+        search_first=search_first,
+        allow_create=allow_create,
+    )
+
+
+def _create(step: Step, spec: OrderSpec, now: datetime) -> OrderDecision:
+    """Write the marker, then adopt or create (write-ahead: the marker lands first)."""
+    previous = step.status.create_attempt
+    marker = CreateAttempt(now, previous.count + 1 if previous else 1)
+    message = f"creating the ZeroSSL certificate for {', '.join(spec.domains)}"
+    step = step.with_status(create_attempt=marker).ready(OrderReason.CREATING, message, now)
+    action = _adopt_or_create(spec, search_first=previous is not None, allow_create=True)
+    return step.decide([action])
+
+
+def _advance(
+    step: Step, spec: OrderSpec, zerossl: CertificateStatus, now: datetime, policy: OrderPolicy
+) -> OrderDecision:
+    cert_id = step.status.certificate_id or ""
+    if zerossl is not CertificateStatus.UNKNOWN and zerossl.value != step.status.zerossl_status:
+        step = step.with_status(zerossl_status=zerossl.value)
+    if zerossl.final:
+        message = f"ZeroSSL certificate {cert_id} is {zerossl} (changed outside this controller)"
+        return step.ready(OrderReason.CANCELLED, message, now).decide()
+    if zerossl in (CertificateStatus.ISSUED, CertificateStatus.EXPIRING_SOON):
+        message = f"ZeroSSL issued certificate {cert_id}; downloading it"
+        step = step.ready(OrderReason.WAITING_FOR_ISSUANCE, message, now)
+        return step.decide([Download(cert_id)])
+    if zerossl is CertificateStatus.PENDING_VALIDATION:
+        return _await_issuance(step, spec, cert_id, now, policy)
+    if zerossl is CertificateStatus.DRAFT:
+        return _validate(step, spec, cert_id, now)
+    message = f"ZeroSSL reports status {step.status.zerossl_status!r} for {cert_id}; waiting"
+    step = step.ready(OrderReason.VALIDATING, message, now)
+    return step.decide(requeue_after=policy.issuer_wait)
+
+
+def _await_issuance(
+    step: Step, spec: OrderSpec, cert_id: str, now: datetime, policy: OrderPolicy
+) -> OrderDecision:
+    if spec.validation_method is ValidationMethod.EMAIL:
+        message = f"waiting for the validation email for {cert_id} to be confirmed"
+    else:
+        message = f"validation accepted; ZeroSSL is issuing {cert_id}"
+    if step.status.validated_time is None:
+        step = step.with_status(validated_time=now)
+    step = step.ready(OrderReason.WAITING_FOR_ISSUANCE, message, now)
+    return step.decide([AwaitIssuance(cert_id)], requeue_after=policy.await_recheck)
+
+
+def _present(spec: OrderSpec, record: ValidationRecord, solver: OrderSolver) -> Present:
+    return Present(
+        record.domain, solver.method, solver.solver_index, solver.config, record.http, record.cname
+    )
+
+
+def _cleanup(record: ValidationRecord, solver: OrderSolver) -> Cleanup:
+    return Cleanup(
+        record.domain, solver.method, solver.solver_index, solver.config, record.http, record.cname
+    )
+
+
+def _solvers(spec: OrderSpec, records: Sequence[ValidationRecord]) -> list[OrderSolver] | str:
+    """The solver of each record, or the domain of the first record that has none."""
+    found: list[OrderSolver] = []
+    for record in records:
+        solver = solver_for(spec, record.domain)
+        if solver is None:
+            return record.domain
+        found.append(solver)
+    return found
+
+
+def _validate(step: Step, spec: OrderSpec, cert_id: str, now: datetime) -> OrderDecision:
+    records = step.status.validations
+    solvers = _solvers(spec, records)
+    if isinstance(solvers, str):
+        message = f"the order has no solver for {solvers}, which ZeroSSL validates"
+        return step.ready(OrderReason.FAILED, message, now).decide()
+    unpresented = [
+        (r, s) for r, s in zip(records, solvers, strict=True) if r.state is ValidationState.PENDING
+    ]
+    if unpresented:
+        message = f"publishing validation for {', '.join(r.domain for r, _ in unpresented)}"
+        step = step.ready(OrderReason.PRESENTING, message, now)
+        return step.decide([_present(spec, r, s) for r, s in unpresented])
+    waiting = [
+        WaitPropagation(r.domain, r.cname, s.config)
+        for r, s in zip(records, solvers, strict=True)
+        if r.state is ValidationState.PRESENTED and r.cname
+    ]
+    if waiting:
+        message = f"waiting for the DNS records of {', '.join(w.domain for w in waiting)}"
+        return step.ready(OrderReason.PRESENTING, message, now).decide(waiting)
+    verify = step.status.verify
+    if verify is not None and now < verify.next_time:
+        return step.decide(requeue_after=wait_until(verify.next_time, now))
+    email = spec.validation_method is ValidationMethod.EMAIL
+    emails = tuple(r.email for r in records if r.email) if email else ()
+    message = f"asking ZeroSSL to validate {cert_id} ({spec.validation_method})"
+    step = step.ready(OrderReason.VALIDATING, message, now)
+    return step.decide([Verify(cert_id, spec.validation_method, emails)])
+
+
+def _unfinished_certificate(step: Step, remote: Certificate | None) -> str | None:
+    """The id of a certificate still counting against the quota, unless already cancelled."""
+    status = step.status
+    if status.certificate_id is None or status.cancelled:
+        return None
+    return status.certificate_id if remote_status(step.order, remote).unfinished else None
+
+
+def _try_before_deletion(
+    step: Step,
+    action: OrderAction,
+    give_up: Step,
+    *,
+    facts: OrderFacts,
+    now: datetime,
+    policy: OrderPolicy,
+) -> OrderDecision | Step:
+    """``action`` (or a wait in its backoff window), unless there is no issuer to call it with
+    or it failed ``cancel_attempts`` times: then the ``give_up`` step, to carry on without it."""
+    retry = step.status.retry
+    if facts.issuer is None or (retry is not None and retry.attempts >= policy.cancel_attempts):
+        return give_up
+    if retry is not None and now < retry.next_time:
+        return step.decide(requeue_after=wait_until(retry.next_time, now))
+    return step.decide([action])
+
+
+def _cancel(
+    step: Step, cert_id: str, reason: str, *, facts: OrderFacts, now: datetime, policy: OrderPolicy
+) -> OrderDecision | Step:
+    note = f"ZeroSSL certificate {cert_id} was not cancelled; it stays in the account"
+    give_up = step.with_status(cancelled=True, retry=None).event(warning("CancelSkipped", note))
+    action = CancelAtZeroSSL(cert_id, reason)
+    return _try_before_deletion(step, action, give_up, facts=facts, now=now, policy=policy)
+
+
+def _cleanups(step: Step, spec: OrderSpec | None) -> list[OrderAction]:
+    presented = [r for r in step.status.validations if r.presented]
+    if spec is None:
+        return []
+    return [
+        _cleanup(record, solver)
+        for record in presented
+        if (solver := solver_for(spec, record.domain)) is not None
+    ]
+
+
+def _settle(
+    step: Step, spec: OrderSpec, facts: OrderFacts, now: datetime, policy: OrderPolicy
+) -> OrderDecision:
+    """A finished order: cancel a failed unfinished certificate, then remove what was shown."""
+    cert_id = _unfinished_certificate(step, facts.remote)
+    if step.status.ready_reason == OrderReason.FAILED and cert_id is not None:
+        cancelled = _cancel(step, cert_id, "the order failed", facts=facts, now=now, policy=policy)
+        if not isinstance(cancelled, Step):
+            return cancelled
+        step = cancelled
+    return step.decide(_cleanups(step, spec))
+
+
+def _finalize(step: Step, facts: OrderFacts, now: datetime, policy: OrderPolicy) -> OrderDecision:
+    """Deletion: cancel what counts against the quota, clean up, then let the object go."""
+    order = step.order
+    if not order.has_finalizer:
+        return step.decide()
+    cert_id = _unfinished_certificate(step, facts.remote)
+    lost_draft = step.status.certificate_id is None and step.status.create_attempt is not None
+    if cert_id is not None:
+        reason = "the order is being deleted"
+        outcome = _cancel(step, cert_id, reason, facts=facts, now=now, policy=policy)
+    elif lost_draft and order.spec is not None:
+        note = "a create may have reached ZeroSSL, but the draft could not be searched for"
+        give_up = step.with_status(create_attempt=None, retry=None)
+        search = _adopt_or_create(order.spec, search_first=True, allow_create=False)
+        outcome = _try_before_deletion(
+            step,
+            search,
+            give_up.event(warning("CancelSkipped", note)),
+            facts=facts,
+            now=now,
+            policy=policy,
+        )
+    else:
+        outcome = step
+    if not isinstance(outcome, Step):
+        return outcome
+    step = outcome
+    cleanups = _cleanups(step, order.spec)
+    if cleanups:
+        return step.decide(cleanups)
+    return step.decide([RemoveFinalizer()])

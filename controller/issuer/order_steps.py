@@ -1,0 +1,249 @@
+"""Pieces shared by decide_order and record_outcome: policy, backoff, Ready transitions, the
+validation records built from ZeroSSL's answer, and turning a new status into a Decision.
+
+Invariants: an order's Ready condition always carries ``observedGeneration``; an Event is
+emitted exactly when the Ready reason changes (Warning for Failed and Cancelled); a Decision
+carries a status only when the status differs from the one observed, and always carries the
+trace context (taken once from the order's traceparent annotation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from controller.config import Settings
+from controller.issuer.actions import OrderAction
+from controller.issuer.api import TRACEPARENT_ANNOTATION
+from controller.issuer.conditions import READY, OrderReason, Status, condition, replace
+from controller.issuer.decision import Decision, Event, EventType, requeue_in
+from controller.issuer.errors import PermanentError
+from controller.issuer.orders import (
+    CnameRecord,
+    HttpRecord,
+    Order,
+    OrderSolver,
+    OrderSpec,
+    OrderStatus,
+    ValidationRecord,
+    ValidationState,
+)
+from controller.issuer.spec import Method
+from controller.zerossl.models import Certificate, CertificateStatus, DomainValidation
+
+OrderDecision = Decision[OrderAction]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPolicy:
+    """Timings of the order state machine (seconds)."""
+
+    verify_backoff: float = 15.0  # first wait after ZeroSSL answered "not yet"
+    verify_backoff_cap: float = 600.0
+    retry_backoff: float = 5.0  # first wait after a transient failure
+    retry_backoff_cap: float = 300.0
+    throttle_cap: float = 3600.0  # longest Retry-After honoured as is
+    propagation_timeout: float = 300.0  # then ZeroSSL is asked anyway
+    propagation_interval: float = 5.0
+    issuer_wait: float = 300.0  # re-look while waiting for the issuer (its watch wakes us sooner)
+    await_recheck: float = 1800.0  # safety net while the batch poller watches a certificate
+    cancel_attempts: int = 10  # at deletion, give up cancelling after this many failures
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OrderPolicy:
+        return cls(
+            propagation_timeout=settings.dns_propagation_timeout,
+            propagation_interval=settings.dns_propagation_interval,
+        )
+
+
+DEFAULT_POLICY = OrderPolicy()
+
+
+def backoff(attempts: int, base: float, cap: float) -> float:
+    """``base * 2**(attempts-1)`` capped at ``cap`` (attempts counts from 1)."""
+    return float(min(cap, base * 2.0 ** max(attempts - 1, 0)))
+
+
+def after(now: datetime, seconds: float) -> datetime:
+    return now + timedelta(seconds=seconds)
+
+
+def wait_until(moment: datetime, now: datetime) -> float:
+    return requeue_in((moment - now).total_seconds())
+
+
+_WARNING_REASONS = frozenset({OrderReason.FAILED, OrderReason.CANCELLED})
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A status being built for one decision, with the Events its Ready changes produce."""
+
+    order: Order
+    status: OrderStatus
+    events: tuple[Event, ...] = ()
+
+    def ready(self, reason: OrderReason, message: str, now: datetime) -> Step:
+        """Sets Ready (True only for Issued); an Event when the reason changes."""
+        previous = self.status.ready
+        status = Status.TRUE if reason is OrderReason.ISSUED else Status.FALSE
+        new = condition(
+            READY,
+            status,
+            reason,
+            message,
+            now,
+            previous=previous,
+            observed_generation=self.order.generation,
+        )
+        events = self.events
+        if previous is None or previous.get("reason") != reason:
+            kind = EventType.WARNING if reason in _WARNING_REASONS else EventType.NORMAL
+            events = (*events, Event(kind, str(reason), message))
+        return Step(
+            self.order,
+            self.status.replace(conditions=tuple(replace(self.status.conditions, new))),
+            events,
+        )
+
+    def note(self, message: str, now: datetime) -> Step:
+        """A new Ready message under the current reason (nothing if there is no Ready yet)."""
+        ready = self.status.ready
+        if ready is None:
+            return self
+        new = condition(
+            READY,
+            Status(ready.get("status", Status.FALSE)),
+            str(ready.get("reason")),
+            message,
+            now,
+            previous=ready,
+            observed_generation=self.order.generation,
+        )
+        return Step(
+            self.order,
+            self.status.replace(conditions=tuple(replace(self.status.conditions, new))),
+            self.events,
+        )
+
+    def with_record(self, record: ValidationRecord) -> Step:
+        return Step(self.order, self.status.with_validation(record), self.events)
+
+    def with_status(self, **changes: Any) -> Step:
+        return Step(self.order, self.status.replace(**changes), self.events)
+
+    def event(self, event: Event) -> Step:
+        return Step(self.order, self.status, (*self.events, event))
+
+    def decide(
+        self, actions: Sequence[OrderAction] = (), requeue_after: float | None = None
+    ) -> OrderDecision:
+        status = self.status
+        if not status.trace_context and (
+            parent := self.order.annotations.get(TRACEPARENT_ANNOTATION)
+        ):
+            status = status.replace(trace_context={"traceparent": parent})
+        changed = status != self.order.status
+        return Decision(
+            status.to_dict() if changed else None,
+            self.events,
+            tuple(actions),
+            requeue_in(requeue_after) if requeue_after is not None else None,
+        )
+
+
+def start(order: Order) -> Step:
+    return Step(order, order.status)
+
+
+def remote_status(order: Order, remote: Certificate | None) -> CertificateStatus:
+    """The certificate's ZeroSSL status: the poller's view if it is newer, else the recorded one.
+
+    A view never moves the status backwards (a stale list result after a verify), except to a
+    final state, which always wins.
+    """
+    recorded = CertificateStatus.parse(order.status.zerossl_status)
+    if remote is None or remote.id != order.status.certificate_id:
+        return recorded
+    if remote.status.final or _rank(remote.status) >= _rank(recorded):
+        return remote.status
+    return recorded
+
+
+_RANKS = {
+    CertificateStatus.DRAFT: 0,
+    CertificateStatus.PENDING_VALIDATION: 1,
+    CertificateStatus.ISSUED: 2,
+    CertificateStatus.EXPIRING_SOON: 2,
+}
+
+
+def _rank(status: CertificateStatus) -> int:
+    return _RANKS.get(status, 3 if status.final else -1)
+
+
+def _www_twin(domain: str) -> str:
+    return domain.removeprefix("www.") if domain.startswith("www.") else f"www.{domain}"
+
+
+def solver_for(spec: OrderSpec, domain: str) -> OrderSolver | None:
+    """The domain's solver; a www/non-www variant ZeroSSL added uses its twin's solver."""
+    return spec.solver_for(domain) or spec.solver_for(_www_twin(domain))
+
+
+def email_address(solver: OrderSolver, domain: str) -> str:
+    """``localPart@domain``; the solver's ``domain`` override applies to names inside it."""
+    local = str(solver.config.get("localPart") or "admin")
+    bare = domain.removeprefix("*.").lower()
+    override = str(solver.config.get("domain") or "").lower().rstrip(".")
+    base = override if override and (bare == override or bare.endswith("." + override)) else bare
+    return f"{local}@{base}"
+
+
+def validation_records(spec: OrderSpec, certificate: Certificate) -> tuple[ValidationRecord, ...]:
+    """One record per name ZeroSSL will validate; PermanentError if one cannot be validated."""
+    names = certificate.domains or spec.domains
+    return tuple(_record(spec, name, certificate.validation_for(name)) for name in names)
+
+
+def _record(spec: OrderSpec, domain: str, data: DomainValidation | None) -> ValidationRecord:
+    solver = solver_for(spec, domain)
+    if solver is None:
+        raise PermanentError(
+            "UnexpectedDomain", f"ZeroSSL added {domain}, which the order has no solver for"
+        )
+    method, index = spec.validation_method, solver.solver_index
+    if solver.method is Method.EMAIL:
+        address = email_address(solver, domain)
+        offered = data.emails if data else ()
+        if offered and address not in {e.lower() for e in offered}:
+            raise PermanentError(
+                "EmailNotOffered",
+                f"ZeroSSL does not mail {address} for {domain}; it offers {', '.join(offered)}",
+            )
+        return ValidationRecord(domain, method, index, ValidationState.READY, email=address)
+    if solver.method is Method.HTTP and data and data.file_url_http and data.file_path:
+        http = HttpRecord(data.file_url_http, data.file_path, data.file_body)
+        return ValidationRecord(domain, method, index, ValidationState.PENDING, http=http)
+    if solver.method is Method.DNS and data and data.cname_name and data.cname_target:
+        cname = CnameRecord(data.cname_name, data.cname_target)
+        return ValidationRecord(domain, method, index, ValidationState.PENDING, cname=cname)
+    raise PermanentError(
+        "NoValidationData", f"ZeroSSL returned no {solver.method} validation data for {domain}"
+    )
+
+
+def propagation_deadline(
+    spec: OrderSpec, record: ValidationRecord, default: float
+) -> datetime | None:
+    """When to stop waiting for a presented record to be visible (solver setting or default)."""
+    if record.presented_time is None:
+        return None
+    solver = solver_for(spec, record.domain)
+    propagation = solver.config.get("propagation") if solver else None
+    configured = propagation.get("timeoutSeconds") if isinstance(propagation, dict) else None
+    timeout = float(configured) if isinstance(configured, int) else default
+    return after(record.presented_time, timeout)
