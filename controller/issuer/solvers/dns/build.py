@@ -17,6 +17,7 @@ from controller.issuer.solvers.dns.externaldns import ExternalDNSProvider
 from controller.issuer.solvers.dns.observed import ObservedProvider
 from controller.issuer.solvers.dns.protocols import DNSProvider, ObjectWriter, SecretReader
 from controller.issuer.solvers.dns.rfc2136 import RFC2136Provider
+from controller.issuer.solvers.dns.route53 import Route53Provider
 from controller.issuer.solvers.dns.spec import Fields
 
 PROVIDER_FIELDS = ("rfc2136", "cloudflare", "route53", "externalDNS")
@@ -68,8 +69,14 @@ def build_dns_provider(
             timeout=timeout,
             api_url=endpoints.cloudflare,
         )
-    elif kind == "externalDNS":
+    elif kind == "route53":
+        inner = Route53Provider.from_spec(
+            config,
+            namespace=namespace,
+            secrets=secrets,
+            timeout=timeout,
+            endpoint=endpoints.route53,
+        )
+    else:  # externalDNS
         inner = ExternalDNSProvider.from_spec(config, kube=kube, owner=owner)
-    else:
-        raise InvalidSolverSpec(f"dns.{kind} is not supported by this controller build")
     return ObservedProvider(inner, kind)
