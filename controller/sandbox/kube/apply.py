@@ -97,6 +97,11 @@ def server_side_apply(
         else:
             body.pop("status", None)
     result = _merge(result, body, keys_for, ())
-    owned[me] = (owned.get(me, ({}, set()))[0], applied)
-    result.setdefault("metadata", {})["managedFields"] = fields.render(owned, me, api_version)
+    entry, _ = owned.get(me, ({}, set()))
+    owned[me] = (entry, applied)
+    # re-applying the same field set keeps the entry (and its time): a no-op stays a no-op
+    changed_by = me if applied != previous or not entry else None
+    result.setdefault("metadata", {})["managedFields"] = fields.render(
+        owned, changed_by, api_version
+    )
     return result

@@ -101,6 +101,8 @@ class GarbageCollector:
                     self._process(kind, item)
                 except StatusError as exc:
                     log.debug("garbage collection of %s %s: %s", kind, item, exc)
+                except Exception:  # a collector bug must not take the API server down
+                    log.exception("garbage collection of %s %s failed", kind, item)
                 await asyncio.sleep(0)
 
     def _process(self, kind: str, item: Any) -> None:

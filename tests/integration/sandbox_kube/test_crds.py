@@ -247,6 +247,14 @@ async def test_server_side_apply(widgets: KubeAPIServer, raw: Raw) -> None:
     assert "tags" not in body["spec"]
     status, _ = await raw.call("PATCH", f"{WIDGETS}/w", config.encode(), content_type=APPLY)
     assert status == 400, "fieldManager is required for apply"
+    _, again = await raw.call(
+        "PATCH",
+        f"{WIDGETS}/w",
+        shrunk.encode(),
+        content_type=APPLY,
+        params={"fieldManager": "alice"},
+    )
+    assert again["metadata"]["resourceVersion"] == body["metadata"]["resourceVersion"]
 
 
 async def test_status_conditions_apply_by_key(widgets: KubeAPIServer, raw: Raw) -> None:
@@ -332,3 +340,27 @@ async def test_deleting_a_crd_deletes_its_objects(widgets: KubeAPIServer, raw: R
     assert status == 200
     status, _ = await raw.call("GET", WIDGETS)
     assert status == 404
+
+
+async def test_controller_style_calls_through_kubernetes_asyncio(
+    widgets: KubeAPIServer, kube: client.ApiClient
+) -> None:
+    custom = client.CustomObjectsApi(kube)
+    args = ("example.com", "v1", "default", "widgets")
+    created = await custom.create_namespaced_custom_object(*args, widget())
+    patched = await custom.patch_namespaced_custom_object_status(
+        *args, "w", {"status": {"phase": "Ready"}}, _content_type=MERGE
+    )
+    assert patched["status"] == {"phase": "Ready"}
+    assert patched["metadata"]["generation"] == created["metadata"]["generation"]
+    stale = {**created, "spec": {"color": "green"}}
+    with pytest.raises(ApiException) as info:
+        await custom.replace_namespaced_custom_object(*args, "w", stale)
+    assert info.value.status == 409
+    response = await custom.list_namespaced_custom_object(*args, limit=1, _preload_content=False)
+    assert response.status == 200
+    response.release()
+    await custom.delete_namespaced_custom_object(*args, "w")
+    with pytest.raises(ApiException) as info:
+        await custom.get_namespaced_custom_object(*args, "w")
+    assert info.value.status == 404
