@@ -25,12 +25,12 @@ sysdeps:
 test: $(STAMP) sysdeps lint typecheck pytest
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check controller tests loadtests
-	$(VENV)/bin/ruff format --check controller tests loadtests
+	$(VENV)/bin/ruff check controller tests loadtests benchmarks
+	$(VENV)/bin/ruff format --check controller tests loadtests benchmarks
 
 fmt: $(STAMP)
-	$(VENV)/bin/ruff check --fix controller tests loadtests
-	$(VENV)/bin/ruff format controller tests loadtests
+	$(VENV)/bin/ruff check --fix controller tests loadtests benchmarks
+	$(VENV)/bin/ruff format controller tests loadtests benchmarks
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
@@ -45,7 +45,8 @@ demo: $(STAMP)
 	$(PY) -m controller.sandbox demo
 
 sandbox: $(STAMP)
-	$(PY) -m controller.sandbox kube --port 6443 --kubeconfig .sandbox/kubeconfig
+	$(PY) -m controller.sandbox kube --port 6443 --kubeconfig .sandbox/kubeconfig \
+		--crds controller/sandbox/crds --crds manifests/crds
 
 bench: $(STAMP) sysdeps
 	$(PY) -m loadtests bench
