@@ -52,7 +52,6 @@ from controller.issuer.order_steps import (
     remote_status,
     solver_for,
     start,
-    wait_until,
 )
 from controller.issuer.orders import (
     CreateAttempt,
@@ -62,6 +61,7 @@ from controller.issuer.orders import (
     ValidationRecord,
     ValidationState,
 )
+from controller.issuer.timing import wait_until
 from controller.zerossl.models import Certificate, CertificateStatus, ValidationMethod
 
 

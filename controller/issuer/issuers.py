@@ -8,6 +8,7 @@ writes the complete status (``from_dict(to_dict(s)) == s``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -64,6 +65,9 @@ class IssuerStatus:
     @property
     def ready(self) -> Mapping[str, Any] | None:
         return find(self.conditions, READY)
+
+    def replace(self, **changes: Any) -> IssuerStatus:
+        return dataclasses.replace(self, **changes)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> IssuerStatus:

@@ -43,13 +43,12 @@ from controller.issuer.order_steps import (
     OrderDecision,
     OrderPolicy,
     Step,
-    after,
-    backoff,
     propagation_deadline,
     start,
     validation_records,
 )
 from controller.issuer.orders import Backoff, Order, OrderSpec, ValidationState
+from controller.issuer.timing import after, backoff
 from controller.zerossl.dcv import describe_details
 from controller.zerossl.errors import ZeroSSLError
 from controller.zerossl.models import CertificateStatus, pem_blocks

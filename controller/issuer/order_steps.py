@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from controller.config import Settings
@@ -31,6 +31,7 @@ from controller.issuer.orders import (
     ValidationState,
 )
 from controller.issuer.spec import Method
+from controller.issuer.timing import after
 from controller.zerossl.models import Certificate, CertificateStatus, DomainValidation
 
 OrderDecision = Decision[OrderAction]
@@ -60,19 +61,6 @@ class OrderPolicy:
 
 
 DEFAULT_POLICY = OrderPolicy()
-
-
-def backoff(attempts: int, base: float, cap: float) -> float:
-    """``base * 2**(attempts-1)`` capped at ``cap`` (attempts counts from 1)."""
-    return float(min(cap, base * 2.0 ** max(attempts - 1, 0)))
-
-
-def after(now: datetime, seconds: float) -> datetime:
-    return now + timedelta(seconds=seconds)
-
-
-def wait_until(moment: datetime, now: datetime) -> float:
-    return requeue_in((moment - now).total_seconds())
 
 
 _WARNING_REASONS = frozenset({OrderReason.FAILED, OrderReason.CANCELLED})

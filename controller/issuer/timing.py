@@ -1,0 +1,25 @@
+"""Time arithmetic shared by the decide functions: exponential backoff and deadlines.
+
+Invariant: waits handed to the work queue are at least ``MIN_REQUEUE`` (decision.requeue_in),
+so a deadline in the past never turns into a busy loop.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from controller.issuer.decision import requeue_in
+
+
+def backoff(attempts: int, base: float, cap: float) -> float:
+    """``base * 2**(attempts-1)`` capped at ``cap`` (attempts counts from 1)."""
+    return float(min(cap, base * 2.0 ** max(attempts - 1, 0)))
+
+
+def after(now: datetime, seconds: float) -> datetime:
+    return now + timedelta(seconds=seconds)
+
+
+def wait_until(moment: datetime, now: datetime) -> float:
+    """Seconds from ``now`` to ``moment``, as a requeue delay."""
+    return requeue_in((moment - now).total_seconds())
