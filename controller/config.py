@@ -125,6 +125,8 @@ class Settings:
     dns_propagation_timeout: float = 300.0
     dns_propagation_interval: float = 5.0
     dns_resolvers: tuple[str, ...] = ()
+    cloudflare_api_url: str = "https://api.cloudflare.com/client/v4"
+    route53_api_url: str = "https://route53.amazonaws.com"
     log_level: str = "info"
     log_format: str = "json"
 
@@ -174,6 +176,8 @@ SPECS: tuple[_Spec, ...] = (
     _Spec("dns_propagation_timeout", _positive_float, "max wait for a DNS record to appear"),
     _Spec("dns_propagation_interval", _positive_float, "interval between DNS visibility checks"),
     _Spec("dns_resolvers", _addresses, "host:port resolvers that must see a record before verify"),
+    _Spec("cloudflare_api_url", _url, "Cloudflare API base URL (for API proxies and tests)"),
+    _Spec("route53_api_url", _url, "Route 53 API endpoint (for VPC endpoints and tests)"),
     _Spec("log_level", _choice("debug", "info", "warning", "error"), "log level"),
     _Spec("log_format", _choice("json", "console"), "log format"),
 )
