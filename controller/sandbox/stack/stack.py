@@ -43,7 +43,7 @@ from .emulator import (
 from .kubeapi import JSON, KubeAPI
 from .ports import PortAllocator
 from .proxy import Address, ServiceProxy
-from .replica import ControllerOptions, Replica
+from .replica import ControllerOptions, Replica, ReplicaStartError
 from .waiting import poll
 
 T = TypeVar("T")
@@ -207,9 +207,13 @@ class Stack:
             await self.cluster.create_api_key_secret(name=o.api_key_secret)
 
         exit_stack.push_async_callback(self._stop_replicas)
-        async with asyncio.TaskGroup() as starting:
-            for _ in range(o.replicas):
-                starting.create_task(self.add_replica())
+        try:
+            async with asyncio.TaskGroup() as starting:
+                for _ in range(o.replicas):
+                    starting.create_task(self.add_replica())
+        except* ReplicaStartError as failed:
+            messages = [str(e) for e in failed.exceptions]
+            raise ReplicaStartError("\n".join(messages)) from None
 
     def _make_workdir(self, exit_stack: contextlib.AsyncExitStack) -> Path:
         o = self.options
