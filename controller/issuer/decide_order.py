@@ -96,9 +96,8 @@ def decide_order(
         return _settle(step, spec, facts, now, policy)
     if not order.has_finalizer:
         return step.decide([AddFinalizer()])
-    retry = order.status.retry
-    if retry is not None and now < retry.next_time:
-        return step.decide(requeue_after=wait_until(retry.next_time, now))
+    if (waiting := _backoff_wait(step, now)) is not None:
+        return waiting
     issuer = facts.issuer
     if order.status.certificate_id is None:
         if issuer is None or not issuer.ready:
@@ -107,6 +106,14 @@ def decide_order(
     if issuer is None or not issuer.usable:
         return _wait_for_issuer(step, issuer, now, policy)
     return _advance(step, spec, remote_status(order, facts.remote), now, policy)
+
+
+def _backoff_wait(step: Step, now: datetime) -> OrderDecision | None:
+    """A wait while a failed call's backoff window is open, else None."""
+    retry = step.status.retry
+    if retry is not None and now < retry.next_time:
+        return step.decide(requeue_after=wait_until(retry.next_time, now))
+    return None
 
 
 def _wait_for_issuer(
@@ -242,7 +249,7 @@ def _unfinished_certificate(step: Step, remote: Certificate | None) -> str | Non
     return status.certificate_id if remote_status(step.order, remote).unfinished else None
 
 
-def _try_before_deletion(
+def _try_bounded(
     step: Step,
     action: OrderAction,
     give_up: Step,
@@ -251,13 +258,11 @@ def _try_before_deletion(
     now: datetime,
     policy: OrderPolicy,
 ) -> OrderDecision | Step:
-    """``action`` (or a wait in its backoff window), unless there is no issuer to call it with
-    or it failed ``cancel_attempts`` times: then the ``give_up`` step, to carry on without it."""
+    """``action``, unless there is no issuer to call it with or it failed ``cancel_attempts``
+    times: then the ``give_up`` step, to carry on without it."""
     retry = step.status.retry
     if facts.issuer is None or (retry is not None and retry.attempts >= policy.cancel_attempts):
         return give_up
-    if retry is not None and now < retry.next_time:
-        return step.decide(requeue_after=wait_until(retry.next_time, now))
     return step.decide([action])
 
 
@@ -267,7 +272,7 @@ def _cancel(
     note = f"ZeroSSL certificate {cert_id} was not cancelled; it stays in the account"
     give_up = step.with_status(cancelled=True, retry=None).event(warning("CancelSkipped", note))
     action = CancelAtZeroSSL(cert_id, reason)
-    return _try_before_deletion(step, action, give_up, facts=facts, now=now, policy=policy)
+    return _try_bounded(step, action, give_up, facts=facts, now=now, policy=policy)
 
 
 def _cleanups(step: Step, spec: OrderSpec | None) -> list[OrderAction]:
@@ -285,6 +290,8 @@ def _settle(
     step: Step, spec: OrderSpec, facts: OrderFacts, now: datetime, policy: OrderPolicy
 ) -> OrderDecision:
     """A finished order: cancel a failed unfinished certificate, then remove what was shown."""
+    if (waiting := _backoff_wait(step, now)) is not None:
+        return waiting
     cert_id = _unfinished_certificate(step, facts.remote)
     if step.status.ready_reason == OrderReason.FAILED and cert_id is not None:
         cancelled = _cancel(step, cert_id, "the order failed", facts=facts, now=now, policy=policy)
@@ -299,6 +306,8 @@ def _finalize(step: Step, facts: OrderFacts, now: datetime, policy: OrderPolicy)
     order = step.order
     if not order.has_finalizer:
         return step.decide()
+    if (waiting := _backoff_wait(step, now)) is not None:
+        return waiting
     cert_id = _unfinished_certificate(step, facts.remote)
     lost_draft = step.status.certificate_id is None and step.status.create_attempt is not None
     if cert_id is not None:
@@ -308,7 +317,7 @@ def _finalize(step: Step, facts: OrderFacts, now: datetime, policy: OrderPolicy)
         note = "a create may have reached ZeroSSL, but the draft could not be searched for"
         give_up = step.with_status(create_attempt=None, retry=None)
         search = _adopt_or_create(order.spec, search_first=True, allow_create=False)
-        outcome = _try_before_deletion(
+        outcome = _try_bounded(
             step,
             search,
             give_up.event(warning("CancelSkipped", note)),

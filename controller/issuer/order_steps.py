@@ -78,44 +78,32 @@ class Step:
         """Sets Ready (True only for Issued); an Event when the reason changes."""
         previous = self.status.ready
         status = Status.TRUE if reason is OrderReason.ISSUED else Status.FALSE
-        new = condition(
-            READY,
-            status,
-            reason,
-            message,
-            now,
-            previous=previous,
-            observed_generation=self.order.generation,
-        )
         events = self.events
         if previous is None or previous.get("reason") != reason:
             kind = EventType.WARNING if reason in _WARNING_REASONS else EventType.NORMAL
             events = (*events, Event(kind, str(reason), message))
-        return Step(
-            self.order,
-            self.status.replace(conditions=tuple(replace(self.status.conditions, new))),
-            events,
-        )
+        return Step(self.order, self._with_ready(status, reason, message, now), events)
 
     def note(self, message: str, now: datetime) -> Step:
         """A new Ready message under the current reason (nothing if there is no Ready yet)."""
         ready = self.status.ready
         if ready is None:
             return self
+        status = Status(ready.get("status", Status.FALSE))
+        conditioned = self._with_ready(status, str(ready.get("reason")), message, now)
+        return Step(self.order, conditioned, self.events)
+
+    def _with_ready(self, status: Status, reason: str, message: str, now: datetime) -> OrderStatus:
         new = condition(
             READY,
-            Status(ready.get("status", Status.FALSE)),
-            str(ready.get("reason")),
+            status,
+            reason,
             message,
             now,
-            previous=ready,
+            previous=self.status.ready,
             observed_generation=self.order.generation,
         )
-        return Step(
-            self.order,
-            self.status.replace(conditions=tuple(replace(self.status.conditions, new))),
-            self.events,
-        )
+        return self.status.replace(conditions=tuple(replace(self.status.conditions, new)))
 
     def with_record(self, record: ValidationRecord) -> Step:
         return Step(self.order, self.status.with_validation(record), self.events)

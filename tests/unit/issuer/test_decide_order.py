@@ -419,3 +419,12 @@ def test_deleting_waits_out_a_cancel_backoff() -> None:
 
 def test_deleted_without_finalizer_is_left_alone() -> None:
     assert decide(deleting(status=status(), finalizers=[])).empty
+
+
+def test_cleanup_backoff_is_respected_after_issuance() -> None:
+    records = [http_record(d, "Valid", True) for d in DOMAINS]
+    retry = {"attempts": 1, "notBefore": SOON, "lastError": "ingress API down"}
+    obj = order_object(status=status("issued", "Issued", validations=records, retry=retry))
+    decision = decide(obj)
+    assert decision.actions == ()
+    assert decision.requeue_after == 40
