@@ -104,10 +104,9 @@ def resolve_issuer_ref(
     return UnknownKind(kind, name)
 
 
-def issuer_ref_of_order(kind: str, name: str, order_namespace: str) -> IssuerRef:
-    """The issuer an order names in ``spec.issuerRef`` (the CRD restricts ``kind``)."""
-    parsed = IssuerKind(kind)
-    return IssuerRef(parsed, name, order_namespace if parsed.namespaced else None)
+def issuer_ref_of_order(kind: IssuerKind, name: str, order_namespace: str) -> IssuerRef:
+    """The issuer of an order's ``spec.issuerRef`` (a namespaced one in the order's namespace)."""
+    return IssuerRef(kind, name, order_namespace if kind.namespaced else None)
 
 
 def secret_namespace(ref: IssuerRef, cluster_resource_namespace: str) -> str:

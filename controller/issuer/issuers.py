@@ -1,9 +1,9 @@
 """A ZeroSSLIssuer or ZeroSSLClusterIssuer as the reconcilers read it, and its status.
 
-Invariants: :meth:`Issuer.from_object` never raises: an invalid spec is kept as
-``spec_error`` (the issuer check reports it). ``ready`` means what issuer-lib's circuit breaker
-means: a Ready=True condition observed at the current generation. :meth:`IssuerStatus.to_dict`
-writes the complete status (``from_dict(to_dict(s)) == s``).
+Invariants: :meth:`Issuer.from_object` raises only for an object of another kind; an invalid
+spec is kept as ``spec_error`` (the issuer check reports it). ``ready`` means what issuer-lib's
+circuit breaker means: a Ready=True condition observed at the current generation.
+:meth:`IssuerStatus.to_dict` writes the complete status (``from_dict(to_dict(s)) == s``).
 """
 
 from __future__ import annotations

@@ -30,7 +30,6 @@ class CertificateRequest:
     is_ca: bool = False
     conditions: tuple[Mapping[str, Any], ...] = ()
     failure_time: str | None = None
-    certificate: str | None = None
 
     @classmethod
     def from_object(cls, obj: Mapping[str, Any]) -> CertificateRequest:
@@ -49,7 +48,6 @@ class CertificateRequest:
             is_ca=spec.get("isCA") is True,
             conditions=tuple(c for c in conditions or () if isinstance(c, dict)),
             failure_time=status.get("failureTime") or None,
-            certificate=status.get("certificate") or None,
         )
 
     @property
