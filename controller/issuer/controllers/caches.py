@@ -1,0 +1,159 @@
+"""The informers every replica runs, and typed lookups into their stores.
+
+Invariants: every replica keeps the same caches (warm standby); the CertificateRequest cache
+holds only what this controller reads; the Secret cache holds metadata only
+(:func:`~controller.issuer.secrets.strip_secret_data`); the indexes answer "which requests and
+orders use this issuer" and "which issuers use this Secret" without scanning.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from controller.issuer.api import (
+    CERTIFICATE_REQUESTS,
+    ZEROSSL_CLUSTER_ISSUERS,
+    ZEROSSL_ISSUERS,
+    ZEROSSL_ORDERS,
+    ForeignRef,
+    IssuerKind,
+    IssuerRef,
+    UnknownKind,
+    resolve_issuer_ref,
+    secret_namespace,
+)
+from controller.issuer.issuers import Issuer
+from controller.issuer.orders import Order
+from controller.issuer.secrets import strip_secret_data
+from controller.kube.client import KubeClient
+from controller.kube.informer import Informer, trim_object
+from controller.kube.resource import SECRETS
+
+BY_ISSUER = "issuer"
+BY_SECRET = "secret"  # noqa: S105 (an index name)
+BY_FILE = "validation-file"
+
+
+def issuer_key(ref: IssuerRef) -> str:
+    """The issuer queue's key: ``<Kind>/<namespace>/<name>`` or ``<Kind>/<name>``."""
+    return f"{ref.kind}/{ref.key}"
+
+
+def parse_issuer_key(key: str) -> IssuerRef:
+    kind, _, rest = key.partition("/")
+    parsed = IssuerKind(kind)
+    if parsed.namespaced:
+        namespace, _, name = rest.partition("/")
+        return IssuerRef(parsed, name, namespace)
+    return IssuerRef(parsed, rest, None)
+
+
+def request_issuer(obj: dict[str, Any]) -> IssuerRef | None:
+    """The issuer a CertificateRequest object points at, if it is one of ours."""
+    spec = obj.get("spec") or {}
+    ref = spec.get("issuerRef") or {}
+    resolved = resolve_issuer_ref(
+        str(ref.get("group") or ""),
+        str(ref.get("kind") or ""),
+        str(ref.get("name") or ""),
+        str(obj["metadata"].get("namespace") or ""),
+    )
+    return None if isinstance(resolved, ForeignRef | UnknownKind) else resolved
+
+
+def _request_index(obj: dict[str, Any]) -> tuple[str, ...]:
+    ref = request_issuer(obj)
+    return (issuer_key(ref),) if ref else ()
+
+
+def _order_index(obj: dict[str, Any]) -> tuple[str, ...]:
+    ref = Order.from_object(obj).issuer_ref
+    return (issuer_key(ref),) if ref else ()
+
+
+def _order_files(obj: dict[str, Any]) -> tuple[str, ...]:
+    """The validation file names an order serves (``<MD5>.txt``)."""
+    records = (obj.get("status") or {}).get("validations") or ()
+    names = []
+    for record in records:
+        http = record.get("http") if isinstance(record, dict) else None
+        path = http.get("path") if isinstance(http, dict) else None
+        if isinstance(path, str) and path.endswith(".txt"):
+            names.append(path.rsplit("/", 1)[-1])
+    return tuple(names)
+
+
+def _trim_request(obj: dict[str, Any]) -> dict[str, Any]:
+    """Requests of other issuers keep only what routing needs; ours keep all we read."""
+    obj = trim_object(obj)
+    if request_issuer(obj) is None:
+        return {
+            "apiVersion": obj.get("apiVersion"),
+            "kind": obj.get("kind"),
+            "metadata": obj["metadata"],
+            "spec": {"issuerRef": (obj.get("spec") or {}).get("issuerRef") or {}},
+        }
+    return obj
+
+
+class Caches:
+    """The informers and the lookups the reconcilers make into them."""
+
+    def __init__(self, kube: KubeClient, cluster_resource_namespace: str) -> None:
+        self.cluster_resource_namespace = cluster_resource_namespace
+        self.requests = Informer(
+            kube,
+            CERTIFICATE_REQUESTS,
+            indexers={BY_ISSUER: _request_index},
+            transform=_trim_request,
+        )
+        self.orders = Informer(
+            kube, ZEROSSL_ORDERS, indexers={BY_ISSUER: _order_index, BY_FILE: _order_files}
+        )
+        self.issuers = Informer(kube, ZEROSSL_ISSUERS, indexers={BY_SECRET: self._issuer_secret})
+        self.cluster_issuers = Informer(
+            kube, ZEROSSL_CLUSTER_ISSUERS, indexers={BY_SECRET: self._issuer_secret}
+        )
+        self.secrets = Informer(kube, SECRETS, transform=strip_secret_data)
+
+    @property
+    def informers(self) -> tuple[Informer, ...]:
+        return (self.requests, self.orders, self.issuers, self.cluster_issuers, self.secrets)
+
+    def synced(self) -> bool:
+        return all(informer.has_synced() for informer in self.informers)
+
+    def _issuer_secret(self, obj: dict[str, Any]) -> tuple[str, ...]:
+        ref = (obj.get("spec") or {}).get("apiKeySecretRef") or {}
+        name = ref.get("name")
+        if not isinstance(name, str):
+            return ()
+        meta = obj["metadata"]
+        kind = IssuerKind(str(obj.get("kind")))
+        issuer = IssuerRef(kind, meta["name"], meta.get("namespace") if kind.namespaced else None)
+        return (f"{secret_namespace(issuer, self.cluster_resource_namespace)}/{name}",)
+
+    def issuer_store(self, kind: IssuerKind) -> Informer:
+        return self.issuers if kind is IssuerKind.ISSUER else self.cluster_issuers
+
+    def issuer_object(self, ref: IssuerRef) -> dict[str, Any] | None:
+        return self.issuer_store(ref.kind).store.get(ref.key)
+
+    def issuer(self, ref: IssuerRef) -> Issuer | None:
+        obj = self.issuer_object(ref)
+        return Issuer.from_object(obj) if obj is not None else None
+
+    def order(self, key: str) -> Order | None:
+        obj = self.orders.store.get(key)
+        return Order.from_object(obj) if obj is not None else None
+
+    def validation_file(self, file_name: str) -> bytes | None:
+        """The body of an HTTP validation file some order serves (the HTTP solver's lookup)."""
+        for obj in self.orders.store.by_index(BY_FILE, file_name):
+            for record in (obj.get("status") or {}).get("validations") or ():
+                http = record.get("http") or {}
+                if str(http.get("path", "")).endswith("/" + file_name):
+                    content = http.get("content")
+                    if isinstance(content, str):
+                        return content.encode()
+        return None

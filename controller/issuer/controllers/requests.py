@@ -1,0 +1,100 @@
+"""The CertificateRequest reconciler: decide_certificate_request, then act.
+
+Invariants: it writes only the CertificateRequest status fields it owns (server-side apply),
+only for requests of our group; the ZeroSSLOrder it creates carries the issuance's trace
+context; outcome metrics count Ready transitions, never reconciles.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from controller.clock import Clock, parse_rfc3339
+from controller.issuer.actions import EnsureOrder
+from controller.issuer.api import (
+    CERTIFICATE_REQUESTS,
+    TRACEPARENT_ANNOTATION,
+    ZEROSSL_ORDERS,
+    IssuerRef,
+)
+from controller.issuer.conditions import READY, find
+from controller.issuer.controllers.caches import Caches
+from controller.issuer.controllers.writes import apply_status, record_events
+from controller.issuer.decide_request import decide_certificate_request
+from controller.issuer.request import CertificateRequest
+from controller.kube.client import KubeClient
+from controller.kube.errors import AlreadyExists, Conflict, NotFound
+from controller.kube.events import EventRecorder
+from controller.kube.worker import DONE, Result, Retry
+from controller.observability import metrics, tracing
+
+log = logging.getLogger(__name__)
+ACTION = "Sign"
+
+
+class RequestReconciler:
+    def __init__(
+        self, kube: KubeClient, caches: Caches, recorder: EventRecorder, clock: Clock
+    ) -> None:
+        self._kube = kube
+        self._caches = caches
+        self._recorder = recorder
+        self._clock = clock
+
+    async def reconcile(self, key: str) -> Result:
+        obj = self._caches.requests.store.get(key)
+        if obj is None:
+            return DONE
+        request = CertificateRequest.from_object(obj)
+        ref = request.issuer_ref
+        order = self._caches.order(key)
+        issuer = self._caches.issuer(ref) if isinstance(ref, IssuerRef) else None
+        traceparent = order.status.trace_context.get("traceparent") if order else None
+        attributes = {tracing.ATTR_REQUEST: key, tracing.ATTR_ISSUER: str(ref)}
+        with tracing.start_reconcile_span("reconcile.certificaterequest", traceparent, attributes):
+            decision = decide_certificate_request(request, issuer, order, self._clock.now())
+            if decision.status is not None:
+                try:
+                    await apply_status(self._kube, CERTIFICATE_REQUESTS, obj, decision.status)
+                except NotFound:
+                    return DONE
+                except Conflict as exc:
+                    return Retry(f"status write conflicted: {exc.message}")
+                self._count_transition(obj, decision.status, ref)
+            record_events(self._recorder, obj, decision.events, ACTION)
+            for action in decision.actions:
+                await self._ensure_order(action, key, ref)
+        return DONE
+
+    async def _ensure_order(self, action: EnsureOrder, key: str, ref: object) -> None:
+        manifest: dict[str, Any] = {**action.manifest}
+        meta = {**manifest["metadata"]}
+        annotations = {**(meta.get("annotations") or {})}
+        annotations.setdefault(
+            TRACEPARENT_ANNOTATION,
+            tracing.new_issuance_context(
+                {tracing.ATTR_REQUEST: key, tracing.ATTR_ORDER: key, tracing.ATTR_ISSUER: str(ref)}
+            ),
+        )
+        meta["annotations"] = annotations
+        manifest["metadata"] = meta
+        try:
+            await self._kube.create(ZEROSSL_ORDERS, manifest, meta["namespace"])
+        except AlreadyExists:
+            log.debug("order %s exists already", key)
+
+    def _count_transition(self, obj: dict[str, Any], status: dict[str, Any], ref: object) -> None:
+        before = find((obj.get("status") or {}).get("conditions"), READY)
+        after = find(status.get("conditions"), READY)
+        if after is None:
+            return
+        reason = str(after.get("reason"))
+        if before is not None and before.get("reason") == reason:
+            return
+        metrics.certificaterequest_outcomes.labels(reason=reason).inc()
+        if reason == "Issued" and isinstance(ref, IssuerRef):
+            created = obj["metadata"].get("creationTimestamp")
+            if created:
+                elapsed = (self._clock.now() - parse_rfc3339(created)).total_seconds()
+                metrics.issuance_duration.labels(issuer_kind=str(ref.kind)).observe(elapsed)
