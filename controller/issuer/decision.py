@@ -2,9 +2,14 @@
 
 Invariants: a :class:`Decision` is plain data; executing it is the act layer's job, in this
 order: write ``status`` first (write-ahead: a crash after it never loses what the actions are
-about to do), then run ``actions`` in order, then requeue after ``requeue_after`` seconds (None:
-wait for a watch event). ``requeue_after`` is always positive when set. An empty decision
-means "nothing to do".
+about to do; if the write fails, run no action and retry the reconcile), then run ``actions``
+in order, then requeue after ``requeue_after`` seconds (None: wait for a watch event).
+``requeue_after`` is always positive when set. An empty decision means "nothing to do".
+
+Writing ``status``: server-side apply on the status subresource (a fixed field manager,
+``force``). For our own kinds the status is complete, so a field it omits is one to remove (a
+JSON merge patch would keep it: do not use one); for a CertificateRequest it holds only this
+controller's fields, and apply keeps the other conditions (``conditions`` is a list-map).
 """
 
 from __future__ import annotations
@@ -34,11 +39,7 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class Decision(Generic[A]):
-    """The outcome of one decide call.
-
-    ``status`` is the status to write, or None: for our own kinds it is the complete status
-    (apply it whole); for a CertificateRequest it is only the fields this controller owns.
-    """
+    """The outcome of one decide call; ``status`` None means the status is unchanged."""
 
     status: dict[str, Any] | None = None
     events: tuple[Event, ...] = ()
