@@ -6,10 +6,11 @@ about to do; if the write fails, run no action and retry the reconcile), then ru
 in order, then requeue after ``requeue_after`` seconds (None: wait for a watch event).
 ``requeue_after`` is always positive when set. An empty decision means "nothing to do".
 
-Writing ``status``: server-side apply on the status subresource (a fixed field manager,
-``force``). For our own kinds the status is complete, so a field it omits is one to remove (a
-JSON merge patch would keep it: do not use one); for a CertificateRequest it holds only this
-controller's fields, and apply keeps the other conditions (``conditions`` is a list-map).
+Writing ``status`` on the status subresource: for our own kinds it is the complete status, so
+replace it whole (an update carrying the resourceVersion decided from, or server-side apply); a
+field it omits is one to remove, which a JSON merge patch would keep: never use one. For a
+CertificateRequest it holds only this controller's fields: server-side apply (one field
+manager, ``force``) keeps the other conditions, ``conditions`` being a list-map.
 """
 
 from __future__ import annotations
