@@ -69,6 +69,10 @@ orders = Gauge(
     "ZeroSSLOrders in the cache by ZeroSSL certificate status.",
     ["zerossl_status"],
 )
+oldest_pending_request = Gauge(
+    f"{NS}_certificaterequest_oldest_pending_seconds",
+    "Age of the oldest CertificateRequest of our issuers that is Ready=False/Pending (0: none).",
+)
 issuer_ready = Gauge(
     f"{NS}_issuer_ready",
     "1 if the issuer's Ready condition is True, else 0.",
