@@ -132,13 +132,13 @@ class InProcessApiServer:
 
 
 class ApiServerProcess:
-    """The API server in a child process (``python -m controller.sandbox.stack.apiserver_child``)
-    that exits when this process goes away; fault injection goes through ``/_sandbox/faults``."""
+    """The API server in a child process (``python -m controller.sandbox.stack.apiserver_child``);
+    fault injection goes through its ``/_sandbox/faults`` endpoint."""
 
     def __init__(self, settings: ApiServerSettings, logdir: Path) -> None:
         argv = [sys.executable, "-m", "controller.sandbox.stack.apiserver_child"]
         argv += ["--bookmark-interval", str(settings.bookmark_interval)]
-        argv += ["--history", str(settings.history), "--exit-on-stdin-eof"]
+        argv += ["--history", str(settings.history)]
         if settings.authorization:
             argv.append("--authorization")
         for namespace, name in settings.service_accounts:

@@ -1,13 +1,11 @@
 """``python -m controller.sandbox.stack.apiserver_child``: the stack's API server in its own
 process. Prints one JSON line (:class:`ApiServerAccess`: URL, admin token, CA, tokens for the
-``--service-account`` arguments) once listening, then serves until SIGTERM/SIGINT, or until
-stdin closes with ``--exit-on-stdin-eof`` (the parent is gone)."""
+``--service-account`` arguments) once listening, then serves until SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 import sys
 
@@ -27,7 +25,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--bookmark-interval", type=float, default=60.0)
     parser.add_argument("--history", type=int, default=10_000)
     parser.add_argument("--service-account", action="append", default=[], type=_service_account)
-    parser.add_argument("--exit-on-stdin-eof", action="store_true")
     return parser
 
 
@@ -42,15 +39,6 @@ async def _serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    if args.exit_on_stdin_eof:
-        stdin = sys.stdin.fileno()
-
-        def on_stdin() -> None:
-            if not os.read(stdin, 4096):
-                loop.remove_reader(stdin)
-                stop.set()
-
-        loop.add_reader(stdin, on_stdin)
     async with new_server(settings) as server:
         tokens = issue_tokens(server, settings.service_accounts)
         access = ApiServerAccess(server.url, server.admin_token, server.ca_pem, tokens)

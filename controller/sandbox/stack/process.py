@@ -3,9 +3,9 @@
 Invariants: stdout and stderr go to ``<logdir>/stdout.log`` and ``<logdir>/stderr.log``,
 appended across restarts; every wait is bounded; :meth:`ManagedProcess.stop` leaves no process
 behind, even when it is cancelled (the process is then SIGKILLed). Children run in their own
-session, so a Ctrl-C in the terminal reaches only the stack, which stops them in order.
-Their stdin is a pipe the parent holds open: a child that reads it sees EOF once the parent is
-gone.
+session, so a Ctrl-C in the terminal reaches only the stack, which stops them in order; and
+they are started through :mod:`.parentdeath`, so the kernel kills them if this process dies
+without stopping them.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import signal
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
+
+from . import parentdeath
 
 KILL_WAIT: Final = 5.0
 TAIL_LINES: Final = 20
@@ -70,8 +72,8 @@ class ManagedProcess:
         self._stderr_start = _size(self.stderr_path)
         with self.stdout_path.open("ab") as out, self.stderr_path.open("ab") as err:
             self._process = await asyncio.create_subprocess_exec(
-                *self.argv,
-                stdin=asyncio.subprocess.PIPE,
+                *parentdeath.wrap(self.argv),
+                stdin=asyncio.subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
                 env=self.env,
@@ -109,8 +111,6 @@ class ManagedProcess:
         finally:
             if process.returncode is None:
                 self.send_signal(signal.SIGKILL)
-            if process.stdin is not None:
-                process.stdin.close()
 
     async def first_stdout_line(self, timeout: float) -> str:
         """The first line this run wrote to stdout (how servers announce their address);
