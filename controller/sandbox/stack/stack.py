@@ -56,7 +56,10 @@ SERVED_TIMEOUT: Final = 10.0
 class StackOptions:
     """What to bring up. ``subprocess`` modes keep the test process light (chaos and load
     runs); ``rbac`` replaces manifests/rbac with the caller's Roles and bindings (the
-    ServiceAccount is created either way); ``api_key_secret`` None skips creating the Secret."""
+    ServiceAccount is created either way); ``api_key_secret`` names the Secret made for
+    ``api_key`` in the cluster resource namespace (None: none is made). The work directory
+    (kubeconfigs, logs) is ``workdir`` when given, and kept; else a temporary one, removed on
+    exit unless ``keep_workdir``."""
 
     replicas: int = 1
     controller: ControllerOptions = field(default_factory=ControllerOptions)
@@ -306,12 +309,19 @@ class Stack:
             for replica in self.replicas:
                 stopping.create_task(replica.stop())
 
-    async def leader(self) -> Replica | None:
-        """The replica the Lease names as holder (it may have died since), or None."""
+    def _named(self, name: str | None) -> Replica | None:
+        return next((r for r in self.replicas if r.name == name), None)
+
+    async def lease_holder(self) -> str | None:
+        """The identity the leader-election Lease names, or None (no Lease, or released)."""
         c = self.options.controller
         lease = await self.kube.get("coordination.k8s.io/v1", "Lease", c.lease_name, c.namespace)
         holder = ((lease or {}).get("spec") or {}).get("holderIdentity")
-        return next((r for r in self.replicas if r.name == holder), None)
+        return str(holder) if holder else None
+
+    async def leader(self) -> Replica | None:
+        """The replica the Lease names as holder (it may have died since), or None."""
+        return self._named(await self.lease_holder())
 
     async def wait_for_leader(
         self, timeout: float = 30.0, *, other_than: Replica | None = None
@@ -321,8 +331,8 @@ class Stack:
 
         async def probe() -> Replica | None:
             nonlocal holder
-            leader = await self.leader()
-            holder = None if leader is None else leader.name
+            holder = await self.lease_holder()
+            leader = self._named(holder)
             if leader is None or not leader.running or leader is other_than:
                 return None
             return leader
