@@ -48,6 +48,7 @@ from .waiting import poll
 
 T = TypeVar("T")
 Mode = Literal["in-process", "subprocess"]
+MODES: Final = ("in-process", "subprocess")
 RBAC_KINDS: Final = frozenset({"Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"})
 SERVED_TIMEOUT: Final = 10.0
 
@@ -80,6 +81,9 @@ class StackOptions:
     def __post_init__(self) -> None:
         if self.replicas < 0:
             raise ValueError(f"replicas must be >= 0, got {self.replicas}")
+        for name in ("kube_mode", "zerossl_mode"):
+            if getattr(self, name) not in MODES:
+                raise ValueError(f"{name} must be one of {MODES}, got {getattr(self, name)!r}")
 
 
 class Stack:

@@ -137,3 +137,10 @@ async def test_a_given_workdir_is_kept_with_its_kubeconfigs(tmp_path: Path) -> N
         url = stack.access.url
     assert url in (tmp_path / "stack" / "kubeconfig").read_text()
     assert (tmp_path / "stack" / "controller.kubeconfig").stat().st_mode & 0o777 == 0o600
+
+
+def test_bad_options_are_refused_with_the_field_named() -> None:
+    with pytest.raises(ValueError, match="replicas must be >= 0"):
+        StackOptions(replicas=-1)
+    with pytest.raises(ValueError, match="kube_mode must be one of"):
+        StackOptions(kube_mode="docker")  # type: ignore[arg-type]
