@@ -1,0 +1,442 @@
+"""The order reconciler: decide_order, then carry the decision out against Kubernetes, ZeroSSL
+and the solvers, folding each action's outcome into the status before the next action runs.
+
+Invariants:
+- Status first: a decision's status is written (replaced whole, conditional on the
+  resourceVersion it was decided from) before its Events and actions, and every outcome is
+  folded in by ``record_outcome`` and written the same way on the object the previous write
+  returned, so a create's write-ahead marker always lands before the create call. A conflict
+  ends the reconcile with Retry (it is decided again from a newer cache); a vanished order
+  ends it. An action that failed ends it once its outcome is written.
+- Read your writes: an order is never decided from a cache older than this reconciler's own
+  last write of it; the informer event of that write wakes the order again.
+- ZeroSSL errors, unusable API keys and solver faults become outcomes, never exceptions. A
+  solver that cannot work as configured (credentials refused, zone or API missing, invalid
+  spec) waits long with a Warning Event, never fails the order: fixing the spec or Secret is
+  enough. Anything else propagates to the worker, which retries with backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from controller.clock import Clock
+from controller.config import Settings
+from controller.issuer.accounts import ZeroSSLAccounts
+from controller.issuer.actions import (
+    ActionFailed,
+    AddFinalizer,
+    AdoptOrCreate,
+    AwaitIssuance,
+    CancelAtZeroSSL,
+    CancelledAtZeroSSL,
+    CertificateObtained,
+    CleanedUp,
+    Cleanup,
+    DeleteOrder,
+    Download,
+    Downloaded,
+    FlagIssuer,
+    NoDraftFound,
+    OrderAction,
+    Outcome,
+    Present,
+    Presented,
+    Propagated,
+    RemoveFinalizer,
+    Verified,
+    Verify,
+    WaitPropagation,
+)
+from controller.issuer.api import (
+    ORDER_FINALIZER,
+    TRACEPARENT_ANNOTATION,
+    ZEROSSL_ORDERS,
+    secret_namespace,
+)
+from controller.issuer.conditions import TERMINAL_ORDER_REASONS, IssuerReason
+from controller.issuer.controllers.caches import Caches
+from controller.issuer.controllers.issuers import IssuerReconciler
+from controller.issuer.controllers.poller import IssuancePoller
+from controller.issuer.controllers.writes import record_events, replace_status
+from controller.issuer.decide_order import OrderFacts, decide_order
+from controller.issuer.decision import warning
+from controller.issuer.errors import IssuerError, PendingError, camel_reason
+from controller.issuer.order_outcomes import record_outcome
+from controller.issuer.order_steps import OrderDecision, OrderPolicy
+from controller.issuer.orders import Order
+from controller.issuer.secrets import SecretCache
+from controller.issuer.solvers.dns import (
+    CNAMERecord,
+    DNSProvider,
+    DNSProviderError,
+    InvalidSolverSpec,
+    Propagation,
+    PropagationTimeout,
+    ProviderEndpoints,
+    RateLimited,
+    build_dns_provider,
+    provider_field,
+    wait_visible,
+)
+from controller.issuer.solvers.http import HttpRouting, RoutingError
+from controller.issuer.spec import Method
+from controller.kube.client import KubeClient
+from controller.kube.errors import Conflict, NotFound
+from controller.kube.events import EventRecorder
+from controller.kube.worker import DONE, RequeueAfter, Result, Retry
+from controller.observability import tracing
+from controller.zerossl.client import MAX_LIST_LIMIT, ZeroSSLClient
+from controller.zerossl.csr import CsrHashes
+from controller.zerossl.errors import ZeroSSLError
+from controller.zerossl.models import CertificateStatus
+
+log = logging.getLogger(__name__)
+
+ACTION = "Issue"
+MISCONFIGURED_WAIT = 300.0  # a solver that needs a fix to its spec or Secret is retried this often
+UNFINISHED = (CertificateStatus.DRAFT, CertificateStatus.PENDING_VALIDATION)
+
+ZeroSSLAction = AdoptOrCreate | Verify | Download | CancelAtZeroSSL
+SolverAction = Present | Cleanup | WaitPropagation
+
+
+class _Stop(Exception):
+    """Ends the reconcile early with ``result``."""
+
+    def __init__(self, result: Result) -> None:
+        super().__init__(result)
+        self.result = result
+
+
+@dataclass
+class _Run:
+    """One reconcile's progress: the object as last written, and the earliest requeue asked."""
+
+    key: str
+    order: Order  # as decided from; its spec and identity never change
+    obj: dict[str, Any]
+    wait: float | None = None
+
+    def requeue(self, seconds: float | None) -> None:
+        if seconds is not None and (self.wait is None or seconds < self.wait):
+            self.wait = seconds
+
+    def result(self) -> Result:
+        return RequeueAfter(self.wait) if self.wait is not None else DONE
+
+
+class OrderReconciler:
+    def __init__(
+        self,
+        kube: KubeClient,
+        caches: Caches,
+        *,
+        accounts: ZeroSSLAccounts,
+        secrets: SecretCache,
+        recorder: EventRecorder,
+        issuers: IssuerReconciler,
+        poller: IssuancePoller,
+        settings: Settings,
+        clock: Clock,
+        policy: OrderPolicy,
+    ) -> None:
+        self._kube = kube
+        self._caches = caches
+        self._accounts = accounts
+        self._secrets = secrets
+        self._recorder = recorder
+        self._issuers = issuers
+        self._poller = poller
+        self._settings = settings
+        self._clock = clock
+        self._policy = policy
+        self._routing = HttpRouting(kube, namespace=settings.namespace)
+        self._endpoints = ProviderEndpoints(settings.cloudflare_api_url, settings.route53_api_url)
+        self._written: dict[str, str] = {}  # order key -> resourceVersion of our last write
+
+    async def reconcile(self, key: str) -> Result:
+        obj = self._caches.orders.store.get(key)
+        if obj is None:
+            self._written.pop(key, None)
+            return DONE
+        if not self._caught_up(key, obj):
+            return DONE
+        order = Order.from_object(obj)
+        facts = self._facts(order)
+        cert_id = order.status.certificate_id
+        if cert_id and (order.deleting or order.status.ready_reason in TERMINAL_ORDER_REASONS):
+            self._poller.unwatch(cert_id)
+        with tracing.start_reconcile_span(
+            "reconcile.order", _traceparent(order), _span(key, order)
+        ):
+            decision = decide_order(order, facts, self._clock.now(), self._policy)
+            run = _Run(key, order, obj)
+            try:
+                await self._settle(run, decision)
+                await self._perform(run, decision.actions)
+            except _Stop as stop:
+                return stop.result
+            return run.result()
+
+    # --- facts and freshness -------------------------------------------------------------------
+
+    def _caught_up(self, key: str, obj: Mapping[str, Any]) -> bool:
+        """False while the cache still holds a version older than our last write."""
+        expected = self._written.get(key)
+        if expected is None:
+            return True
+        seen = str(obj["metadata"].get("resourceVersion") or "")
+        if seen.isdigit() and expected.isdigit() and int(seen) < int(expected):
+            return False
+        del self._written[key]
+        return True
+
+    def _facts(self, order: Order) -> OrderFacts:
+        ref = order.issuer_ref
+        cert_id = order.status.certificate_id
+        return OrderFacts(
+            issuer=self._caches.issuer(ref) if ref is not None else None,
+            remote=self._poller.observed(cert_id) if cert_id else None,
+            request_gone=self._request_gone(order),
+        )
+
+    def _request_gone(self, order: Order) -> bool:
+        """The owning CertificateRequest (name and uid) is absent from the synced cache."""
+        spec = order.spec
+        if spec is None or not self._caches.requests.has_synced():
+            return False
+        request = self._caches.requests.store.get(f"{order.namespace}/{spec.request_name}")
+        return request is None or request["metadata"].get("uid") != spec.request_uid
+
+    # --- carrying out a decision ---------------------------------------------------------------
+
+    async def _settle(self, run: _Run, decision: OrderDecision) -> None:
+        """Writes the decision's status, then records its Events and requeue."""
+        if decision.status is not None:
+            run.obj = await self._write(
+                run, replace_status(self._kube, ZEROSSL_ORDERS, run.obj, decision.status)
+            )
+        record_events(self._recorder, run.obj, decision.events, ACTION)
+        run.requeue(decision.requeue_after)
+
+    async def _perform(self, run: _Run, actions: tuple[OrderAction, ...]) -> None:
+        for action in actions:
+            outcome = await self._act(run, action)
+            if outcome is None:
+                continue
+            order = Order.from_object(run.obj)
+            recorded = record_outcome(order, outcome, self._clock.now(), self._policy)
+            await self._settle(run, recorded)
+            await self._perform(run, recorded.actions)
+            if isinstance(outcome, ActionFailed):
+                raise _Stop(run.result())
+
+    async def _write(self, run: _Run, write: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+        """The written object; a vanished order ends the reconcile, a conflict retries it."""
+        try:
+            written = await write
+        except NotFound:
+            raise _Stop(DONE) from None
+        except Conflict as error:
+            raise _Stop(Retry(f"order write conflicted: {error.message}")) from None
+        self._written[run.key] = str(written["metadata"].get("resourceVersion") or "")
+        return written
+
+    async def _act(self, run: _Run, action: OrderAction) -> Outcome | None:
+        """Runs one action; its outcome, or None for actions that report nothing."""
+        match action:
+            case AddFinalizer() | RemoveFinalizer():
+                await self._set_finalizer(run, present=isinstance(action, AddFinalizer))
+            case DeleteOrder(reason):
+                await self._delete(run, reason)
+            case FlagIssuer(ref, reason, message):
+                self._issuers.flag(ref, reason, message)
+            case AwaitIssuance(cert_id):
+                try:
+                    client = await self._client(run)
+                except (IssuerError, PendingError) as error:
+                    return ActionFailed(action, error)
+                self._poller.watch(client, cert_id, run.key)
+            case Present() | Cleanup() | WaitPropagation():
+                return await self._solve(run, action)
+            case AdoptOrCreate() | Verify() | Download() | CancelAtZeroSSL():
+                return await self._call_zerossl(run, action)
+        return None
+
+    # --- Kubernetes ----------------------------------------------------------------------------
+
+    async def _set_finalizer(self, run: _Run, *, present: bool) -> None:
+        """A merge patch of the finalizers, conditional on the resourceVersion decided from."""
+        meta = run.obj["metadata"]
+        others = [f for f in meta.get("finalizers") or () if f != ORDER_FINALIZER]
+        patch = {
+            "metadata": {
+                "finalizers": [*others, ORDER_FINALIZER] if present else others,
+                "resourceVersion": meta["resourceVersion"],
+            }
+        }
+        run.obj = await self._write(
+            run, self._kube.patch(ZEROSSL_ORDERS, meta["name"], patch, namespace=meta["namespace"])
+        )
+
+    async def _delete(self, run: _Run, reason: str) -> None:
+        """Deletes this order (this uid only); its finalizer then runs the cleanup."""
+        meta = run.obj["metadata"]
+        log.info("deleting order %s: %s", run.key, reason)
+        try:
+            await self._kube.delete(
+                ZEROSSL_ORDERS, meta["name"], meta["namespace"], preconditions={"uid": meta["uid"]}
+            )
+        except (NotFound, Conflict):
+            return  # already gone, or replaced by a newer order of the same name
+
+    # --- ZeroSSL -------------------------------------------------------------------------------
+
+    async def _client(self, run: _Run) -> ZeroSSLClient:
+        """The issuer's ZeroSSL client; IssuerError if its key cannot be used."""
+        ref = run.order.issuer_ref
+        issuer = self._caches.issuer(ref) if ref is not None else None
+        if ref is None or issuer is None:
+            raise PendingError(f"the order's issuer {ref} does not exist")
+        if issuer.spec is None:
+            raise IssuerError(IssuerReason.INVALID_SPEC, issuer.spec_error or "invalid spec")
+        return await self._accounts.client(ref, issuer.spec)
+
+    async def _call_zerossl(self, run: _Run, action: ZeroSSLAction) -> Outcome:
+        if isinstance(action, Download) and (chain := self._poller.bundle(action.certificate_id)):
+            return Downloaded(chain)
+        try:
+            client = await self._client(run)
+            match action:
+                case AdoptOrCreate():
+                    return await _adopt_or_create(client, action)
+                case Verify(cert_id, method, emails):
+                    return Verified(await client.verify_domains(cert_id, method, emails=emails))
+                case Download(cert_id):
+                    return Downloaded((await client.download(cert_id)).chain_pem())
+                case CancelAtZeroSSL(cert_id):
+                    await client.cancel(cert_id)
+                    return CancelledAtZeroSSL()
+        except (ZeroSSLError, IssuerError, PendingError) as error:
+            return ActionFailed(action, error)
+
+    # --- solvers -------------------------------------------------------------------------------
+
+    async def _solve(self, run: _Run, action: SolverAction) -> Outcome:
+        try:
+            if isinstance(action, WaitPropagation):
+                return await self._propagated(action)
+            await self._publish(run, action)
+        except (DNSProviderError, RoutingError) as error:
+            return ActionFailed(action, self._solver_intent(run, action, error))
+        return Presented(action.domain) if isinstance(action, Present) else CleanedUp(action.domain)
+
+    async def _publish(self, run: _Run, action: Present | Cleanup) -> None:
+        """Present or clean up one domain's validation (nothing to publish for email)."""
+        present = isinstance(action, Present)
+        if action.method is Method.HTTP:
+            if action.http is None:
+                raise RoutingError(
+                    "invalid_spec",
+                    f"no validation file recorded for {action.domain}",
+                    retryable=False,
+                )
+            route = self._routing.present if present else self._routing.cleanup
+            await route(run.obj, action.domain, action.http.path, action.config)
+        elif action.method is Method.DNS:
+            if action.cname is None:
+                raise InvalidSolverSpec(f"no CNAME recorded for {action.domain}")
+            record = CNAMERecord.from_zerossl(action.cname.name, action.cname.target)
+            provider = self._dns_provider(run, action.config)
+            await (provider.present(record) if present else provider.cleanup(record))
+
+    def _dns_provider(self, run: _Run, config: Mapping[str, Any]) -> DNSProvider:
+        ref = run.order.issuer_ref
+        if ref is None:
+            raise InvalidSolverSpec("the order names no issuer to read Secrets for")
+        return build_dns_provider(
+            config,
+            namespace=secret_namespace(ref, self._settings.cluster_resource_namespace),
+            secrets=self._secrets,
+            owner=run.obj,
+            kube=self._kube,
+            timeout=self._settings.kube_timeout,
+            endpoints=self._endpoints,
+        )
+
+    async def _propagated(self, action: WaitPropagation) -> Propagated:
+        """Asks the resolvers once whether the CNAME is visible."""
+        propagation = Propagation.from_spec(
+            action.config,
+            default_timeout=self._policy.propagation_timeout,
+            default_resolvers=self._settings.dns_resolvers,
+        )
+        record = CNAMERecord.from_zerossl(action.cname.name, action.cname.target)
+        try:
+            await wait_visible(
+                record,
+                propagation.resolvers,
+                timeout=0,
+                interval=self._policy.propagation_interval,
+                solver=provider_field(action.config),
+            )
+        except PropagationTimeout as error:
+            return Propagated(action.domain, visible=False, detail=error.message)
+        return Propagated(action.domain, visible=True)
+
+    def _solver_intent(
+        self, run: _Run, action: SolverAction, error: DNSProviderError | RoutingError
+    ) -> PendingError:
+        """Transient faults back off; a solver needing a fix waits long, with a Warning Event."""
+        if error.retryable:
+            retry_after = error.retry_after if isinstance(error, RateLimited) else None
+            return PendingError(error.message, requeue_after=retry_after)
+        reason = camel_reason(f"solver_{error.kind}", "SolverFailed")
+        note = f"{action.domain}: {error.message}; fix the solver spec or its Secret"
+        record_events(self._recorder, run.obj, [warning(reason, note)], ACTION)
+        return PendingError(note, requeue_after=MISCONFIGURED_WAIT)
+
+
+async def _adopt_or_create(client: ZeroSSLClient, action: AdoptOrCreate) -> Outcome:
+    """Adopt the unfinished certificate created from this CSR (searching by common name when
+    asked), else create one if allowed. The search reads every page (a generator left open
+    would be closed by a task nobody awaits); pages hold 1000 certificates."""
+    if action.search_first:
+        hashes = CsrHashes(action.csr_md5, action.csr_sha256)
+        found = None
+        async for certificate in client.iter_certificates(
+            UNFINISHED, search=action.domains[0], limit=MAX_LIST_LIMIT
+        ):
+            if found is None and hashes.matches(certificate):
+                found = certificate
+        if found is not None:
+            return CertificateObtained(found, adopted=True)
+    if not action.allow_create:
+        return NoDraftFound()
+    created = await client.create_certificate(
+        action.domains,
+        action.csr_pem,
+        validity_days=action.validity_days,
+        strict_domains=action.strict_domains,
+    )
+    return CertificateObtained(created, adopted=False)
+
+
+def _traceparent(order: Order) -> str | None:
+    return order.status.trace_context.get("traceparent") or order.annotations.get(
+        TRACEPARENT_ANNOTATION
+    )
+
+
+def _span(key: str, order: Order) -> dict[str, object]:
+    request = f"{order.namespace}/{order.spec.request_name}" if order.spec else None
+    issuer = str(order.issuer_ref) if order.issuer_ref else None
+    return {
+        tracing.ATTR_ORDER: key,
+        tracing.ATTR_REQUEST: request,
+        tracing.ATTR_ISSUER: issuer,
+    }
