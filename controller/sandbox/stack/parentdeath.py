@@ -1,9 +1,10 @@
-"""``python -m controller.sandbox.stack.parentdeath PARENT_PID -- COMMAND...``: run COMMAND so
-that the kernel SIGKILLs it when the process that started it dies (Linux ``PR_SET_PDEATHSIG``,
-which survives ``execv``).
+"""``python -I -S parentdeath.py PARENT_PID -- COMMAND...``: run COMMAND so that the kernel
+SIGKILLs it when the process that started it dies (Linux ``PR_SET_PDEATHSIG``, which survives
+``execv``).
 
 The stack starts every child through this, so nothing outlives a test run that was killed
-without unwinding (``os._exit``, SIGKILL); orderly shutdown is still the stack's job.
+without unwinding (``os._exit``, SIGKILL); orderly shutdown is still the stack's job. It runs as
+a script on the standard library alone (no package import, no site), so it costs milliseconds.
 """
 
 from __future__ import annotations
@@ -16,19 +17,18 @@ from collections.abc import Sequence
 from typing import Final
 
 PR_SET_PDEATHSIG: Final = 1
-MODULE: Final = "controller.sandbox.stack.parentdeath"
 
 
 def wrap(argv: Sequence[str]) -> list[str]:
     """``argv`` run through this module on Linux; unchanged elsewhere."""
     if not sys.platform.startswith("linux"):
         return list(argv)
-    return [sys.executable, "-m", MODULE, str(os.getpid()), "--", *argv]
+    return [sys.executable, "-I", "-S", __file__, str(os.getpid()), "--", *argv]
 
 
 def main(argv: list[str]) -> int:
     if len(argv) < 3 or argv[1] != "--" or not argv[0].isdigit():
-        print(f"usage: python -m {MODULE} PARENT_PID -- COMMAND...", file=sys.stderr)
+        print(f"usage: {__file__} PARENT_PID -- COMMAND...", file=sys.stderr)
         return 2
     parent, command = int(argv[0]), argv[2:]
     libc = ctypes.CDLL(None, use_errno=True)

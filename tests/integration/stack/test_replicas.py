@@ -78,6 +78,8 @@ async def test_http_validation_reaches_the_replica_through_the_solver_service(
         assert stack.proxy.forwarded[replica.solver_address] >= len(NAMES)
         metrics = await replica.scrape_metrics()
         assert (metrics.value("fake_solver_requests_total") or 0) >= len(NAMES)
+        # Nothing on stderr: the parent-death shim in front of the command is silent.
+        assert replica.process.stderr_of_this_run() == ""
 
 
 async def hold_lease(stack: Stack, holder: str) -> None:
