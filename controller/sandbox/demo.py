@@ -119,7 +119,7 @@ async def run(keep: bool, timeout: float) -> int:
                 async with asyncio.timeout(timeout):
                     chain = await issue_one(stack, say)
             except DEMO_FAILURES as exc:
-                print(f"\ndemo failed: {exc}", file=sys.stderr)
+                print(f"\ndemo failed: {exc or f'gave up after {timeout}s'}", file=sys.stderr)
                 print(stack.replicas[0].process.stderr_tail(), file=sys.stderr)
                 return 1
             print()
