@@ -17,6 +17,7 @@ from tests.manifests.render import NAMESPACE, OVERLAYS, Object, controller_deplo
 
 GROUP = "zerossl.issuer.dev"
 READ = ("get", "list", "watch")
+ROUTING = ("get", "create", "update", "delete")  # validation routes, read back before a change
 CERT_MANAGER = ServiceAccount("cert-manager", "cert-manager")
 
 
@@ -39,8 +40,8 @@ def intended(lease: str) -> set[Permission]:
         | _grants(None, GROUP, ("zerosslorders/status",), ("patch",))
         | _grants(None, "", ("secrets",), READ)
         | _grants(None, "events.k8s.io", ("events",), ("create", "patch"))
-        | _grants(None, "networking.k8s.io", ("ingresses",), (*READ, "create", "delete"))
-        | _grants(None, "gateway.networking.k8s.io", ("httproutes",), (*READ, "create", "delete"))
+        | _grants(NAMESPACE, "networking.k8s.io", ("ingresses",), ROUTING)
+        | _grants(NAMESPACE, "gateway.networking.k8s.io", ("httproutes",), ROUTING)
         | _grants(None, "externaldns.k8s.io", ("dnsendpoints",), (*READ, "create", "delete"))
         | {Permission(NAMESPACE, "coordination.k8s.io", "leases", "create")}
         | {
@@ -105,7 +106,9 @@ def test_controller_rbac_collects_the_objects_to_load() -> None:
         ("ClusterRole", "zerossl-issuer-controller"),
         ("ClusterRoleBinding", "zerossl-issuer-controller"),
         ("Role", "zerossl-issuer-leader-election"),
+        ("Role", "zerossl-issuer-solver-routing"),
         ("RoleBinding", "zerossl-issuer-leader-election"),
+        ("RoleBinding", "zerossl-issuer-solver-routing"),
         ("ServiceAccount", "zerossl-issuer"),
     ]
     assert permissions_of(rbac.objects, rbac.account) == rbac.permissions
