@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import aiohttp
 
 from controller.clock import Clock, SystemClock, rfc3339_micro
-from controller.kube.errors import ApiError, NotFound
+from controller.kube.errors import ApiError, Conflict, NotFound
 from controller.kube.resource import LEASES, Resource
 from controller.observability import metrics
 
@@ -223,28 +223,39 @@ class LeaderElector:
         )
 
     async def _release(self) -> None:
-        """Gives the Lease up so that a candidate can take over at once."""
-        if self._lease is None or self.holder != self.identity:
+        """Gives the Lease up so that a candidate can take over at once. A conflict (a renewal
+        cancelled in flight may still have been applied) re-reads the Lease and retries while
+        this candidate is still the holder."""
+        lease = self._lease
+        if lease is None or self.holder != self.identity:
             return
-        spec = self._lease.get("spec") or {}
-        now = rfc3339_micro(self._clock.now())
-        released = {
-            **self._lease,
-            "spec": {
-                **spec,
-                "holderIdentity": "",
-                "leaseDurationSeconds": 1,
-                "acquireTime": now,
-                "renewTime": now,
-            },
-        }
         try:
             async with asyncio.timeout(self.renew_deadline):
-                self._observe(await self.client.replace(LEASES, released), self._clock.monotonic())
+                while True:
+                    try:
+                        released = await self.client.replace(LEASES, self._released(lease))
+                    except Conflict:
+                        lease = await self.client.get(LEASES, self.name, self.namespace)
+                        if (lease.get("spec") or {}).get("holderIdentity") != self.identity:
+                            return
+                        continue
+                    self._observe(released, self._clock.monotonic())
+                    log.info("released lease %s/%s", self.namespace, self.name)
+                    return
         except (ApiError, aiohttp.ClientError, TimeoutError) as exc:
             log.warning("could not release lease %s/%s: %s", self.namespace, self.name, exc)
-        else:
-            log.info("released lease %s/%s", self.namespace, self.name)
+
+    def _released(self, lease: dict[str, Any]) -> dict[str, Any]:
+        """``lease`` with no holder and a one-second duration; transitions unchanged."""
+        now = rfc3339_micro(self._clock.now())
+        spec = lease.get("spec") or {}
+        released = {
+            "holderIdentity": "",
+            "leaseDurationSeconds": 1,
+            "acquireTime": now,
+            "renewTime": now,
+        }
+        return {**lease, "spec": {**spec, **released}}
 
     # --- one attempt ----------------------------------------------------------------------------
 

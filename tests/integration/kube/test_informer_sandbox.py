@@ -105,19 +105,26 @@ async def write_randomly(client: KubeClient, rng: random.Random, stop: asyncio.E
     return writes
 
 
+async def partition_and_compact(api: KubeAPIServer, relay: PartitionableRelay) -> None:
+    """The informer misses a write while cut off, then the history is compacted: its re-watch
+    from the old resourceVersion must get 410 and relist."""
+    relay.cut()
+    missed = {"name": f"missed-{api.store.rv}", "namespace": "default"}
+    api.create_object({"apiVersion": "v1", "kind": "ConfigMap", "metadata": missed})
+    await asyncio.sleep(CHAOS_OPTIONS.inactivity_timeout + 0.3)
+    api.faults.compact()
+    relay.heal()
+
+
 async def inject_faults(
     api: KubeAPIServer, relay: PartitionableRelay, rng: random.Random, stop: asyncio.Event
 ) -> None:
+    fault = "partition"  # first while the watch is surely established: a certain 410
     while not stop.is_set():
-        await asyncio.sleep(rng.uniform(0.2, 0.6))
-        fault = rng.choice(["drop", "partition", "throttle", "errors", "stall"])
         if fault == "drop":
             api.faults.drop_watches()
-        elif fault == "partition":  # the informer misses writes, then history is compacted
-            relay.cut()
-            await asyncio.sleep(CHAOS_OPTIONS.inactivity_timeout + 0.3)
-            api.faults.compact()
-            relay.heal()
+        elif fault == "partition":
+            await partition_and_compact(api, relay)
         elif fault == "throttle":
             api.faults.set_error("list", "configmaps", 0.7, 429, retry_after=0)
             api.faults.set_error("watch", "configmaps", 0.7, 429, retry_after=0)
@@ -129,6 +136,8 @@ async def inject_faults(
             await asyncio.sleep(1.3)
         await asyncio.sleep(rng.uniform(0.2, 0.5))
         api.faults.clear()
+        await asyncio.sleep(rng.uniform(0.2, 0.6))
+        fault = rng.choice(["drop", "partition", "throttle", "errors", "stall"])
 
 
 async def test_cache_converges_under_chaos(

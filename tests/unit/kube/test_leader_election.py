@@ -107,6 +107,7 @@ class LeaseApi:
         self.reachable = asyncio.Event()
         self.reachable.set()
         self.failing = False
+        self.lose_next_response = False  # the next PUT is applied, but its reply never comes
         self.gets = 0
 
     async def _gate(self) -> None:
@@ -144,7 +145,11 @@ class LeaseApi:
             raise Invalid(422, "Invalid", "resourceVersion must be specified for an update")
         if rv != self.server.leases["ns/lock"]["metadata"]["resourceVersion"]:
             raise Conflict(409, "Conflict", "the object has been modified")
-        return self.server.store(self.writer, body)
+        stored = self.server.store(self.writer, body)
+        if self.lose_next_response:
+            self.lose_next_response = False
+            await asyncio.Event().wait()
+        return stored
 
 
 class Candidate:
@@ -279,6 +284,26 @@ def test_graceful_stop_releases_after_the_work_ends_and_hands_over_fast() -> Non
         assert b.intervals[0][0] - stopped_at <= R * 1.2 + 0.01
         assert server.spec()["leaseTransitions"] == 1
         assert_never_two_leaders([a, b])
+
+    virtual(main())
+
+
+def test_release_succeeds_after_a_renewal_cancelled_in_flight_was_applied() -> None:
+    async def main() -> None:
+        server = LeaseServer()
+        a, b = Candidate(server, "a"), Candidate(server, "b")
+        a.start()
+        await settle(1)
+        b.start()
+        await settle(2)
+        a.api.lose_next_response = True  # the renewal at t=4 lands, its reply is lost
+        await settle(1.5)
+        stopped_at = now()
+        await a.stop()  # the release meets a 409 first: re-read, still ours, release
+        assert server.spec()["holderIdentity"] == ""
+        await settle(3 * R)
+        assert b.leading
+        assert b.intervals[0][0] - stopped_at <= R * 1.2 + 0.01
 
     virtual(main())
 
