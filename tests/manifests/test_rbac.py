@@ -34,15 +34,17 @@ def intended(lease: str) -> set[Permission]:
         | _grants(None, "cert-manager.io", ("certificaterequests/status",), ("patch",))
         | _grants(None, GROUP, ("zerosslissuers", "zerosslclusterissuers"), READ)
         | _grants(
-            None, GROUP, ("zerosslissuers/status", "zerosslclusterissuers/status"), ("patch",)
+            None, GROUP, ("zerosslissuers/status", "zerosslclusterissuers/status"), ("update",)
         )
-        | _grants(None, GROUP, ("zerosslorders",), (*READ, "create", "update", "delete"))
-        | _grants(None, GROUP, ("zerosslorders/status",), ("patch",))
+        | _grants(None, GROUP, ("zerosslorders",), (*READ, "create", "patch", "delete"))
+        | _grants(None, GROUP, ("zerosslorders/status",), ("update",))
         | _grants(None, "", ("secrets",), READ)
         | _grants(None, "events.k8s.io", ("events",), ("create", "patch"))
         | _grants(NAMESPACE, "networking.k8s.io", ("ingresses",), ROUTING)
         | _grants(NAMESPACE, "gateway.networking.k8s.io", ("httproutes",), ROUTING)
-        | _grants(None, "externaldns.k8s.io", ("dnsendpoints",), (*READ, "create", "delete"))
+        | _grants(
+            None, "externaldns.k8s.io", ("dnsendpoints",), (*READ, "create", "update", "delete")
+        )
         | {Permission(NAMESPACE, "coordination.k8s.io", "leases", "create")}
         | {
             Permission(NAMESPACE, "coordination.k8s.io", "leases", v, lease)
