@@ -57,8 +57,10 @@ def describe(chain: list[x509.Certificate]) -> Iterator[str]:
     yield f"  subject:  {leaf.subject.rfc4514_string()}"
     yield f"  names:    {', '.join(sans.get_values_for_type(x509.DNSName))}"
     yield f"  issuer:   {leaf.issuer.rfc4514_string()}"
-    yield f"  valid:    {leaf.not_valid_before_utc:%Y-%m-%d %H:%M} to "
-    yield f"            {leaf.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
+    yield (
+        f"  valid:    {leaf.not_valid_before_utc:%Y-%m-%d %H:%M} UTC"
+        f" to {leaf.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
+    )
     yield f"  serial:   {leaf.serial_number:x}"
 
 
@@ -110,7 +112,6 @@ async def run(keep: bool, timeout: float) -> int:
         authorization=True,
         namespaces=("default", NAMESPACE),
         api_key_secret=None,
-        keep_workdir=keep,
     )
     try:
         async with Stack(options) as stack:
@@ -129,7 +130,7 @@ async def run(keep: bool, timeout: float) -> int:
             if not keep:
                 print("\nThe sandbox stops now; add --keep to keep it running for these commands.")
                 return 0
-            print("\nThe sandbox keeps running; press Ctrl-C to stop it.", flush=True)
+            print("\nThe sandbox keeps running; Ctrl-C stops it and removes its files.", flush=True)
             await wait_for_interrupt()
             say.say("Stopping the sandbox")
     except ProcessFailed as exc:
