@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+ARGS ?=
 export PROMETHEUS_DISABLE_CREATED_SERIES := True
 
 .PHONY: all test lint fmt typecheck pytest manifests sysdeps demo bench chaos sandbox clean
@@ -42,7 +43,7 @@ manifests: $(STAMP) sysdeps
 	$(PY) -m pytest -q tests/manifests
 
 demo: $(STAMP)
-	$(PY) -m controller.sandbox demo
+	$(PY) -m controller.sandbox demo $(ARGS)
 
 sandbox: $(STAMP)
 	$(PY) -m controller.sandbox kube --port 6443 --kubeconfig .sandbox/kubeconfig \

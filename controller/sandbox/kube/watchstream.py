@@ -9,6 +9,7 @@ asked; the deadline ends the stream cleanly; a closed (slow or dropped) watcher 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -135,7 +136,8 @@ class WatchStream:
             raise
         finally:
             coll.watchers.discard(watcher)
-        await response.write_eof()
+        with contextlib.suppress(ConnectionResetError):  # the client went away first
+            await response.write_eof()
         return response
 
     def _bookmark(self, rt: ResourceType, initial_end: bool) -> bytes:
