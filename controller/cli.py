@@ -1,9 +1,13 @@
-"""Command line: ``zerossl-issuer config [--flag value ...]`` prints the effective settings."""
+"""Command line: ``zerossl-issuer [run|config] [--flag value ...]``.
+
+``run`` (the default) runs the controller; ``config`` prints the effective settings as JSON.
+"""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from collections.abc import Sequence
 
@@ -21,9 +25,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "command",
         nargs="?",
-        default="config",
-        choices=["config"],
-        help="print the effective settings as JSON",
+        default="run",
+        choices=["run", "config"],
+        help="run the controller (default) or print the effective settings as JSON",
     )
     return parser
 
@@ -43,4 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         sys.stdout.write("\n")
         return 0
-    return 0
+    # Set before prometheus_client is first imported: no *_created series.
+    os.environ.setdefault("PROMETHEUS_DISABLE_CREATED_SERIES", "True")
+    from controller.app import run  # noqa: PLC0415 (keeps `config` light)
+
+    return run(settings)
