@@ -65,16 +65,20 @@ class Fleet:
             return namespace, issuer_ref("ZeroSSLClusterIssuer", ISSUER)
         return namespace, issuer_ref("ZeroSSLIssuer", ISSUER)
 
-    async def install(self, stack: Stack, spec: Mapping[str, Any] | None = None) -> None:
+    async def install(
+        self, stack: Stack, spec: Mapping[str, Any] | None = None, *, wait: bool = True
+    ) -> None:
         """API-key Secrets, one ZeroSSLIssuer per namespace and the ZeroSSLClusterIssuer (its
-        Secret is the stack's, in the cluster resource namespace); waits until all are
-        Ready. The namespaces must exist (``StackOptions.namespaces``)."""
+        Secret is the stack's, in the cluster resource namespace); with ``wait``, until all
+        are Ready. The namespaces must exist (``StackOptions.namespaces``)."""
         cluster = stack.cluster
         spec = dict(spec or issuer_spec())
         for namespace in self.namespaces:
             await cluster.create_api_key_secret(namespace, SECRET, key=SECRET_KEY)
             await cluster.create_issuer("ZeroSSLIssuer", ISSUER, namespace, spec)
         await cluster.create_issuer("ZeroSSLClusterIssuer", ISSUER, None, spec)
+        if not wait:
+            return
         async with asyncio.TaskGroup() as waits:
             waits.create_task(
                 cluster.wait_for_issuer(

@@ -1,0 +1,241 @@
+"""Informer and cache at scale: how long a replica takes to sync its caches, and how much
+memory it holds, with N CertificateRequests already in the cluster.
+
+For each size a fresh API server (in this process: seeding 50,000 objects over HTTP would take
+longer than the measurement) is seeded with N requests of this controller's issuers, already
+approved and Issued with a certificate chain: the steady state of a large cluster, and the
+worst case for memory (requests of other issuers are cached trimmed). Then one replica starts
+and the harness measures:
+
+- sync: from the first answer of ``/readyz`` (the probe server starts with the informers) to
+  the first 200 (every cache synced); also process start to ready;
+- RSS right after sync and the process's peak RSS;
+- the new leader's initial pass: every cached request reconciled once, and the Kubernetes
+  writes it made to CertificateRequests (expected: none, they are all finished).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import time
+from dataclasses import dataclass
+from typing import Any, Final
+
+import aiohttp
+import psutil
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from controller.sandbox.kube import KubeAPIServer
+from controller.sandbox.kube.server import SYSTEM
+from controller.sandbox.stack import Replica, ReplicaStartError, Stack, make_csr
+from controller.sandbox.stack.replica import http_get
+from controller.sandbox.stack.waiting import poll
+from loadtests.accounting import kube_counts, reset_kube_counts
+from loadtests.audit import Check
+from loadtests.harness import SystemSettings
+from loadtests.results import RunResult
+from loadtests.sampling import MIB, peak_rss
+from loadtests.workload import RUN_LABEL, Fleet
+
+CR_API: Final = "cert-manager.io/v1"
+PASS_POLL: Final = 0.5
+READY_POLL: Final = 0.02
+
+
+def _chain_b64() -> str:
+    """A two-certificate chain (leaf, CA), base64 of the PEM, as ``status.certificate``."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+
+    def certificate(subject: str, issuer: str) -> x509.Certificate:
+        return (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now)
+            .not_valid_after(now + dt.timedelta(days=90))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(subject)]), False)
+            .sign(key, hashes.SHA256())
+        )
+
+    pem = b"".join(
+        c.public_bytes(serialization.Encoding.PEM)
+        for c in (
+            certificate("seeded.load.zerossl-issuer.dev", "Load CA"),
+            certificate("Load CA", "Load CA"),
+        )
+    )
+    return base64.b64encode(pem).decode()
+
+
+def seed(server: KubeAPIServer, fleet: Fleet, count: int) -> None:
+    """``count`` approved, Issued requests of the fleet's issuers, written as the system."""
+    rt = server.resource_type(CR_API, "CertificateRequest")
+    request = base64.b64encode(make_csr(["seeded.load.zerossl-issuer.dev"])).decode()
+    chain = _chain_b64()
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    conditions = [
+        {
+            "type": "Approved",
+            "status": "True",
+            "reason": "cert-manager.io",
+            "message": "ok",
+            "lastTransitionTime": stamp,
+        },
+        {
+            "type": "Ready",
+            "status": "True",
+            "reason": "Issued",
+            "message": "issued",
+            "lastTransitionTime": stamp,
+        },
+    ]
+    for index in range(count):
+        namespace, ref = fleet.assignment(index)
+        created = server.create_object(
+            {
+                "apiVersion": CR_API,
+                "kind": "CertificateRequest",
+                "metadata": {
+                    "name": f"seeded-{index:05d}",
+                    "namespace": namespace,
+                    "labels": {RUN_LABEL: "seeded"},
+                },
+                "spec": {"request": request, "issuerRef": ref, "usages": ["digital signature"]},
+            }
+        )
+        created["status"] = {"conditions": conditions, "certificate": chain}
+        server.registry.update(
+            rt, namespace, created["metadata"]["name"], created, opts=SYSTEM, subresource="status"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class InformerScale:
+    name: str
+    title: str
+    sizes: tuple[int, ...]
+    system: SystemSettings
+    timeout: float = 300.0
+
+    async def run(self) -> RunResult:
+        started = time.monotonic()
+        rows = [await self._measure(size) for size in self.sizes]
+        result = RunResult(
+            scenario="informer",
+            name=self.name,
+            title=self.title,
+            settings={**self.system.to_json(), "replicas": 1, "api_server": "in-process"},
+            summary={"sizes": rows},
+            checks=[
+                Check(
+                    f"cache holds all {row['requests']:,} requests",
+                    row["cached"] == row["requests"],
+                    f"informer_cached_objects = {row['cached']}",
+                )
+                for row in rows
+            ]
+            + [
+                Check(
+                    f"no writes to finished requests ({row['requests']:,})",
+                    row["request_writes"] == 0,
+                    f"{row['request_writes']} CertificateRequest writes in the initial pass",
+                )
+                for row in rows
+            ],
+        )
+        result.wall_seconds = round(time.monotonic() - started, 1)
+        return result
+
+    async def _measure(self, size: int) -> dict[str, Any]:
+        system = self.system.with_(replicas=0, kube_mode="in-process")
+        fleet = Fleet.of(system.namespaces)
+        async with Stack(system.stack_options(fleet)) as stack:
+            await fleet.install(stack, wait=False)
+            seed(stack.kube_server, fleet, size)
+            await reset_kube_counts(stack)
+            begin = time.monotonic()
+            replica = await stack.add_replica(ready=False)
+            serving, ready = await self._readiness(replica)
+            assert replica.pid is not None
+            rss_after_sync = psutil.Process(replica.pid).memory_info().rss / MIB
+            reconciled, cached = await self._initial_pass(replica, size)
+            passed = time.monotonic()
+            writes = (await kube_counts(stack)).writes_by_resource()
+            request_writes = sum(
+                n for k, n in writes.items() if k.split()[1].startswith("certificaterequests")
+            )
+            return {
+                "requests": size,
+                "start_to_ready_s": round(ready - begin, 3),
+                "sync_s": round(ready - serving, 3),
+                "rss_after_sync_mib": round(rss_after_sync, 1),
+                "peak_rss_mib": round((peak_rss(replica.pid) or 0) / MIB, 1),
+                "initial_pass_s": round(passed - ready, 3),
+                "reconciled": reconciled,
+                "cached": cached,
+                "request_writes": request_writes,
+            }
+
+    async def _readiness(self, replica: Replica) -> tuple[float, float]:
+        """(first answer of ``/readyz``, first 200): the probe server is up from the start,
+        so the gap is the cache sync."""
+        serving: float | None = None
+
+        async def probe() -> float | None:
+            nonlocal serving
+            if not replica.running:
+                raise ReplicaStartError(replica.process.describe_exit("while syncing"))
+            try:
+                status, _ = await http_get(f"{replica.probe_url}/readyz", timeout=1.0)
+            except (aiohttp.ClientError, TimeoutError):
+                return None
+            now = time.monotonic()
+            serving = now if serving is None else serving
+            return now if status == 200 else None
+
+        ready = await poll(
+            probe,
+            timeout=self.timeout,
+            interval=READY_POLL,
+            describe=lambda: f"{replica.name} never became ready",
+        )
+        assert serving is not None
+        return serving, ready
+
+    async def _initial_pass(self, replica: Replica, size: int) -> tuple[int, int]:
+        """(reconciles, cached requests) once the leader has reconciled every request once
+        and its request queue is empty."""
+        last: tuple[int, int, float] = (0, 0, -1.0)
+
+        async def probe() -> tuple[int, int] | None:
+            nonlocal last
+            scrape = await replica.scrape_metrics()
+            reconciled = scrape.value(
+                "zerossl_issuer_reconcile_total", controller="certificaterequests"
+            )
+            depth = [
+                s.value
+                for s in scrape.samples("workqueue_depth")
+                if s.labels.get("name") == "certificaterequests"
+            ]
+            cached = scrape.value(
+                "zerossl_issuer_informer_cached_objects",
+                resource="certificaterequests.cert-manager.io",
+            )
+            last = (int(reconciled or 0), int(cached or 0), depth[0] if depth else -1.0)
+            done = last[0] >= size and last[2] == 0.0
+            return (last[0], last[1]) if done else None
+
+        return await poll(
+            probe,
+            timeout=self.timeout,
+            interval=PASS_POLL,
+            describe=lambda: f"initial pass of {size} requests: (reconciled, cached, depth) {last}",
+        )

@@ -1,0 +1,97 @@
+"""From a run's observations to the numbers, series and metric-agreement checks every issuing
+scenario reports (throughput, failover, chaos)."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from .accounting import LONG_RUNNING_VERBS, emulator_endpoint
+from .audit import Check, compare_counts
+from .harness import Observations
+from .sampling import CONTROLLER
+from .stats import cumulative, distribution, per_issuance
+
+MAX_POINTS: Final = 400
+"""Time series are thinned to about this many points."""
+
+
+def issuance_summary(seen: Observations) -> dict[str, Any]:
+    issued_at = seen.issued_at()
+    issued = len(issued_at)
+    first = min(seen.created.values(), default=seen.began)
+    last = max(issued_at.values(), default=first)
+    duration = max(last - first, 1e-9)
+    controller = seen.usage.get(CONTROLLER)
+    return {
+        "requests": len(seen.created),
+        "issued": issued,
+        "not_issued": len(seen.created) - issued,
+        "seconds_to_issue_all": round(last - first, 3),
+        "issued_per_second": round(issued / duration, 2),
+        "latency_s": {k: round(v, 3) for k, v in distribution(seen.latencies()).to_json().items()},
+        "controller_cpu_seconds": round(controller.cpu_seconds, 2) if controller else 0.0,
+        "controller_peak_rss_mib": round(controller.peak_rss_mib, 1) if controller else 0.0,
+        "processes": {
+            role: {k: round(v, 2) for k, v in usage.to_json().items()}
+            for role, usage in seen.usage.items()
+        },
+        "kube_requests_per_issuance": _rounded(per_issuance(seen.kube.by_verb(), issued)),
+        "kube_writes_per_issuance": round(seen.kube.writes() / issued, 3) if issued else 0.0,
+        "kube_writes_by_resource_per_issuance": _rounded(
+            per_issuance(seen.kube.writes_by_resource(), issued)
+        ),
+        "kube_responses_by_code": seen.kube.by_code(),
+        "zerossl_calls_per_issuance": round(seen.zerossl.total / issued, 3) if issued else 0.0,
+        "zerossl_calls_by_endpoint_per_issuance": _rounded(
+            per_issuance(dict(seen.zerossl.counts), issued)
+        ),
+        "zerossl_429s": seen.zerossl.throttled(),
+        "watcher_relists": seen.watcher_relists,
+    }
+
+
+def issuance_series(seen: Observations) -> dict[str, Any]:
+    """Issued over time, every latency (ms precision) and the queue depths, for the plots."""
+    origin = min(seen.created.values(), default=seen.began)
+    curve = cumulative(seen.issued_at().values(), origin)
+    step = max(1, len(curve) // MAX_POINTS)
+    thinned = curve[::step] + ([curve[-1]] if curve and (len(curve) - 1) % step else [])
+    depth_step = max(1, len(seen.depth) // MAX_POINTS)
+    return {
+        "issued_over_time": [[round(t, 3), n] for t, n in thinned],
+        "latencies_s": [round(v, 3) for v in seen.latencies()],
+        "queue_depth": [
+            [round(s.at - origin, 2), dict(s.depths)] for s in seen.depth[::depth_step]
+        ],
+    }
+
+
+def agreement_checks(seen: Observations, *, kills: int, workers: int, replicas: int) -> list[Check]:
+    """The controller's ZeroSSL and Kubernetes request counters against the emulators' logs.
+
+    Slack: calls in flight when a replica was killed (its last scrape misses them) and, for
+    Kubernetes, lease and watch traffic around the two sampling instants."""
+    controller_zerossl: dict[str, float] = {}
+    for label, count in seen.controller_zerossl.items():
+        key = emulator_endpoint(label)
+        controller_zerossl[key] = controller_zerossl.get(key, 0.0) + count
+    kube_server = {k: v for k, v in seen.kube.by_verb().items() if k not in LONG_RUNNING_VERBS}
+    kube_controller = {k: v for k, v in seen.controller_kube.items() if k not in LONG_RUNNING_VERBS}
+    return [
+        compare_counts(
+            "ZeroSSL calls: controller metrics agree with the emulator's log",
+            controller_zerossl,
+            dict(seen.zerossl.counts),
+            slack=kills * (workers + 2),
+        ),
+        compare_counts(
+            "Kubernetes requests: controller metrics agree with the API server's counts",
+            kube_controller,
+            kube_server,
+            slack=kills * (workers + 6) + 4 * replicas,
+        ),
+    ]
+
+
+def _rounded(values: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 3) for k, v in values.items()}
