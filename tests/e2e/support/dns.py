@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Final, Self
 
+import aiohttp
 import dns.asyncquery
 import dns.exception
 import dns.flags
@@ -30,7 +31,7 @@ import yaml
 
 from controller.sandbox.cloudflare import CloudflareEmulator
 from controller.sandbox.route53 import Route53Emulator
-from controller.sandbox.stack import KubeAPI, Stack
+from controller.sandbox.stack import KubeAPI, KubeError, Stack
 from controller.sandbox.stack.waiting import poll
 
 CnameLookup = Callable[[str], Awaitable[str | None]]
@@ -227,7 +228,8 @@ class ExternalDNS:
     """Plays an external-dns instance (``--source=crd --label-filter=<selector>``): every
     ``interval`` it lists the DNSEndpoints matching ``label_selector`` in all namespaces and
     makes ``records`` hold exactly their CNAME endpoints (added as objects appear, removed as
-    they go). ``seen`` keeps every object it listed (the last version, by namespace/name)."""
+    they go). ``seen`` keeps every object it listed (the last version, by namespace/name);
+    a failed listing is kept in ``last_error`` and retried next round."""
 
     def __init__(
         self,
@@ -242,6 +244,7 @@ class ExternalDNS:
         self._selector = label_selector
         self._interval = interval
         self.seen: dict[str, dict[str, Any]] = {}
+        self.last_error: Exception | None = None
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[Self]:
@@ -254,7 +257,10 @@ class ExternalDNS:
 
     async def _loop(self) -> None:
         while True:
-            await self.sync()
+            try:
+                await self.sync()
+            except (KubeError, aiohttp.ClientError, TimeoutError) as error:
+                self.last_error = error  # external-dns logs it and tries again next round
             await asyncio.sleep(self._interval)
 
     async def sync(self) -> None:
