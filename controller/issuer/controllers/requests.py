@@ -2,7 +2,8 @@
 
 Invariants: it writes only the CertificateRequest status fields it owns (server-side apply),
 only for requests of our group; the ZeroSSLOrder it creates carries the issuance's trace
-context; outcome metrics count Ready transitions, never reconciles.
+context; outcome metrics count Ready transitions, never reconciles: a request is never decided
+from a cache older than this reconciler's own last status write of it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from controller.issuer.api import (
 )
 from controller.issuer.conditions import READY, find
 from controller.issuer.controllers.caches import Caches
-from controller.issuer.controllers.writes import apply_status, record_events
+from controller.issuer.controllers.writes import OwnWrites, apply_status, record_events
 from controller.issuer.decide_request import decide_certificate_request
 from controller.issuer.request import CertificateRequest
 from controller.kube.client import KubeClient
@@ -41,10 +42,14 @@ class RequestReconciler:
         self._caches = caches
         self._recorder = recorder
         self._clock = clock
+        self._written = OwnWrites()
 
     async def reconcile(self, key: str) -> Result:
         obj = self._caches.requests.store.get(key)
         if obj is None:
+            self._written.forget(key)
+            return DONE
+        if not self._written.caught_up(key, obj):
             return DONE
         request = CertificateRequest.from_object(obj)
         ref = request.issuer_ref
@@ -56,11 +61,14 @@ class RequestReconciler:
             decision = decide_certificate_request(request, issuer, order, self._clock.now())
             if decision.status is not None:
                 try:
-                    await apply_status(self._kube, CERTIFICATE_REQUESTS, obj, decision.status)
+                    written = await apply_status(
+                        self._kube, CERTIFICATE_REQUESTS, obj, decision.status
+                    )
                 except NotFound:
                     return DONE
                 except Conflict as exc:
                     return Retry(f"status write conflicted: {exc.message}")
+                self._written.wrote(key, written)
                 self._count_transition(obj, decision.status, ref)
             record_events(self._recorder, obj, decision.events, ACTION)
             for action in decision.actions:
