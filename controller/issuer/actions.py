@@ -134,6 +134,15 @@ class AwaitIssuance:
 
 
 @dataclass(frozen=True, slots=True)
+class ResendEmail:
+    """Ask ZeroSSL to send the approval email again; ``token`` is the annotation value being
+    honoured. Report :class:`EmailResent`."""
+
+    certificate_id: str
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
 class Download:
     """``GET /certificates/{id}/download/return``; report :class:`Downloaded` (leaf first)."""
 
@@ -200,6 +209,7 @@ OrderAction: TypeAlias = (
     | AdoptOrCreate
     | Verify
     | AwaitIssuance
+    | ResendEmail
     | Download
     | CancelAtZeroSSL
     | Present
@@ -239,6 +249,11 @@ class Verified:
 
 
 @dataclass(frozen=True, slots=True)
+class EmailResent:
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
 class Downloaded:
     chain_pem: str
 
@@ -268,6 +283,7 @@ Outcome: TypeAlias = (
     | Presented
     | Propagated
     | Verified
+    | EmailResent
     | Downloaded
     | CancelledAtZeroSSL
     | CleanedUp

@@ -21,6 +21,8 @@ CERT_MANAGER_GROUP = "cert-manager.io"
 
 ORDER_FINALIZER = f"{GROUP}/order-cleanup"
 TRACEPARENT_ANNOTATION = f"{GROUP}/traceparent"
+# Set (to any new value) on a ZeroSSLOrder to have ZeroSSL send the approval email again.
+RESEND_EMAIL_ANNOTATION = f"{GROUP}/resend-email"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "zerossl-issuer"
 

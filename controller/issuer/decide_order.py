@@ -38,9 +38,11 @@ from controller.issuer.actions import (
     OrderAction,
     Present,
     RemoveFinalizer,
+    ResendEmail,
     Verify,
     WaitPropagation,
 )
+from controller.issuer.api import RESEND_EMAIL_ANNOTATION
 from controller.issuer.conditions import TERMINAL_ORDER_REASONS, OrderReason
 from controller.issuer.decision import warning
 from controller.issuer.issuers import Issuer
@@ -49,6 +51,7 @@ from controller.issuer.order_steps import (
     OrderDecision,
     OrderPolicy,
     Step,
+    awaiting_issuance_message,
     remote_status,
     solver_for,
     start,
@@ -177,14 +180,21 @@ def _advance(
 def _await_issuance(
     step: Step, spec: OrderSpec, cert_id: str, now: datetime, policy: OrderPolicy
 ) -> OrderDecision:
-    if spec.validation_method is ValidationMethod.EMAIL:
-        message = f"waiting for the validation email for {cert_id} to be confirmed"
-    else:
-        message = f"validation accepted; ZeroSSL is issuing {cert_id}"
+    """Wait for the batch poller; for EMAIL, send the approval email again when asked to."""
+    message = awaiting_issuance_message(spec, step.status, cert_id)
     if step.status.validated_time is None:
         step = step.with_status(validated_time=now)
     step = step.ready(OrderReason.WAITING_FOR_ISSUANCE, message, now)
-    return step.decide([AwaitIssuance(cert_id)], requeue_after=policy.await_recheck)
+    actions: list[OrderAction] = []
+    resend = step.order.annotations.get(RESEND_EMAIL_ANNOTATION)
+    if (
+        spec.validation_method is ValidationMethod.EMAIL
+        and resend
+        and resend != step.status.email_resend
+    ):
+        actions.append(ResendEmail(cert_id, resend))
+    actions.append(AwaitIssuance(cert_id))
+    return step.decide(actions, requeue_after=policy.await_recheck)
 
 
 def _present(spec: OrderSpec, record: ValidationRecord, solver: OrderSolver) -> Present:

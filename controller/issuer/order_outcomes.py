@@ -24,6 +24,7 @@ from controller.issuer.actions import (
     Cleanup,
     Download,
     Downloaded,
+    EmailResent,
     FlagIssuer,
     NoDraftFound,
     OrderAction,
@@ -31,18 +32,20 @@ from controller.issuer.actions import (
     Present,
     Presented,
     Propagated,
+    ResendEmail,
     Verified,
     Verify,
     WaitPropagation,
 )
 from controller.issuer.conditions import TERMINAL_ORDER_REASONS, OrderReason
-from controller.issuer.decision import warning
+from controller.issuer.decision import normal, warning
 from controller.issuer.errors import IssuerError, PendingError, PermanentError, intent_for
 from controller.issuer.order_steps import (
     DEFAULT_POLICY,
     OrderDecision,
     OrderPolicy,
     Step,
+    awaiting_issuance_message,
     propagation_deadline,
     start,
     validation_records,
@@ -53,7 +56,7 @@ from controller.zerossl.dcv import describe_details
 from controller.zerossl.errors import ZeroSSLError
 from controller.zerossl.models import CertificateStatus, pem_blocks
 
-ZEROSSL_ACTIONS = (AdoptOrCreate, Verify, Download, CancelAtZeroSSL)
+ZEROSSL_ACTIONS = (AdoptOrCreate, Verify, Download, CancelAtZeroSSL, ResendEmail)
 CANNOT_CANCEL = "certificate_cannot_be_cancelled"
 
 
@@ -102,8 +105,12 @@ def record_outcome(
                 verify=None,
                 retry=None,
             )
-            message = f"validation accepted; ZeroSSL is issuing {certificate.id}"
+            message = awaiting_issuance_message(spec, step.status, certificate.id)
             return step.ready(OrderReason.WAITING_FOR_ISSUANCE, message, now).decide()
+        case EmailResent(token):
+            note = awaiting_issuance_message(spec, step.status, step.status.certificate_id or "")
+            event = normal("EmailResent", f"asked ZeroSSL to send the approval email again; {note}")
+            return step.with_status(email_resend=token).event(event).decide()
         case Downloaded(chain_pem):
             blocks = pem_blocks(chain_pem)
             step = step.with_status(
@@ -162,6 +169,14 @@ def _failed(
     policy: OrderPolicy,
 ) -> OrderDecision:
     intent = intent_for(error)
+    if isinstance(action, ResendEmail):
+        # A resend that failed is reported, never retried in a loop and never fatal.
+        message = f"ZeroSSL did not resend the approval email: {intent.message}"
+        return (
+            step.with_status(email_resend=action.token)
+            .event(warning("EmailResendFailed", message))
+            .decide()
+        )
     if (
         isinstance(action, CancelAtZeroSSL)
         and isinstance(error, ZeroSSLError)
@@ -188,12 +203,17 @@ def _verify_later(
 ) -> OrderDecision:
     attempts = (step.status.verify.attempts if step.status.verify else 0) + 1
     delay = _delay(intent, attempts, policy.verify_backoff, policy.verify_backoff_cap, policy)
+    changed = attempts == 1
     if isinstance(error, ZeroSSLError):
         clauses = describe_details(error.type, error.details)
         for record in step.status.validations:
             mine = [c for c in clauses if c.split(":", 1)[0] == record.domain]
-            if mine:
+            if mine and "; ".join(mine) != record.last_error:
+                changed = True
                 step = step.with_record(record.replace(last_error="; ".join(mine)))
+    if changed:
+        # One Warning per new explanation (a CAA record, a missing CNAME...), not per attempt.
+        step = step.event(warning("ValidationNotYetAccepted", intent.message))
     step = step.with_status(verify=Backoff(attempts, after(now, delay)))
     message = (
         f"ZeroSSL has not validated yet (attempt {attempts}, next in {delay:.0f}s): "

@@ -32,7 +32,12 @@ from controller.issuer.orders import (
 )
 from controller.issuer.spec import Method
 from controller.issuer.timing import after
-from controller.zerossl.models import Certificate, CertificateStatus, DomainValidation
+from controller.zerossl.models import (
+    Certificate,
+    CertificateStatus,
+    DomainValidation,
+    ValidationMethod,
+)
 
 OrderDecision = Decision[OrderAction]
 
@@ -168,6 +173,14 @@ def _www_twin(domain: str) -> str:
 def solver_for(spec: OrderSpec, domain: str) -> OrderSolver | None:
     """The domain's solver; a www/non-www variant ZeroSSL added uses its twin's solver."""
     return spec.solver_for(domain) or spec.solver_for(_www_twin(domain))
+
+
+def awaiting_issuance_message(spec: OrderSpec, status: OrderStatus, cert_id: str) -> str:
+    """What the order waits for once ZeroSSL accepted the validation request."""
+    if spec.validation_method is ValidationMethod.EMAIL:
+        addresses = ", ".join(dict.fromkeys(r.email for r in status.validations if r.email))
+        return f"waiting for the approval email to {addresses or 'the domain admin'} ({cert_id})"
+    return f"validation accepted; ZeroSSL is issuing {cert_id}"
 
 
 def email_address(solver: OrderSolver, domain: str) -> str:

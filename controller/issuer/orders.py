@@ -240,6 +240,7 @@ class OrderStatus:
     retry: Backoff | None = None
     cancelled: bool = False
     trace_context: Mapping[str, str] = field(default_factory=dict)
+    email_resend: str | None = None  # the resend-email annotation value last honoured
 
     @property
     def ready(self) -> Mapping[str, Any] | None:
@@ -287,6 +288,8 @@ class OrderStatus:
         out["cancelled"] = self.cancelled
         if self.trace_context:
             out["traceContext"] = dict(self.trace_context)
+        if self.email_resend:
+            out["emailResend"] = self.email_resend
         return out
 
     @classmethod
@@ -321,6 +324,7 @@ class OrderStatus:
             else None,
             cancelled=data.get("cancelled") is True,
             trace_context={str(k): str(v) for k, v in as_dict(data.get("traceContext")).items()},
+            email_resend=data.get("emailResend") or None,
         )
 
 
