@@ -206,7 +206,9 @@ def decide_issuer(
     quota_flag = flag is not None and flag.reason is IssuerReason.QUOTA_EXHAUSTED
     if flag is not None and quota_flag:
         since = account.quota_exhausted_time
-        if since is None or flag.time > since:
+        # The status keeps whole seconds: compare at that precision, or a flag raised within
+        # a second of the one recorded would look newer at every reconcile.
+        if since is None or flag.time.replace(microsecond=0) > since:
             return _quota_exhausted(
                 issuer, status, flag.message, since=flag.time, now=now, rand=rand, policy=policy
             )

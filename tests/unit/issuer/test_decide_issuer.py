@@ -230,6 +230,14 @@ def test_quota_flag_is_handled_once() -> None:
     assert decision.requeue_after == 240
 
 
+def test_quota_flag_with_a_fraction_of_a_second_is_handled_once() -> None:
+    flag = IssuerFlag(IssuerReason.QUOTA_EXHAUSTED, "2817", NOW + timedelta(microseconds=250))
+    recorded = decide(healthy(), KEY, flag).status
+    assert recorded is not None
+    again = decide(healthy(account=recorded["account"]), KEY, flag)
+    assert again.empty
+
+
 def test_quota_retry_time_is_jittered() -> None:
     flag = IssuerFlag(IssuerReason.QUOTA_EXHAUSTED, "2817", NOW)
     issuer = Issuer.from_object(healthy())
