@@ -79,12 +79,15 @@ async def audit_requests(stack: Stack, planned: Sequence[PlannedRequest], run: s
     )
     by_key = {object_key(obj): obj for obj in objects}
     states: dict[str, list[str]] = defaultdict(list)
+    messages: dict[str, str] = {}
     wrong_chain: list[str] = []
     for request in planned:
         obj = by_key.get(request.key)
         state = terminal_state(obj) if obj is not None else None
         reason = "missing" if obj is None else (state[0] if state else "Pending")
         states[reason].append(request.key)
+        if state is not None and reason != "Issued":
+            messages[request.key] = state[1]
         if reason == "Issued":
             assert obj is not None
             problem = chain_matches(request, str(obj["status"].get("certificate") or ""))
@@ -92,7 +95,9 @@ async def audit_requests(stack: Stack, planned: Sequence[PlannedRequest], run: s
                 wrong_chain.append(f"{request.key}: {problem}")
     not_issued = sorted(k for reason, keys in states.items() if reason != "Issued" for k in keys)
     summary = ", ".join(f"{reason} {len(keys)}" for reason, keys in sorted(states.items()))
-    failed = sorted(states.get("Failed", []) + states.get("Denied", []))
+    failed = sorted(
+        f"{k} ({messages.get(k, '')})" for k in states.get("Failed", []) + states.get("Denied", [])
+    )
     return [
         Check(
             "every request issued",

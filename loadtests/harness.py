@@ -221,8 +221,16 @@ class LoadRun:
         *,
         concurrency: int = 32,
         rate: float | None = None,
+        stop: asyncio.Event | None = None,
     ) -> None:
-        await _running(self._submitter).submit(requests, concurrency=concurrency, rate=rate)
+        await _running(self._submitter).submit(
+            requests, concurrency=concurrency, rate=rate, stop=stop
+        )
+
+    def submitted(self, requests: Sequence[PlannedRequest]) -> list[PlannedRequest]:
+        """Those of ``requests`` whose create was sent."""
+        created = _running(self._submitter).created
+        return [r for r in requests if r.key in created]
 
     async def wait_finished(self, requests: Sequence[PlannedRequest], timeout: float) -> None:
         await self.watcher.wait_finished([r.key for r in requests], timeout)

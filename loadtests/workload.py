@@ -167,9 +167,12 @@ class Submitter:
         *,
         concurrency: int = 32,
         rate: float | None = None,
+        stop: asyncio.Event | None = None,
     ) -> None:
         """Create and approve every request: at most ``concurrency`` in flight, and with
-        ``rate``, request ``i`` starts no earlier than ``i / rate`` seconds after the first."""
+        ``rate``, request ``i`` starts no earlier than ``i / rate`` seconds after the first.
+        Once ``stop`` is set no further request starts (those under way complete), so every
+        request in :attr:`created` ends up approved."""
         if concurrency < 1 or (rate is not None and rate <= 0):
             raise ValueError("concurrency must be >= 1 and rate > 0")
         pending: Iterator[tuple[int, PlannedRequest]] = iter(enumerate(requests))
@@ -179,6 +182,8 @@ class Submitter:
             for index, request in pending:
                 if rate is not None:
                     await asyncio.sleep(max(0.0, start + index / rate - self._clock()))
+                if stop is not None and stop.is_set():
+                    return
                 await self._create_approved(request)
 
         async with asyncio.TaskGroup() as workers:

@@ -45,7 +45,7 @@ class Throughput:
             checks = await audit_requests(load.stack, planned, run_id)
             checks += audit_zerossl(await zerossl_ledger(load.stack, planned), planned)
             checks += agreement_checks(
-                seen, kills=0, workers=self.system.workers, replicas=self.system.replicas
+                seen, stops=0, workers=self.system.workers, replicas=self.system.replicas
             )
         summary = issuance_summary(seen)
         summary["seconds_to_submit_all"] = round(submitted - seen.began, 3)
