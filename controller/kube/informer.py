@@ -156,7 +156,6 @@ class Informer:
             self._upsert(self._transform(item))
             if count % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)
-        self._cached.set(len(self.store))
 
     def prune(self, keep: set[str]) -> None:
         for key in [key for key in self.store.list_keys() if key not in keep]:
@@ -173,16 +172,17 @@ class Informer:
         if event_type == "DELETED":
             if self.store.delete(object_key(obj)) is not None:
                 self._notify(_DELETE, obj)
+                self._cached.set(len(self.store))
         elif event_type in ("ADDED", "MODIFIED"):
             self._upsert(obj)
         else:
             raise WatchProtocolError(f"cannot apply a {event_type} event")
-        self._cached.set(len(self.store))
 
     def _upsert(self, obj: dict[str, Any]) -> None:
         old = self.store.put(object_key(obj), obj)
         if old is None:
             self._notify(_ADD, obj)
+            self._cached.set(len(self.store))
         elif old["metadata"].get("uid") != obj["metadata"].get("uid"):
             self._notify(_DELETE, old)
             self._notify(_ADD, obj)

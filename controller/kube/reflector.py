@@ -14,7 +14,9 @@ Invariants:
   after a backoff. Every relist waits a backoff first (0.8 s doubling, jittered, capped at
   30 s, reset after 2 healthy minutes).
 - The reader never awaits the sink's consumers: ``Sink.apply`` is synchronous and must not
-  block; ``Sink.upsert`` may yield to the loop between objects.
+  block; ``Sink.upsert`` may yield to the loop between objects. The reader itself yields every
+  few events, so a backlog of buffered bytes never monopolises the event loop (lease renewals
+  run on the same loop).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 
 WATCH_EVENT_TYPES = ("ADDED", "MODIFIED", "DELETED", "BOOKMARK")
 VERY_SHORT_WATCH = 1.0
+_YIELD_EVERY = 64
 
 
 class Sink(Protocol):
@@ -184,6 +187,8 @@ class Reflector:
                     async for event in stream:
                         count += 1
                         resource_version = self._handle(event)
+                        if count % _YIELD_EVERY == 0:
+                            await asyncio.sleep(0)  # buffered bytes never starve other tasks
             except Gone as exc:
                 self._restarted("gone")
                 raise _Relist("watch expired (410)") from exc

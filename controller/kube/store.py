@@ -2,8 +2,8 @@
 secondary indexes (client-go's thread-safe store plus indexer).
 
 Invariants:
-- Objects are kept encoded (orjson bytes of the already trimmed object): about the raw JSON
-  size per object, no per-field Python objects, nothing for the cyclic GC to walk.
+- Objects are kept encoded (exactly sized orjson bytes of the already trimmed object): about
+  the raw JSON size per object, no per-field Python objects, nothing for the cyclic GC to walk.
 - Every read decodes a fresh dict: callers may mutate what they get without corrupting the
   cache (the classic client-go pitfall cannot happen here).
 - For every index ``name``: ``index_keys(name, v)`` is exactly the set of keys whose current
@@ -76,7 +76,7 @@ class Store:
         """Stores ``obj`` under ``key``; returns the object it replaced, if any."""
         raw = self._items.get(key)
         old = None if raw is None else _decode(raw)
-        self._items[key] = orjson.dumps(obj)
+        self._items[key] = _encode(obj)
         for name, func in self._indexers.items():
             new_values = tuple(func(obj))
             old_values = () if old is None else tuple(func(old))
@@ -114,6 +114,12 @@ class Store:
                 keys.discard(key)
                 if not keys:
                     del index[value]
+
+
+def _encode(obj: dict[str, Any]) -> bytes:
+    """orjson's bytes keep its whole growth buffer (32 KiB for a 3 KiB object): copy them to an
+    exactly sized object before keeping them for long."""
+    return memoryview(orjson.dumps(obj)).tobytes()
 
 
 def _decode(raw: bytes) -> dict[str, Any]:
