@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -139,3 +140,18 @@ def test_backoff_rejects_nonsense() -> None:
         Backoff(0.0)
     with pytest.raises(ValueError):
         Backoff(1.0, cap=0.5)
+
+
+def test_stored_objects_cost_about_their_json_size() -> None:
+    """orjson's output bytes pin a 32 KiB buffer each; the store must keep exact copies."""
+    payload = "x" * 3000
+    store = Store()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(200):
+            store.put(f"ns/o{i}", {"metadata": {"namespace": "ns", "name": f"o{i}"}, "d": payload})
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown / 200 < 3000 + 600
