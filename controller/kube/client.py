@@ -102,16 +102,36 @@ class KubeClient:
         self._session: aiohttp.ClientSession | None = None
 
     @classmethod
-    def from_config(cls, config: ClusterConfig, **options: Any) -> KubeClient:
+    def from_config(
+        cls,
+        config: ClusterConfig,
+        *,
+        qps: float = 50.0,
+        burst: int = 100,
+        timeout: float = 30.0,
+        inactivity_timeout: float = DEFAULT_INACTIVITY_TIMEOUT,
+    ) -> KubeClient:
         """A client for an explicit configuration (tests, sandboxes)."""
-        return cls(config, **options)
+        return cls(
+            config, qps=qps, burst=burst, timeout=timeout, inactivity_timeout=inactivity_timeout
+        )
 
     @classmethod
     async def from_kubeconfig(
-        cls, path: str, *, context: str | None = None, **options: Any
+        cls,
+        path: str,
+        *,
+        context: str | None = None,
+        qps: float = 50.0,
+        burst: int = 100,
+        timeout: float = 30.0,
+        inactivity_timeout: float = DEFAULT_INACTIVITY_TIMEOUT,
     ) -> KubeClient:
         """A client for the server of a kubeconfig file's (current) context."""
-        return cls(await load_kubeconfig(path, context=context), **options)
+        config = await load_kubeconfig(path, context=context)
+        return cls.from_config(
+            config, qps=qps, burst=burst, timeout=timeout, inactivity_timeout=inactivity_timeout
+        )
 
     @classmethod
     async def from_settings(
