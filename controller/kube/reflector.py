@@ -161,8 +161,8 @@ class Reflector:
             for item in items:
                 item.setdefault("apiVersion", self.resource.api_version)
                 item.setdefault("kind", self.resource.kind)
+            seen.update(object_key(item) for item in items)  # before a transform sees them
             await self.sink.upsert(items)
-            seen.update(object_key(item) for item in items)
             meta = page["metadata"]
             token = meta.get("continue") or None
             if token is None:
