@@ -7,7 +7,7 @@ Both are reset at the start of a run's measured phase, so the counts are the run
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -38,8 +38,13 @@ class KubeCounts:
             out[row.verb] += row.count
         return dict(sorted(out.items()))
 
-    def writes(self) -> int:
-        return sum(row.count for row in self.rows if row.verb in WRITE_VERBS)
+    def writes(self, *, exclude: Collection[str] = ()) -> int:
+        """Write requests, but for resources whose name starts with one of ``exclude``."""
+        return sum(
+            row.count
+            for row in self.rows
+            if row.verb in WRITE_VERBS and not row.resource.startswith(tuple(exclude))
+        )
 
     def writes_by_resource(self) -> dict[str, int]:
         out: Counter[str] = Counter()

@@ -41,7 +41,8 @@ from .workload import Fleet, PlannedRequest, Submitter, plan, selector
 UNLIMITED_QPS: Final = 1_000_000.0
 """The ZeroSSL limiter "off": a rate no run comes near."""
 QUIET_PERIOD: Final = 1.0
-"""How long a finished run idles before the final counts, so nothing is in flight."""
+"""How long the controller must be idle before the final counts, so nothing is in flight."""
+QUIESCE_TIMEOUT: Final = 60.0
 Mode = Literal["in-process", "subprocess"]
 T = TypeVar("T")
 
@@ -142,6 +143,7 @@ class Observations:
     zerossl: ZeroSSLLog
     controller_zerossl: Mapping[str, float]
     controller_kube: Mapping[str, float]
+    reconciles: Mapping[str, float]
     depth: Sequence[DepthSample]
     watcher_relists: int
 
@@ -236,8 +238,11 @@ class LoadRun:
         await self.watcher.wait_finished([r.key for r in requests], timeout)
 
     async def observe(self, *, quiet: float = QUIET_PERIOD) -> Observations:
-        """Idle ``quiet`` seconds, then collect what the run measured."""
-        await asyncio.sleep(quiet)
+        """Wait until the controller has written nothing but lease renewals for ``quiet``
+        seconds (its Event recorder may still be draining), then collect what the run
+        measured; ``quiet`` 0 collects at once."""
+        if quiet > 0:
+            await self._quiesce(quiet)
         self.sampler.sample()
         await self.metrics.scrape_all()
         began = _running(self._began)
@@ -255,9 +260,26 @@ class LoadRun:
             controller_kube=self.metrics.counter_delta(
                 "zerossl_issuer_kube_requests_total", "verb"
             ),
+            reconciles=self.metrics.counter_delta(
+                "zerossl_issuer_reconcile_total", "controller", "result"
+            ),
             depth=list(self.metrics.depth),
             watcher_relists=self.watcher.relists,
         )
+
+    async def _quiesce(self, quiet: float) -> None:
+        """Until two readings ``quiet`` seconds apart count the same writes (leases aside);
+        after ``QUIESCE_TIMEOUT`` the run is measured anyway (a controller that never stops
+        writing shows in the metric-agreement checks)."""
+        previous = -1
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(QUIESCE_TIMEOUT):
+                while True:
+                    current = (await kube_counts(self.stack)).writes(exclude=("leases",))
+                    if current == previous:
+                        return
+                    previous = current
+                    await asyncio.sleep(quiet)
 
 
 def _running(part: T | None) -> T:

@@ -187,19 +187,20 @@ class ReplicaMetrics:
             await self.scrape_all()
             await asyncio.sleep(self._interval)
 
-    def counter_delta(self, name: str, label: str) -> dict[str, float]:
-        """Sum over replica processes of counter ``name`` since the baseline, by ``label``."""
+    def counter_delta(self, name: str, *labels: str) -> dict[str, float]:
+        """Sum over replica processes of counter ``name`` since the baseline, by the values
+        of ``labels`` (joined with "/")."""
         totals: dict[str, float] = defaultdict(float)
         for pid, scrape in self.latest.items():
-            before = _by_label(self.baseline.get(pid), name, label)
-            for value, count in _by_label(scrape, name, label).items():
+            before = _by_label(self.baseline.get(pid), name, *labels)
+            for value, count in _by_label(scrape, name, *labels).items():
                 totals[value] += count - before.get(value, 0.0)
         return dict(totals)
 
 
-def _by_label(scrape: Metrics | None, name: str, label: str) -> dict[str, float]:
+def _by_label(scrape: Metrics | None, name: str, *labels: str) -> dict[str, float]:
     out: dict[str, float] = defaultdict(float)
     if scrape is not None:
         for sample in scrape.samples(name):
-            out[sample.labels.get(label, "")] += sample.value
+            out["/".join(sample.labels.get(label, "") for label in labels)] += sample.value
     return out

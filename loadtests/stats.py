@@ -49,7 +49,7 @@ def distribution(values: Sequence[float]) -> Distribution:
     )
 
 
-def per_issuance(counts: Mapping[str, int], issued: int) -> dict[str, float]:
+def per_issuance(counts: Mapping[str, float], issued: int) -> dict[str, float]:
     """Each count divided by the number of issued certificates (all zero when none was)."""
     return {key: (value / issued if issued else 0.0) for key, value in sorted(counts.items())}
 

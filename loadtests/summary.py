@@ -47,6 +47,7 @@ def issuance_summary(seen: Observations) -> dict[str, Any]:
             per_issuance(dict(seen.zerossl.counts), issued)
         ),
         "zerossl_429s": seen.zerossl.throttled(),
+        "reconciles_per_issuance": _rounded(per_issuance(seen.reconciles, issued)),
         "watcher_relists": seen.watcher_relists,
     }
 
