@@ -32,7 +32,7 @@ from controller.issuer.controllers.caches import (
     BY_SECRET,
     Caches,
     issuer_key,
-    request_issuer,
+    request_is_ours,
 )
 from controller.issuer.controllers.issuers import IssuerReconciler
 from controller.issuer.controllers.orders import OrderReconciler
@@ -107,7 +107,7 @@ class Controller:
         return HandlerFuncs(add=enqueue, update=changed, delete=lambda item: enqueue(_obj(item)))
 
     def _on_request(self, obj: Obj) -> None:
-        if self.leading and request_issuer(obj) is not None:
+        if self.leading and request_is_ours(obj):
             self.request_queue.add(object_key(obj))
 
     def _on_order(self, obj: Obj) -> None:

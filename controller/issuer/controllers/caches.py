@@ -48,17 +48,27 @@ def parse_issuer_key(key: str) -> IssuerRef:
     return IssuerRef(parsed, rest, None)
 
 
-def request_issuer(obj: dict[str, Any]) -> IssuerRef | None:
-    """The issuer a CertificateRequest object points at, if it is one of ours."""
+def _request_ref(obj: dict[str, Any]) -> IssuerRef | ForeignRef | UnknownKind:
     spec = obj.get("spec") or {}
     ref = spec.get("issuerRef") or {}
-    resolved = resolve_issuer_ref(
+    return resolve_issuer_ref(
         str(ref.get("group") or ""),
         str(ref.get("kind") or ""),
         str(ref.get("name") or ""),
         str(obj["metadata"].get("namespace") or ""),
     )
-    return None if isinstance(resolved, ForeignRef | UnknownKind) else resolved
+
+
+def request_issuer(obj: dict[str, Any]) -> IssuerRef | None:
+    """The issuer a CertificateRequest object points at, if it is one of ours."""
+    resolved = _request_ref(obj)
+    return resolved if isinstance(resolved, IssuerRef) else None
+
+
+def request_is_ours(obj: dict[str, Any]) -> bool:
+    """True if the request names our group, whatever the kind: one naming a kind we do not
+    serve is ours to fail (IssuerKindUnknown), so it is cached whole and reconciled."""
+    return not isinstance(_request_ref(obj), ForeignRef)
 
 
 def _request_index(obj: dict[str, Any]) -> tuple[str, ...]:
@@ -86,7 +96,7 @@ def _order_files(obj: dict[str, Any]) -> tuple[str, ...]:
 def _trim_request(obj: dict[str, Any]) -> dict[str, Any]:
     """Requests of other issuers keep only what routing needs; ours keep all we read."""
     obj = trim_object(obj)
-    if request_issuer(obj) is None:
+    if not request_is_ours(obj):
         return {
             "apiVersion": obj.get("apiVersion"),
             "kind": obj.get("kind"),
