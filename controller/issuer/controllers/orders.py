@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 
 from controller.clock import Clock
 from controller.config import Settings
@@ -39,6 +39,7 @@ from controller.issuer.actions import (
     DeleteOrder,
     Download,
     Downloaded,
+    EmailResent,
     FlagIssuer,
     NoDraftFound,
     OrderAction,
@@ -47,6 +48,7 @@ from controller.issuer.actions import (
     Presented,
     Propagated,
     RemoveFinalizer,
+    ResendEmail,
     Verified,
     Verify,
     WaitPropagation,
@@ -61,7 +63,7 @@ from controller.issuer.conditions import TERMINAL_ORDER_REASONS, IssuerReason
 from controller.issuer.controllers.caches import Caches
 from controller.issuer.controllers.issuers import IssuerReconciler
 from controller.issuer.controllers.poller import IssuancePoller
-from controller.issuer.controllers.writes import record_events, replace_status
+from controller.issuer.controllers.writes import OwnWrites, record_events, replace_status
 from controller.issuer.decide_order import OrderFacts, decide_order
 from controller.issuer.decision import warning
 from controller.issuer.errors import IssuerError, PendingError, camel_reason
@@ -100,7 +102,7 @@ ACTION = "Issue"
 MISCONFIGURED_WAIT = 300.0  # a solver that needs a fix to its spec or Secret is retried this often
 UNFINISHED = (CertificateStatus.DRAFT, CertificateStatus.PENDING_VALIDATION)
 
-ZeroSSLAction = AdoptOrCreate | Verify | Download | CancelAtZeroSSL
+ZeroSSLAction = AdoptOrCreate | Verify | ResendEmail | Download | CancelAtZeroSSL
 SolverAction = Present | Cleanup | WaitPropagation
 
 
@@ -156,14 +158,14 @@ class OrderReconciler:
         self._policy = policy
         self._routing = HttpRouting(kube, namespace=settings.namespace)
         self._endpoints = ProviderEndpoints(settings.cloudflare_api_url, settings.route53_api_url)
-        self._written: dict[str, str] = {}  # order key -> resourceVersion of our last write
+        self._written = OwnWrites()
 
     async def reconcile(self, key: str) -> Result:
         obj = self._caches.orders.store.get(key)
         if obj is None:
-            self._written.pop(key, None)
+            self._written.forget(key)
             return DONE
-        if not self._caught_up(key, obj):
+        if not self._written.caught_up(key, obj):
             return DONE
         order = Order.from_object(obj)
         facts = self._facts(order)
@@ -182,18 +184,7 @@ class OrderReconciler:
                 return stop.result
             return run.result()
 
-    # --- facts and freshness -------------------------------------------------------------------
-
-    def _caught_up(self, key: str, obj: Mapping[str, Any]) -> bool:
-        """False while the cache still holds a version older than our last write."""
-        expected = self._written.get(key)
-        if expected is None:
-            return True
-        seen = str(obj["metadata"].get("resourceVersion") or "")
-        if seen.isdigit() and expected.isdigit() and int(seen) < int(expected):
-            return False
-        del self._written[key]
-        return True
+    # --- facts -----------------------------------------------------------------------------------
 
     def _facts(self, order: Order) -> OrderFacts:
         ref = order.issuer_ref
@@ -243,7 +234,7 @@ class OrderReconciler:
             raise _Stop(DONE) from None
         except Conflict as error:
             raise _Stop(Retry(f"order write conflicted: {error.message}")) from None
-        self._written[run.key] = str(written["metadata"].get("resourceVersion") or "")
+        self._written.wrote(run.key, written)
         return written
 
     async def _act(self, run: _Run, action: OrderAction) -> Outcome | None:
@@ -263,8 +254,10 @@ class OrderReconciler:
                 self._poller.watch(client, cert_id, run.key)
             case Present() | Cleanup() | WaitPropagation():
                 return await self._solve(run, action)
-            case AdoptOrCreate() | Verify() | Download() | CancelAtZeroSSL():
+            case AdoptOrCreate() | Verify() | ResendEmail() | Download() | CancelAtZeroSSL():
                 return await self._call_zerossl(run, action)
+            case _:
+                assert_never(action)
         return None
 
     # --- Kubernetes ----------------------------------------------------------------------------
@@ -316,6 +309,9 @@ class OrderReconciler:
                     return await _adopt_or_create(client, action)
                 case Verify(cert_id, method, emails):
                     return Verified(await client.verify_domains(cert_id, method, emails=emails))
+                case ResendEmail(cert_id, token):
+                    await client.resend_verification_email(cert_id)
+                    return EmailResent(token)
                 case Download(cert_id):
                     return Downloaded((await client.download(cert_id)).chain_pem())
                 case CancelAtZeroSSL(cert_id):

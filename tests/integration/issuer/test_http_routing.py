@@ -26,7 +26,7 @@ from controller.kube.errors import NotFound
 from controller.kube.resource import INGRESSES, Resource
 from controller.observability import metrics
 from controller.sandbox.kube import KubeAPIServer
-from tests.integration.issuer.conftest import NAMESPACE
+from tests.integration.issuer.harness import NAMESPACE
 
 pytestmark = pytest.mark.integration
 
