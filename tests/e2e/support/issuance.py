@@ -23,7 +23,7 @@ from controller.sandbox.stack.cluster import ISSUER_API_VERSION, REQUEST_API_VER
 from controller.sandbox.stack.waiting import poll
 from controller.sandbox.zerossl.emulator import CertificateView
 from tests.e2e.conftest import STACKS
-from tests.e2e.support.stacks import E2E_NAMESPACE, e2e_options
+from tests.e2e.support.stacks import E2E_NAMESPACE, e2e_options, log_tails
 
 JSON = dict[str, Any]
 EVENTS_API_VERSION = "events.k8s.io/v1"
@@ -34,9 +34,14 @@ WAIT = 30.0
 
 @contextlib.asynccontextmanager
 async def module_stack(**options: Any) -> AsyncIterator[Stack]:
-    """A stack for a whole module (see :func:`tests.e2e.support.e2e_options`)."""
+    """A stack for a whole module (see :func:`tests.e2e.support.e2e_options`); a failure of
+    the module fixture's own set-up carries the replicas' log tails."""
     async with Stack(e2e_options(**options)) as running:
-        yield running
+        try:
+            yield running
+        except Exception as exc:
+            exc.add_note(log_tails(running))
+            raise
 
 
 def reported(request: pytest.FixtureRequest, stack: Stack) -> Iterator[None]:
