@@ -94,6 +94,7 @@ class Controller:
     def _wire_handlers(self) -> None:
         caches = self.caches
         caches.requests.add_handler(self._handlers(self._on_request))
+        caches.requests.add_handler(HandlerFuncs(delete=lambda item: self._on_gone(_obj(item))))
         caches.orders.add_handler(self._handlers(self._on_order))
         for informer in (caches.issuers, caches.cluster_issuers):
             informer.add_handler(self._handlers(self._on_issuer))
@@ -109,6 +110,12 @@ class Controller:
     def _on_request(self, obj: Obj) -> None:
         if self.leading and request_is_ours(obj):
             self.request_queue.add(object_key(obj))
+
+    def _on_gone(self, request: Obj) -> None:
+        """A deleted request wakes its order (same key), which then deletes itself; nothing
+        else would when the request was deleted with ``--cascade=orphan``."""
+        if self.leading:
+            self.order_queue.add(object_key(request))
 
     def _on_order(self, obj: Obj) -> None:
         if self.leading:
