@@ -10,11 +10,13 @@ import dataclasses
 import math
 import socket
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from cryptography import x509
 
+from controller.clock import parse_rfc3339
 from controller.issuer.controllers.poller import JITTER
 from controller.issuer.solvers.http import HTTPROUTES
 from controller.kube.resource import INGRESSES
@@ -289,6 +291,38 @@ async def test_dns_validation_through_rfc2136_publishes_then_removes_the_cname(
     assert record["state"] == "Valid"
     assert bind9.cname(cname["name"]) is None  # removed after issuance
     assert chain_of(order["status"]["certificate"])[0].serial_number
+
+
+async def test_a_solver_refused_by_the_dns_server_waits_and_warns_never_fails(
+    sandbox: Sandbox, bind9: Bind9
+) -> None:
+    await sandbox.issuer({"dns": {"rfc2136": {"nameserver": bind9.address}}})
+    sandbox.zerossl.set_dns_server(bind9.host, bind9.port)
+    async with sandbox.running():
+        await sandbox.request("shop", "api", make_csr(["api.locked.example.net"]))
+        order = await sandbox.order_where(
+            "shop", "api", lambda o: bool(o.get("status", {}).get("retry")), "retrying"
+        )
+        events = await sandbox.until(
+            lambda: (
+                [
+                    e
+                    for e in sandbox.api.list_objects("events.k8s.io/v1", "Event", "shop")
+                    if e.get("reason") == "SolverRefused"
+                ]
+                or None
+            ),
+            lambda: "a SolverRefused Event?",
+        )
+
+    status = order["status"]
+    assert ready_reason(order) == "Presenting"  # not Failed: fixing the solver is enough
+    wait = parse_rfc3339(status["retry"]["notBefore"]) - datetime.now(UTC)
+    assert wait.total_seconds() > 200  # a long wait, not a tight retry loop
+    assert "fix the solver spec or its Secret" in status["validations"][0]["lastError"]
+    assert events[0]["type"] == "Warning"
+    assert events[0]["regarding"]["name"] == "api"
+    assert "api.locked.example.net" in events[0]["note"]
 
 
 async def test_the_poller_keeps_calls_near_three_per_certificate(sandbox: Sandbox) -> None:
