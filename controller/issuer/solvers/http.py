@@ -7,7 +7,8 @@ namespace), as the solver's ``http`` spec says.
   (``host`` = the name; one host-less rule for IP addresses, which Ingress hosts cannot be).
 - ``gatewayHTTPRoute``: one gateway.networking.k8s.io/v1 HTTPRoute per order attached to the
   spec's ``parentRefs``, ``hostnames`` = the presented DNS names (none while an IP address is
-  presented: HTTPRoute hostnames cannot be IPs, and the exact path alone is specific to the CSR).
+  presented or more than 16 names are: HTTPRoute hostnames cannot be IPs and hold at most 16;
+  the exact path alone is specific to the CSR).
 
 Invariants:
 - The object lives in the controller's namespace (a backend Service must share it, and owner
@@ -54,6 +55,7 @@ ORDER_UID_LABEL = f"{GROUP}/order-uid"
 ORDER_ANNOTATION = f"{GROUP}/order"
 DOMAINS_ANNOTATION = f"{GROUP}/domains"
 LEGACY_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
+MAX_HOSTNAMES = 16  # HTTPRoute spec.hostnames maxItems
 ROUTINGS = ("ingress", "gatewayHTTPRoute", "none")
 
 
@@ -244,12 +246,12 @@ class HttpRouting:
             DOMAINS_ANNOTATION: ",".join(domains),
         }
         if routing == "ingress":
-            spec = self._ingress_spec(config, domains, path)
+            wanted = self._ingress_spec(config, domains, path)
             legacy_class = _text(config, routing, "class")
             if legacy_class:
                 annotations[LEGACY_CLASS_ANNOTATION] = legacy_class
         else:
-            spec = self._route_spec(config, domains, path)
+            wanted = self._route_spec(config, domains, path)
         return {
             "apiVersion": resource.api_version,
             "kind": resource.kind,
@@ -259,7 +261,7 @@ class HttpRouting:
                 "labels": labels,
                 "annotations": annotations,
             },
-            "spec": spec,
+            "spec": wanted,
         }
 
     def _ingress_spec(
@@ -312,7 +314,7 @@ class HttpRouting:
                 }
             ],
         }
-        if not any(is_ip(d) for d in domains):
+        if len(domains) <= MAX_HOSTNAMES and not any(is_ip(d) for d in domains):
             spec["hostnames"] = list(domains)
         return spec
 

@@ -172,6 +172,25 @@ async def test_httproute_names_dns_hosts_only_and_goes_with_the_last(kube: KubeC
     assert await get(kube, HTTPROUTES) is None
 
 
+async def test_httproute_over_sixteen_names_matches_the_path_on_any_host(
+    kube: KubeClient,
+) -> None:
+    routing = HttpRouting(kube, namespace=NAMESPACE)
+    names = [f"n{i}.example.com" for i in range(17)]
+    for domain in names[:16]:
+        await routing.present(ORDER, domain, PATH, ROUTE)
+    sixteen = await get(kube, HTTPROUTES)
+    assert sixteen is not None
+    assert sixteen["spec"]["hostnames"] == names[:16]
+
+    await routing.present(ORDER, names[16], PATH, ROUTE)  # the CRD allows 16 hostnames
+
+    route = await get(kube, HTTPROUTES)
+    assert route is not None
+    assert "hostnames" not in route["spec"]
+    assert route["metadata"]["annotations"][DOMAINS_ANNOTATION] == ",".join(names)
+
+
 async def test_an_object_of_an_earlier_order_of_the_same_name_is_taken_over(
     kube: KubeClient,
 ) -> None:
