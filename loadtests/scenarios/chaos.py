@@ -110,6 +110,8 @@ class Mayhem:
     kill_times: list[float] = field(default_factory=list)
 
     async def run(self, origin: float) -> NoReturn:
+        """Act at multiples of each period after ``origin``; kill times are recorded on the
+        harness's monotonic clock."""
         f = self.faults
         next_drop, next_compact, next_kill = f.watch_drop_every, f.compact_every, f.kill_every
         while True:
@@ -129,7 +131,7 @@ class Mayhem:
                 next_compact += f.compact_every
             if elapsed >= next_kill:
                 if await self.supervisor.kill_leader() is not None:
-                    self.kill_times.append(round(elapsed, 2))
+                    self.kill_times.append(time.monotonic())
                 next_kill += f.kill_every
 
 
@@ -209,7 +211,13 @@ class Chaos:
             },
             summary=summary,
             checks=checks,
-            series={**issuance_series(seen), "kills_at_s": mayhem.kill_times},
+            series={
+                **issuance_series(seen),
+                "kills_at_s": [
+                    round(t - min(seen.created.values(), default=seen.began), 2)
+                    for t in mayhem.kill_times
+                ],
+            },
         )
         result.wall_seconds = round(time.monotonic() - started, 1)
         return result

@@ -47,10 +47,13 @@ class Takeover:
     new: str
     lease_acquired_s: float
     first_reconcile_s: float
+    stopped_at: float
+    """Harness monotonic time of the signal."""
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, origin: float) -> dict[str, Any]:
         return {
             "round": self.round,
+            "at_s": round(self.stopped_at - origin, 3),
             "how": self.how,
             "old": self.old,
             "new": self.new,
@@ -133,7 +136,11 @@ class Failover:
             )
         )
         result = self._result(takeovers, issuance_summary(seen), checks)
-        result.series = {**issuance_series(seen), "takeovers": [t.to_json() for t in takeovers]}
+        origin = min(seen.created.values(), default=seen.began)
+        result.series = {
+            **issuance_series(seen),
+            "takeovers": [t.to_json(origin) for t in takeovers],
+        }
         result.wall_seconds = round(time.monotonic() - started, 1)
         return result
 
@@ -210,7 +217,7 @@ class Failover:
             await leader.wait_exit(leader.options.stop_grace)
         await leader.start(ready=True)
         new, acquired, first = takeover
-        return Takeover(index, how, leader.name, new.name, acquired, first)
+        return Takeover(index, how, leader.name, new.name, acquired, first, stopped)
 
     async def _restart_exited(self, stack: Stack, crashed: list[str]) -> None:
         """Replicas that exited on their own since the last round are noted in ``crashed``

@@ -1,0 +1,139 @@
+"""``python -m loadtests bench|chaos|report|list``: run the load, failover and chaos scenarios
+against the real system and write the results, plots and ``docs/benchmarks.md``.
+
+- ``bench [--profile standard|full|small] [--only NAME ...]`` (``make bench``)
+- ``chaos [--profile ...]`` (``make chaos``)
+- ``components``: run ``benchmarks/informer_bench.py`` and keep its output for the page
+- ``report``: regenerate the page from the result files already there
+- ``list``: the runs of a profile
+
+Each run writes ``<results>/<name>.json``; the page is regenerated from every result file
+present. Exit status 1 when a correctness check failed (a missed performance target is
+reported, not an error: it is a measurement).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+from .profiles import BENCH, CHAOS, PROFILES
+from .report import INFORMER_BENCH, write_report
+from .results import REPO_ROOT, RunResult, machine_info
+from .scenarios import Scenario
+
+RESULTS: Final = REPO_ROOT / "docs" / "benchmarks" / "results"
+PAGE: Final = REPO_ROOT / "docs" / "benchmarks.md"
+RUN_TIMEOUT: Final = 3600.0
+INFORMER_SCRIPT: Final = REPO_ROOT / "benchmarks" / "informer_bench.py"
+COMPONENT_TIMEOUT: Final = 900.0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m loadtests", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name in ("bench", "chaos", "list"):
+        sub = commands.add_parser(name)
+        sub.add_argument("--profile", choices=PROFILES, default="standard")
+        sub.add_argument("--only", nargs="+", metavar="NAME", help="run only these runs")
+        sub.add_argument("--results", type=Path, default=RESULTS)
+        sub.add_argument("--page", type=Path, default=PAGE)
+        sub.add_argument("--no-report", action="store_true", help="do not rewrite the page")
+        sub.add_argument("--timeout", type=float, default=RUN_TIMEOUT, help="bound per run (s)")
+    for name in ("report", "components"):
+        sub = commands.add_parser(name)
+        sub.add_argument("--results", type=Path, default=RESULTS)
+        sub.add_argument("--page", type=Path, default=PAGE)
+    return parser
+
+
+def _components(results: Path) -> int:
+    """Run the informer benchmark (bounded) and save what it printed, dated."""
+    try:
+        done = subprocess.run(
+            [sys.executable, str(INFORMER_SCRIPT)],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=COMPONENT_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        print(f"{INFORMER_SCRIPT.name} did not finish within {COMPONENT_TIMEOUT:.0f}s")
+        return 1
+    if done.returncode != 0:
+        print(f"{INFORMER_SCRIPT.name} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+        return 1
+    machine = machine_info()
+    header = (
+        f"# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine['cpu']}, "
+        f"{machine['usable_cpus']} CPUs, commit {machine['commit']}\n"
+    )
+    results.mkdir(parents=True, exist_ok=True)
+    (results / INFORMER_BENCH).write_text(header + done.stdout)
+    print(done.stdout)
+    return 0
+
+
+def _describe(result: RunResult) -> str:
+    lines = [
+        f"  {result.name}: {result.wall_seconds:.0f} s, checks "
+        f"{len(result.checks) - len(result.failures())}/{len(result.checks)} passed"
+    ]
+    lines += [f"    FAILED {c.name}: {c.detail}" for c in result.failures()]
+    lines += [
+        f"    target {t.name}: {t.measured:g} {t.unit} "
+        f"({'met' if t.met else 'MISSED'}, asked {'<=' if t.at_most else '>='} {t.limit:g})"
+        for t in result.targets
+    ]
+    return "\n".join(lines)
+
+
+async def _run_all(scenarios: list[Scenario], results: Path, timeout: float) -> bool:
+    passed = True
+    for scenario in scenarios:
+        print(f"running {scenario.name} ...", flush=True)
+        began = time.monotonic()
+        async with asyncio.timeout(timeout):
+            result = await scenario.run()
+        result.wall_seconds = round(time.monotonic() - began, 1)
+        result.write(results)
+        print(_describe(result), flush=True)
+        passed = passed and result.passed
+    return passed
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    if args.command in ("report", "components"):
+        status = _components(args.results) if args.command == "components" else 0
+        print(f"wrote {write_report(args.results, args.page)}")
+        return status
+    catalog: dict[str, Callable[[], list[Scenario]]] = BENCH if args.command != "chaos" else CHAOS
+    scenarios = catalog[args.profile]()
+    if args.command == "list":
+        chaos = CHAOS[args.profile]()
+        print("\n".join(f"bench  {s.name}" for s in scenarios))
+        print("\n".join(f"chaos  {s.name}" for s in chaos))
+        return 0
+    if args.only:
+        unknown = set(args.only) - {s.name for s in scenarios}
+        if unknown:
+            print(f"no such run in profile {args.profile}: {', '.join(sorted(unknown))}")
+            return 2
+        scenarios = [s for s in scenarios if s.name in args.only]
+    passed = asyncio.run(_run_all(scenarios, args.results, args.timeout))
+    if not args.no_report:
+        print(f"wrote {write_report(args.results, args.page)}")
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,152 @@
+"""The runs each command makes, by profile.
+
+- ``standard`` (``make bench``): every scenario of the issue at a size that fits in under 10
+  minutes on two cores: 1,000-request throughput runs (limiter off and on), the 30-second
+  issuance-delay run, a 60-second quota window, informer sync with 10,000 and 50,000
+  requests, and 20 leader kills plus graceful stops.
+- ``full``: the standard set plus 10,000-request throughput runs and the 5-minute quota run.
+- ``small``: the same scenarios, tiny, to keep the harness working (``make test``).
+
+``make chaos`` runs the chaos soak of the chosen profile (``standard``: 1,000 issuances).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+from .harness import SystemSettings
+from .scenarios import Scenario
+from .scenarios.chaos import Chaos, ChaosFaults
+from .scenarios.failover import Failover
+from .scenarios.informer import InformerScale
+from .scenarios.quota import QuotaUtilisation
+from .scenarios.throughput import Throughput
+
+PROFILES: Final = ("small", "standard", "full")
+ONE_REPLICA: Final = SystemSettings(replicas=1)
+HA: Final = SystemSettings(replicas=3)
+LIMITER_ON: Final = {"zerossl_qps": 100.0, "zerossl_burst": 10, "rate_limit": 100.0}
+"""The limiter "on": the controller's bucket and the emulator's enforced rate both at 100/s."""
+
+
+def throughput(requests: int, *, limiter: bool, label: str) -> Throughput:
+    system = ONE_REPLICA.with_(**LIMITER_ON) if limiter else ONE_REPLICA
+    state = "on" if limiter else "off"
+    return Throughput(
+        name=f"throughput-{label}-limiter-{state}",
+        title=f"{requests:,} requests, ZeroSSL limiter {state}, zero-latency emulators",
+        requests=requests,
+        system=system,
+        max_seconds=120.0 if requests >= 10_000 else None,
+        timeout=max(300.0, requests * 0.5),
+    )
+
+
+def delayed(requests: int, label: str) -> Throughput:
+    return Throughput(
+        name=f"calls-{label}-delay-30s",
+        title=f"{requests:,} concurrent orders, 30 s issuance delay: ZeroSSL calls per certificate",
+        requests=requests,
+        system=ONE_REPLICA.with_(issuance_delay="fixed:30", poll_interval=5.0),
+        max_zerossl_calls=3.2,
+        timeout=max(300.0, requests * 0.5),
+    )
+
+
+def quota(window: float, label: str) -> QuotaUtilisation:
+    return QuotaUtilisation(
+        name=f"quota-{label}",
+        title=f"Limiter at R = emulator's limit, {window:.0f} s window",
+        rate=20.0,
+        window=window,
+        system=ONE_REPLICA.with_(workers=16),
+    )
+
+
+def informer(sizes: tuple[int, ...], label: str) -> InformerScale:
+    return InformerScale(
+        name=f"informer-{label}",
+        title="Cache sync and memory with requests present",
+        sizes=sizes,
+        system=ONE_REPLICA.with_(namespaces=10),
+    )
+
+
+def failover(kills: int, graceful: int, label: str, system: SystemSettings = HA) -> Failover:
+    return Failover(
+        name=f"failover-{label}",
+        title=f"{system.replicas} replicas under load, leader stopped {kills + graceful} times",
+        system=system,
+        kills=kills,
+        graceful=graceful,
+        feed_rate=10.0,
+        pause=(0.5, 2.5),
+        seed=9,
+    )
+
+
+def _standard() -> list[Scenario]:
+    return [
+        throughput(1000, limiter=False, label="1k"),
+        throughput(1000, limiter=True, label="1k"),
+        delayed(1000, "1k"),
+        quota(60.0, "60s"),
+        informer((0, 10_000, 50_000), "10k-50k"),
+        failover(20, 5, "20-kills"),
+    ]
+
+
+def _full() -> list[Scenario]:
+    return [
+        *_standard(),
+        throughput(10_000, limiter=False, label="10k"),
+        throughput(10_000, limiter=True, label="10k"),
+        quota(300.0, "300s"),
+    ]
+
+
+def _small() -> list[Scenario]:
+    small = SystemSettings(replicas=1, namespaces=2)
+    return [
+        Throughput("small-throughput", "30 requests", 30, small.with_(**LIMITER_ON)),
+        QuotaUtilisation("small-quota", "R = 10/s, 4 s window", 10.0, 4.0, small, warmup=2.0),
+        InformerScale("small-informer", "300 requests present", (0, 300), small),
+        failover(1, 1, "small", small.with_(replicas=2)),
+    ]
+
+
+BENCH: Final[dict[str, Callable[[], list[Scenario]]]] = {
+    "small": _small,
+    "standard": _standard,
+    "full": _full,
+}
+
+
+def small_chaos() -> Chaos:
+    return Chaos(
+        name="small-chaos",
+        title="30 requests under chaos, one leader kill",
+        system=SystemSettings(replicas=2, namespaces=2),
+        requests=30,
+        feed_rate=6.0,
+        faults=ChaosFaults(watch_drop_every=2.0, compact_every=3.0, kill_every=3.0),
+        settle_timeout=120.0,
+    )
+
+
+def soak() -> Chaos:
+    return Chaos(
+        name="chaos-soak-1k",
+        title="1,000 issuances under chaos, leader killed every 15 s",
+        system=HA,
+        requests=1000,
+        feed_rate=10.0,
+    )
+
+
+CHAOS: Final[dict[str, Callable[[], list[Scenario]]]] = {
+    "small": lambda: [small_chaos()],
+    "standard": lambda: [soak()],
+    "full": lambda: [soak()],
+}
