@@ -9,6 +9,8 @@ Invariants:
   stop, then releases the Lease and exits 0.
 - Readiness means every cache has synced; liveness fails when the event loop or the leader's
   renewals are stuck.
+- Lease calls go through a client of their own: a backlog of controller requests in the shared
+  client-side rate limiter can never delay a renewal past the renew deadline.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from controller.server import Server
 
 log = logging.getLogger(__name__)
 REPORTING_CONTROLLER = "zerossl.issuer.dev/zerossl-issuer"
+LEASE_QPS = 10
 Obj = dict[str, Any]
 
 
@@ -66,7 +69,14 @@ def _obj(item: Obj | DeletedFinalStateUnknown) -> Obj:
 class Controller:
     """Everything one replica runs, wired together; :meth:`run` until cancelled."""
 
-    def __init__(self, settings: Settings, kube: KubeClient, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        kube: KubeClient,
+        clock: Clock | None = None,
+        *,
+        lease_client: KubeClient | None = None,
+    ) -> None:
         self.settings = settings
         self.kube = kube
         self.clock = clock or SystemClock()
@@ -82,7 +92,7 @@ class Controller:
         )
         self.secrets = SecretCache(kube, self.caches.secrets.store, self.caches.secrets.has_synced)
         self.elector = (
-            LeaderElector.from_settings(kube, settings, clock=self.clock)
+            LeaderElector.from_settings(lease_client or kube, settings, clock=self.clock)
             if settings.leader_elect
             else None
         )
@@ -237,9 +247,14 @@ class Controller:
 
 async def _main(settings: Settings) -> int:
     kube = await KubeClient.from_settings(settings, kubeconfig=os.environ.get("KUBECONFIG"))
+    # Lease calls: a few per retry period, never queued behind controller traffic.
+    lease_client = KubeClient.from_config(
+        kube.config, qps=LEASE_QPS, burst=LEASE_QPS, timeout=settings.renew_deadline
+    )
     loop = asyncio.get_running_loop()
-    async with kube:
-        replica = asyncio.create_task(Controller(settings, kube).run(), name="controller")
+    async with kube, lease_client:
+        controller = Controller(settings, kube, lease_client=lease_client)
+        replica = asyncio.create_task(controller.run(), name="controller")
         stopping = asyncio.Event()
 
         def stop() -> None:

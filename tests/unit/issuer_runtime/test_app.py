@@ -1,0 +1,42 @@
+"""Controller wiring that needs no API server: who the elector talks through, and handlers."""
+
+from __future__ import annotations
+
+from controller.app import Controller
+from controller.config import load
+from controller.kube.client import KubeClient
+from controller.kube.kubeconfig import ClusterConfig
+
+
+def _client() -> KubeClient:
+    return KubeClient(ClusterConfig("http://127.0.0.1:9"))
+
+
+def test_the_elector_has_a_client_of_its_own() -> None:
+    kube, lease = _client(), _client()
+    controller = Controller(load({}, []), kube, lease_client=lease)
+    assert controller.elector is not None
+    assert controller.elector.client is lease
+
+
+def test_without_leader_election_there_is_no_elector() -> None:
+    settings = load({"ZEROSSL_ISSUER_LEADER_ELECT": "false"}, [])
+    assert Controller(settings, _client()).elector is None
+
+
+def test_standby_replicas_queue_nothing_until_they_lead() -> None:
+    controller = Controller(load({}, []), _client())
+    request = {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "CertificateRequest",
+        "metadata": {"name": "r", "namespace": "ns", "resourceVersion": "1"},
+        "spec": {
+            "issuerRef": {"group": "zerossl.issuer.dev", "kind": "ZeroSSLIssuer", "name": "i"}
+        },
+    }
+    controller._on_request(request)
+    assert len(controller.request_queue) == 0
+    controller.leading = True
+    controller._on_request(request)
+    controller._on_request({**request, "spec": {"issuerRef": {"name": "other"}}})
+    assert len(controller.request_queue) == 1
