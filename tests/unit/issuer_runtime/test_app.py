@@ -24,7 +24,7 @@ def test_without_leader_election_there_is_no_elector() -> None:
     assert Controller(settings, _client()).elector is None
 
 
-def test_standby_replicas_queue_nothing_until_they_lead() -> None:
+async def test_standby_replicas_queue_nothing_until_they_lead() -> None:
     controller = Controller(load({}, []), _client())
     request = {
         "apiVersion": "cert-manager.io/v1",
