@@ -1,7 +1,9 @@
 """Time arithmetic shared by the decide functions: exponential backoff and deadlines.
 
-Invariant: waits handed to the work queue are at least ``MIN_REQUEUE`` (decision.requeue_in),
-so a deadline in the past never turns into a busy loop.
+Invariants: waits handed to the work queue are at least ``MIN_REQUEUE`` (decision.requeue_in),
+so a deadline in the past never turns into a busy loop; deadlines from :func:`after` are
+rounded up to the whole second, the precision status timestamps keep, so a stored backoff
+window is never shorter than the one decided.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ def backoff(attempts: int, base: float, cap: float) -> float:
 
 
 def after(now: datetime, seconds: float) -> datetime:
-    return now + timedelta(seconds=seconds)
+    """``now + seconds``, rounded up to a whole second."""
+    moment = now + timedelta(seconds=seconds)
+    whole = moment.replace(microsecond=0)
+    return whole if whole == moment else whole + timedelta(seconds=1)
 
 
 def wait_until(moment: datetime, now: datetime) -> float:
