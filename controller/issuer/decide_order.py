@@ -232,6 +232,11 @@ def _validate(step: Step, spec: OrderSpec, cert_id: str, now: datetime) -> Order
     if unpresented:
         message = f"publishing validation for {', '.join(r.domain for r, _ in unpresented)}"
         step = step.ready(OrderReason.PRESENTING, message, now)
+        # Write-ahead: ``presented`` lands before the record or route is written, so cleanup
+        # (idempotent) removes it even if the outcome's status write is lost to a conflict.
+        for record, _ in unpresented:
+            if record.method is not ValidationMethod.EMAIL:
+                step = step.with_record(record.replace(presented=True))
         return step.decide([_present(spec, r, s) for r, s in unpresented])
     waiting = [
         WaitPropagation(r.domain, r.cname, s.config)
