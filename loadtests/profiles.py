@@ -73,7 +73,13 @@ def informer(sizes: tuple[int, ...], label: str) -> InformerScale:
     )
 
 
-def failover(kills: int, graceful: int, label: str, system: SystemSettings = HA) -> Failover:
+def failover(
+    kills: int,
+    graceful: int,
+    label: str,
+    system: SystemSettings = HA,
+    pause: tuple[float, float] = (0.5, 2.5),
+) -> Failover:
     return Failover(
         name=f"failover-{label}",
         title=f"{system.replicas} replicas under load, leader stopped {kills + graceful} times",
@@ -81,7 +87,7 @@ def failover(kills: int, graceful: int, label: str, system: SystemSettings = HA)
         kills=kills,
         graceful=graceful,
         feed_rate=10.0,
-        pause=(0.5, 2.5),
+        pause=pause,
         seed=9,
     )
 
@@ -112,7 +118,7 @@ def _small() -> list[Scenario]:
         Throughput("small-throughput", "30 requests", 30, small.with_(**LIMITER_ON)),
         QuotaUtilisation("small-quota", "R = 10/s, 4 s window", 10.0, 4.0, small, warmup=2.0),
         InformerScale("small-informer", "300 requests present", (0, 300), small),
-        failover(1, 1, "small", small.with_(replicas=2)),
+        failover(1, 1, "small", small.with_(replicas=2), pause=(0.3, 1.0)),
     ]
 
 

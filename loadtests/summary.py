@@ -49,7 +49,18 @@ def issuance_summary(seen: Observations) -> dict[str, Any]:
         "zerossl_429s": seen.zerossl.throttled(),
         "reconciles_per_issuance": _rounded(per_issuance(seen.reconciles, issued)),
         "watcher_relists": seen.watcher_relists,
+        "failure_messages": _failure_messages(seen),
     }
+
+
+def _failure_messages(seen: Observations) -> dict[str, int]:
+    """How many requests ended with each terminal non-Issued Ready message."""
+    counts: dict[str, int] = {}
+    for finished in seen.finished.values():
+        if finished.reason != "Issued":
+            text = f"{finished.reason}: {finished.message}"
+            counts[text] = counts.get(text, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def issuance_series(seen: Observations) -> dict[str, Any]:
