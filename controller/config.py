@@ -122,6 +122,7 @@ class Settings:
     solver_addr: str = ":8089"
     poll_interval: float = 15.0
     issuer_check_interval: float = 300.0
+    quota_retry: float = 900.0
     dns_propagation_timeout: float = 300.0
     dns_propagation_interval: float = 5.0
     dns_resolvers: tuple[str, ...] = ()
@@ -173,6 +174,7 @@ SPECS: tuple[_Spec, ...] = (
     _Spec("solver_addr", _address, "listen address of the HTTP validation solver"),
     _Spec("poll_interval", _positive_float, "interval between batch polls of pending orders"),
     _Spec("issuer_check_interval", _positive_float, "periodic issuer re-check, seconds"),
+    _Spec("quota_retry", _positive_float, "wait before re-checking a used-up quota, seconds"),
     _Spec("dns_propagation_timeout", _positive_float, "max wait for a DNS record to appear"),
     _Spec("dns_propagation_interval", _positive_float, "interval between DNS visibility checks"),
     _Spec("dns_resolvers", _addresses, "host:port resolvers that must see a record before verify"),

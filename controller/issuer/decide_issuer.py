@@ -60,7 +60,7 @@ class IssuerPolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IssuerPolicy:
-        return cls(check_interval=settings.issuer_check_interval)
+        return cls(check_interval=settings.issuer_check_interval, quota_retry=settings.quota_retry)
 
     def jittered(self, seconds: float, rand: Random) -> float:
         return seconds * (1 + self.jitter * (2 * rand() - 1))

@@ -131,7 +131,10 @@ class WatchStream:
                 await response.write(orjson.dumps({"type": "ERROR", "object": body}) + b"\n")
                 return response
             await self._stream(response, req, watcher, initial, render=render, shared=shared_render)
-        except (ConnectionResetError, asyncio.CancelledError):
+        except ConnectionResetError:  # the client went away: nothing left to send
+            watcher.close()
+            return response
+        except asyncio.CancelledError:
             watcher.close()
             raise
         finally:

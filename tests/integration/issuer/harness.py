@@ -19,7 +19,7 @@ from controller.clock import SystemClock
 from controller.config import Settings
 from controller.issuer.accounts import ZeroSSLAccounts
 from controller.issuer.api import ZEROSSL_ORDERS
-from controller.issuer.controllers.caches import BY_ISSUER, Caches, issuer_key, request_issuer
+from controller.issuer.controllers.caches import BY_ISSUER, Caches, issuer_key, request_is_ours
 from controller.issuer.controllers.issuers import IssuerReconciler
 from controller.issuer.controllers.orders import OrderReconciler
 from controller.issuer.controllers.poller import IssuancePoller
@@ -108,7 +108,7 @@ class Replica:
         return HandlerFuncs(add=enqueue, update=changed, delete=lambda o: enqueue(_obj(o)))
 
     def _on_request(self, obj: Obj) -> None:
-        if request_issuer(obj) is not None:
+        if request_is_ours(obj):
             self.requests.add(object_key(obj))
 
     def _on_order(self, obj: Obj) -> None:

@@ -15,3 +15,11 @@ def test_deadlines_round_up_to_the_stored_precision() -> None:
 
 def test_backoff_doubles_up_to_its_cap() -> None:
     assert [backoff(n, 5, 30) for n in (1, 2, 3, 4, 5)] == [5, 10, 20, 30, 30]
+
+
+def test_the_quota_retry_is_a_setting() -> None:
+    from controller.config import load  # noqa: PLC0415
+    from controller.issuer.decide_issuer import IssuerPolicy  # noqa: PLC0415
+
+    policy = IssuerPolicy.from_settings(load({"ZEROSSL_ISSUER_QUOTA_RETRY": "60"}, []))
+    assert policy.quota_retry == 60
