@@ -151,6 +151,8 @@ class Controller:
         for store in (self.caches.issuers.store, self.caches.cluster_issuers.store):
             for issuer in store.by_index(BY_SECRET, secret):
                 self.issuer_queue.add(issuer_key(Issuer.from_object(issuer).ref))
+        for order in self.caches.orders.store.index_keys(BY_SECRET, secret):
+            self.order_queue.add(order)
 
     def _enqueue_everything(self) -> None:
         for obj in self.caches.requests.store.list():
@@ -207,9 +209,7 @@ class Controller:
             policy=IssuerPolicy.from_settings(settings),
             rng=random.Random(),  # noqa: S311 (check-time jitter)
         )
-        poller = IssuancePoller(
-            accounts, self.order_queue, interval=settings.poll_interval, clock=self.clock
-        )
+        poller = IssuancePoller(self.order_queue, interval=settings.poll_interval, clock=self.clock)
         orders = OrderReconciler(
             self.kube,
             self.caches,

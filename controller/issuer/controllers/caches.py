@@ -19,6 +19,7 @@ from controller.issuer.api import (
     IssuerKind,
     IssuerRef,
     UnknownKind,
+    issuer_ref_of_order,
     resolve_issuer_ref,
     secret_namespace,
 )
@@ -81,6 +82,21 @@ def _order_index(obj: dict[str, Any]) -> tuple[str, ...]:
     return (issuer_key(ref),) if ref else ()
 
 
+def _secret_refs(config: Any) -> list[str]:
+    """Names of every ``...SecretRef: {name: ...}`` inside a solver's config."""
+    found: list[str] = []
+    if isinstance(config, dict):
+        for field, value in config.items():
+            if field.endswith("SecretRef") and isinstance(value, dict) and value.get("name"):
+                found.append(str(value["name"]))
+            else:
+                found += _secret_refs(value)
+    elif isinstance(config, list):
+        for item in config:
+            found += _secret_refs(item)
+    return found
+
+
 def _order_files(obj: dict[str, Any]) -> tuple[str, ...]:
     """The validation file names an order serves (``<MD5>.txt``)."""
     records = (obj.get("status") or {}).get("validations") or ()
@@ -118,7 +134,13 @@ class Caches:
             transform=_trim_request,
         )
         self.orders = Informer(
-            kube, ZEROSSL_ORDERS, indexers={BY_ISSUER: _order_index, BY_FILE: _order_files}
+            kube,
+            ZEROSSL_ORDERS,
+            indexers={
+                BY_ISSUER: _order_index,
+                BY_FILE: _order_files,
+                BY_SECRET: self._order_secrets,
+            },
         )
         self.issuers = Informer(kube, ZEROSSL_ISSUERS, indexers={BY_SECRET: self._issuer_secret})
         self.cluster_issuers = Informer(
@@ -142,6 +164,20 @@ class Caches:
         kind = IssuerKind(str(obj.get("kind")))
         issuer = IssuerRef(kind, meta["name"], meta.get("namespace") if kind.namespaced else None)
         return (f"{secret_namespace(issuer, self.cluster_resource_namespace)}/{name}",)
+
+    def _order_secrets(self, obj: dict[str, Any]) -> tuple[str, ...]:
+        """``namespace/name`` of the Secrets an order's solvers read (TSIG keys, API tokens),
+        so that fixing one wakes the orders waiting on it."""
+        spec = obj.get("spec") or {}
+        issuer = spec.get("issuerRef") or {}
+        try:
+            kind = IssuerKind(str(issuer.get("kind")))
+        except ValueError:
+            return ()
+        ref = issuer_ref_of_order(kind, str(issuer.get("name")), obj["metadata"]["namespace"])
+        namespace = secret_namespace(ref, self.cluster_resource_namespace)
+        names = _secret_refs(spec.get("solvers"))
+        return tuple(sorted({f"{namespace}/{name}" for name in names}))
 
     def issuer_store(self, kind: IssuerKind) -> Informer:
         return self.issuers if kind is IssuerKind.ISSUER else self.cluster_issuers

@@ -26,7 +26,6 @@ import random
 from dataclasses import dataclass
 
 from controller.clock import Clock
-from controller.issuer.accounts import ZeroSSLAccounts
 from controller.kube.workqueue import RateLimitingQueue
 from controller.zerossl.client import MAX_LIST_LIMIT, ZeroSSLClient
 from controller.zerossl.errors import ErrorKind, ZeroSSLError
@@ -49,7 +48,6 @@ class IssuancePoller:
 
     def __init__(
         self,
-        accounts: ZeroSSLAccounts,
         queue: RateLimitingQueue[str],
         *,
         interval: float,
@@ -57,11 +55,10 @@ class IssuancePoller:
         concurrency: int = 8,
         rng: random.Random | None = None,
     ) -> None:
-        """``accounts`` is the registry the watched clients come from; it keeps one client per
-        account, so the client passed to :meth:`watch` identifies the account."""
+        """The client passed to :meth:`watch` identifies the account: ZeroSSLAccounts keeps one
+        client per account."""
         if not interval > 0 or concurrency < 1:
             raise ValueError("interval must be > 0 and concurrency >= 1")
-        del accounts  # the watched clients carry their accounts
         self._queue = queue
         self._interval = interval
         self._clock = clock

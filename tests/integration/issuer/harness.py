@@ -153,9 +153,7 @@ class Replica:
                 policy=IssuerPolicy(),
                 rng=random.Random(7),
             )
-            poller = IssuancePoller(
-                accounts, self.orders, interval=settings.poll_interval, clock=clock
-            )
+            poller = IssuancePoller(self.orders, interval=settings.poll_interval, clock=clock)
             orders = OrderReconciler(
                 self.kube,
                 self.caches,

@@ -12,7 +12,6 @@ from typing import cast
 import pytest
 
 from controller.clock import SystemClock
-from controller.issuer.accounts import ZeroSSLAccounts
 from controller.issuer.controllers.poller import IssuancePoller
 from controller.kube.workqueue import RateLimitingQueue
 from controller.zerossl.client import ZeroSSLClient
@@ -87,9 +86,7 @@ def queue() -> RateLimitingQueue[str]:
 
 
 def make_poller(queue: RateLimitingQueue[str], interval: float = 10.0) -> IssuancePoller:
-    return IssuancePoller(
-        cast(ZeroSSLAccounts, None), queue, interval=interval, clock=SystemClock()
-    )
+    return IssuancePoller(queue, interval=interval, clock=SystemClock())
 
 
 def watch(poller: IssuancePoller, account: FakeAccount, *ids: str) -> None:
@@ -267,9 +264,8 @@ async def test_run_polls_every_interval_and_survives_a_bug(
 
 
 def test_interval_and_concurrency_must_be_positive(queue: RateLimitingQueue[str]) -> None:
-    accounts = cast(ZeroSSLAccounts, None)
     clock = SystemClock()
     with pytest.raises(ValueError, match="interval"):
-        IssuancePoller(accounts, queue, interval=0, clock=clock)
+        IssuancePoller(queue, interval=0, clock=clock)
     with pytest.raises(ValueError, match="concurrency"):
-        IssuancePoller(accounts, queue, interval=1, clock=clock, concurrency=0)
+        IssuancePoller(queue, interval=1, clock=clock, concurrency=0)

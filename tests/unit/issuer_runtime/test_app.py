@@ -40,3 +40,28 @@ async def test_standby_replicas_queue_nothing_until_they_lead() -> None:
     controller._on_request(request)
     controller._on_request({**request, "spec": {"issuerRef": {"name": "other"}}})
     assert len(controller.request_queue) == 1
+
+
+async def test_a_changed_solver_secret_wakes_the_orders_that_read_it() -> None:
+    controller = Controller(load({"ZEROSSL_ISSUER_NAMESPACE": "sys"}, []), _client())
+    order = {
+        "apiVersion": "zerossl.issuer.dev/v1alpha1",
+        "kind": "ZeroSSLOrder",
+        "metadata": {"name": "o", "namespace": "team"},
+        "spec": {
+            "issuerRef": {"kind": "ZeroSSLIssuer", "name": "i"},
+            "solvers": [
+                {
+                    "domain": "a.example.com",
+                    "solverIndex": 0,
+                    "dns": {"rfc2136": {"nameserver": "ns", "tsigSecretRef": {"name": "tsig"}}},
+                }
+            ],
+        },
+    }
+    controller.caches.orders.store.put("team/o", order)
+    controller.leading = True
+    controller._on_secret({"metadata": {"name": "tsig", "namespace": "sys"}})
+    assert len(controller.order_queue) == 0  # a namespaced issuer reads its own namespace
+    controller._on_secret({"metadata": {"name": "tsig", "namespace": "team"}})
+    assert len(controller.order_queue) == 1
