@@ -123,15 +123,6 @@ async def test_wildcard_is_validated_by_email(stack: Stack) -> None:
     assert san_names(leaf) == ["*.mail.example.org"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "not implemented: while ZeroSSL waits for the emails, the order's Ready says 'waiting "
-        "for the validation email for <id> to be confirmed' (decide_order._await_issuance), "
-        "without the address, and its only Event says 'validation accepted; ZeroSSL is "
-        "issuing' (order_outcomes, Verified)"
-    ),
-)
 async def test_waiting_for_approval_names_the_address(stack: Stack) -> None:
     csr = make_csr(["wait.example.org"])
     await awaiting_approval(stack, "email-wait", csr)
@@ -152,6 +143,35 @@ async def test_waiting_for_approval_names_the_address(stack: Stack) -> None:
         return True if all(said) and any(expected in n.lower() for n in notes) else None
 
     await poll(explained, timeout=EXPLAINED_WITHIN, describe=lambda: f"{expected!r} not in {seen}")
+
+
+async def test_a_resend_annotation_mails_the_approval_again_once(stack: Stack) -> None:
+    csr = make_csr(["resend.example.org"])
+    pending = await awaiting_approval(stack, "email-resend", csr)
+    sent = stack.emulator.certificate(pending.id).emails_sent
+    mark = log_mark(stack)
+    annotations = {"zerossl.issuer.dev/resend-email": "first"}
+    await stack.kube.merge_patch(
+        {
+            "apiVersion": ISSUER_API_VERSION,
+            "kind": "ZeroSSLOrder",
+            "metadata": {
+                "name": "email-resend",
+                "namespace": NAMESPACE,
+                "annotations": annotations,
+            },
+        }
+    )
+
+    async def resent() -> bool | None:
+        current = await get_order(stack, "email-resend")
+        return True if (current.get("status") or {}).get("emailResend") == "first" else None
+
+    await poll(resent, timeout=WAIT, describe=lambda: "status.emailResend never became 'first'")
+    assert stack.emulator.certificate(pending.id).emails_sent == sent + 1
+    assert calls_since(stack, mark, "resend_email") == 1
+    events = await events_about(stack, "ZeroSSLOrder", "email-resend", NAMESPACE)
+    assert any(e.get("reason") == "EmailResent" for e in events)
 
 
 async def test_request_deleted_while_awaiting_approval_cancels_the_certificate(
