@@ -14,19 +14,14 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from controller.issuer.solvers.dns.errors import SecretUnavailable
 from controller.kube.errors import NotFound
-from controller.kube.resource import SECRETS, Resource
+from controller.kube.objects import ObjectApi
+from controller.kube.resource import SECRETS
 from controller.kube.store import Store
 from controller.observability.redact import register_secret
-
-
-class SecretGetter(Protocol):
-    async def get(
-        self, res: Resource, name: str, namespace: str | None = None
-    ) -> dict[str, Any]: ...
 
 
 def strip_secret_data(obj: dict[str, Any]) -> dict[str, Any]:
@@ -39,7 +34,7 @@ def strip_secret_data(obj: dict[str, Any]) -> dict[str, Any]:
 
 class SecretCache:
     def __init__(
-        self, api: SecretGetter, metadata: Store, synced: Callable[[], bool] | None = None
+        self, api: ObjectApi, metadata: Store, synced: Callable[[], bool] | None = None
     ) -> None:
         self._api = api
         self._metadata = metadata

@@ -28,13 +28,14 @@ import logging
 import math
 import random
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from controller.clock import Clock, SystemClock, rfc3339_micro
 from controller.kube.errors import ApiError, Conflict, NotFound
-from controller.kube.resource import LEASES, Resource
+from controller.kube.objects import ObjectApi
+from controller.kube.resource import LEASES
 from controller.observability import metrics
 
 if TYPE_CHECKING:
@@ -44,26 +45,6 @@ log = logging.getLogger(__name__)
 
 POLL_JITTER = 0.2
 JITTER_FACTOR = 1.2  # client-go: renew_deadline must exceed 1.2 x retry_period
-
-
-class LeaseApi(Protocol):
-    """The part of KubeClient leader election uses."""
-
-    async def get(
-        self, res: Resource, name: str, namespace: str | None = None
-    ) -> dict[str, Any]: ...
-
-    async def create(
-        self, res: Resource, body: dict[str, Any], namespace: str | None = None
-    ) -> dict[str, Any]: ...
-
-    async def replace(
-        self,
-        res: Resource,
-        body: dict[str, Any],
-        namespace: str | None = None,
-        subresource: str | None = None,
-    ) -> dict[str, Any]: ...
 
 
 class LeadershipLost(Exception):
@@ -80,7 +61,7 @@ class _Outcome(enum.Enum):
 class LeaderElector:
     def __init__(
         self,
-        client: LeaseApi,
+        client: ObjectApi,
         namespace: str,
         name: str,
         identity: str,
@@ -126,7 +107,7 @@ class LeaderElector:
 
     @classmethod
     def from_settings(
-        cls, client: LeaseApi, settings: Settings, *, clock: Clock | None = None
+        cls, client: ObjectApi, settings: Settings, *, clock: Clock | None = None
     ) -> LeaderElector:
         return cls(
             client,

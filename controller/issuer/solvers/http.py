@@ -30,7 +30,7 @@ import hashlib
 import ipaddress
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from controller.issuer.api import GROUP, MANAGED_BY, MANAGED_BY_LABEL
 from controller.kube.errors import (
@@ -41,6 +41,7 @@ from controller.kube.errors import (
     NotFound,
     Unauthorized,
 )
+from controller.kube.objects import ObjectApi
 from controller.kube.resource import INGRESSES, Resource
 from controller.observability.metrics import solver_operations
 from controller.observability.redact import redact_text
@@ -67,35 +68,6 @@ class RoutingError(Exception):
         self.message = redact_text(message)
         self.retryable = retryable
         super().__init__(self.message)
-
-
-class RoutingWriter(Protocol):
-    """The subset of :class:`controller.kube.client.KubeClient` routing uses."""
-
-    async def get(
-        self, res: Resource, name: str, namespace: str | None = None
-    ) -> dict[str, Any]: ...
-
-    async def create(
-        self, res: Resource, body: dict[str, Any], namespace: str | None = None
-    ) -> dict[str, Any]: ...
-
-    async def replace(
-        self,
-        res: Resource,
-        body: dict[str, Any],
-        namespace: str | None = None,
-        subresource: str | None = None,
-    ) -> dict[str, Any]: ...
-
-    async def delete(
-        self,
-        res: Resource,
-        name: str,
-        namespace: str | None = None,
-        *,
-        preconditions: dict[str, str] | None = None,
-    ) -> dict[str, Any] | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +112,7 @@ class HttpRouting:
 
     def __init__(
         self,
-        kube: RoutingWriter,
+        kube: ObjectApi,
         *,
         namespace: str,
         service: str = SOLVER_SERVICE,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 from controller.issuer.solvers.dns.record import CNAMERecord
-from controller.kube.resource import Resource
+from controller.kube.objects import ObjectApi
 
 
 class DNSProvider(Protocol):
@@ -32,26 +32,5 @@ class SecretReader(Protocol):
     async def read(self, namespace: str, name: str, key: str) -> str: ...
 
 
-class ObjectWriter(Protocol):
-    """The subset of :class:`controller.kube.client.KubeClient` the externalDNS provider uses;
-    errors are :class:`controller.kube.errors.ApiError` subclasses."""
-
-    async def create(
-        self, res: Resource, body: dict[str, Any], namespace: str | None = None
-    ) -> dict[str, Any]: ...
-
-    async def get(
-        self, res: Resource, name: str, namespace: str | None = None
-    ) -> dict[str, Any]: ...
-
-    async def replace(
-        self,
-        res: Resource,
-        body: dict[str, Any],
-        namespace: str | None = None,
-        subresource: str | None = None,
-    ) -> dict[str, Any]: ...
-
-    async def delete(
-        self, res: Resource, name: str, namespace: str | None = None
-    ) -> dict[str, Any] | None: ...
+ObjectWriter = ObjectApi
+"""What the externalDNS provider writes DNSEndpoint objects through."""
