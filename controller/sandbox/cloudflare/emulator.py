@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections import Counter
 from typing import Self
 
-from aiohttp import web
-
 from controller.sandbox.cloudflare.api import PREFIX, CloudflareApi
 from controller.sandbox.cloudflare.state import Account, DnsRecord
+from controller.sandbox.serving import LoopbackServer
 from controller.sandbox.zerossl.ratelimit import RateLimiter
 
 
@@ -28,32 +26,21 @@ class CloudflareEmulator:
         rate: float | None = None,
         burst: int = 10,
     ) -> None:
-        self._host = host
-        self._port = port
         self.account = Account()
         self.api = CloudflareApi(self.account, RateLimiter(rate, burst) if rate else None)
-        self._stack = contextlib.AsyncExitStack()
-        self._url: str | None = None
+        self._server = LoopbackServer(host, port)
 
     async def __aenter__(self) -> Self:
-        runner = web.AppRunner(self.api.app(), access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        self._stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, self._host, self._port)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        self._url = f"http://{host}:{port}{PREFIX}"
+        await self._server.start(self.api.app())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self._stack.aclose()
+        await self._server.stop()
 
     @property
     def url(self) -> str:
         """The API base, ending in ``/client/v4``."""
-        if self._url is None:
-            raise RuntimeError("the emulator is not running")
-        return self._url
+        return self._server.url + PREFIX
 
     @property
     def requests(self) -> Counter[tuple[str, str, int]]:

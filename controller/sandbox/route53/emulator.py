@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections import Counter
 from typing import Self
 
-from aiohttp import web
-
 from controller.sandbox.route53.api import Route53Api
 from controller.sandbox.route53.state import Account, RecordSet
+from controller.sandbox.serving import LoopbackServer
 from controller.sandbox.zerossl.ratelimit import RateLimiter
 
 
@@ -30,32 +28,21 @@ class Route53Emulator:
         burst: int = 5,
         insync_delay: float = 0.0,
     ) -> None:
-        self._host = host
-        self._port = port
         self.account = Account()
         limiter = RateLimiter(rate, burst) if rate else None
         self.api = Route53Api(self.account, limiter, insync_delay)
-        self._stack = contextlib.AsyncExitStack()
-        self._url: str | None = None
+        self._server = LoopbackServer(host, port)
 
     async def __aenter__(self) -> Self:
-        runner = web.AppRunner(self.api.app(), access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        self._stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, self._host, self._port)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        self._url = f"http://{host}:{port}"
+        await self._server.start(self.api.app())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self._stack.aclose()
+        await self._server.stop()
 
     @property
     def url(self) -> str:
-        if self._url is None:
-            raise RuntimeError("the emulator is not running")
-        return self._url
+        return self._server.url
 
     @property
     def requests(self) -> Counter[tuple[str, int]]:
