@@ -16,7 +16,8 @@ from tests.manifests.rbac import (
 from tests.manifests.render import NAMESPACE, OVERLAYS, Object, controller_deployment, one, overlay
 
 GROUP = "zerossl.issuer.dev"
-READ = ("get", "list", "watch")
+CACHED = ("list", "watch")  # informers; nothing is read around the caches
+READ = ("get", *CACHED)  # Secrets: metadata cached, values read on demand
 ROUTING = ("get", "create", "update", "delete")  # validation routes, read back before a change
 CERT_MANAGER = ServiceAccount("cert-manager", "cert-manager")
 
@@ -30,20 +31,20 @@ def _grants(
 def intended(lease: str) -> set[Permission]:
     """The controller's privileges, per verb: what it reads, and the few writes it makes."""
     return (
-        _grants(None, "cert-manager.io", ("certificaterequests",), READ)
+        _grants(None, "cert-manager.io", ("certificaterequests",), CACHED)
         | _grants(None, "cert-manager.io", ("certificaterequests/status",), ("patch",))
-        | _grants(None, GROUP, ("zerosslissuers", "zerosslclusterissuers"), READ)
+        | _grants(None, GROUP, ("zerosslissuers", "zerosslclusterissuers"), CACHED)
         | _grants(
             None, GROUP, ("zerosslissuers/status", "zerosslclusterissuers/status"), ("update",)
         )
-        | _grants(None, GROUP, ("zerosslorders",), (*READ, "create", "patch", "delete"))
+        | _grants(None, GROUP, ("zerosslorders",), (*CACHED, "create", "patch", "delete"))
         | _grants(None, GROUP, ("zerosslorders/status",), ("update",))
         | _grants(None, "", ("secrets",), READ)
         | _grants(None, "events.k8s.io", ("events",), ("create", "patch"))
         | _grants(NAMESPACE, "networking.k8s.io", ("ingresses",), ROUTING)
         | _grants(NAMESPACE, "gateway.networking.k8s.io", ("httproutes",), ROUTING)
         | _grants(
-            None, "externaldns.k8s.io", ("dnsendpoints",), (*READ, "create", "update", "delete")
+            None, "externaldns.k8s.io", ("dnsendpoints",), ("get", "create", "update", "delete")
         )
         | {Permission(NAMESPACE, "coordination.k8s.io", "leases", "create")}
         | {
