@@ -7,8 +7,10 @@ approved and Issued with a certificate chain: the steady state of a large cluste
 worst case for memory (requests of other issuers are cached trimmed). Then one replica starts
 and the harness measures:
 
-- sync: from the first answer of ``/readyz`` (the probe server starts with the informers) to
-  the first 200 (every cache synced); also process start to ready;
+- sync: from the replica's "listening" log record (its servers and informers start together)
+  to "leading: starting reconcilers" (logged once every cache has synced), both stamped by
+  the replica itself, since the in-process API server keeps this loop busy meanwhile; also
+  process start to that record;
 - RSS right after sync and the process's peak RSS;
 - the new leader's initial pass: every cached request reconciled once, and the Kubernetes
   writes it made to CertificateRequests (expected: none, they are all finished).
@@ -32,7 +34,6 @@ from cryptography.x509.oid import NameOID
 from controller.sandbox.kube import KubeAPIServer
 from controller.sandbox.kube.server import SYSTEM
 from controller.sandbox.stack import Replica, ReplicaStartError, Stack, make_csr
-from controller.sandbox.stack.replica import http_get
 from controller.sandbox.stack.waiting import poll
 from loadtests.accounting import kube_counts, reset_kube_counts
 from loadtests.audit import Check
@@ -42,8 +43,7 @@ from loadtests.sampling import MIB, peak_rss
 from loadtests.workload import RUN_LABEL, Fleet
 
 CR_API: Final = "cert-manager.io/v1"
-PASS_POLL: Final = 0.5
-READY_POLL: Final = 0.02
+PASS_POLL: Final = 0.1
 
 
 def _chain_b64() -> str:
@@ -160,54 +160,29 @@ class InformerScale:
             await fleet.install(stack, wait=False)
             seed(stack.kube_server, fleet, size)
             await reset_kube_counts(stack)
-            begin = time.monotonic()
             replica = await stack.add_replica(ready=False)
-            serving, ready = await self._readiness(replica)
+            await replica.wait_ready(self.timeout)
             assert replica.pid is not None
-            rss_after_sync = psutil.Process(replica.pid).memory_info().rss / MIB
+            process = psutil.Process(replica.pid)
+            rss_after_sync = process.memory_info().rss / MIB
             reconciled, cached = await self._initial_pass(replica, size)
-            passed = time.monotonic()
+            passed = time.time()
             writes = (await kube_counts(stack)).writes_by_resource()
             request_writes = sum(
                 n for k, n in writes.items() if k.split()[1].startswith("certificaterequests")
             )
+            listening, leading = _log_times(replica, ("listening", "leading: starting reconcilers"))
             return {
                 "requests": size,
-                "start_to_ready_s": round(ready - begin, 3),
-                "sync_s": round(ready - serving, 3),
+                "start_to_ready_s": round(leading - process.create_time(), 3),
+                "sync_s": round(leading - listening, 3),
                 "rss_after_sync_mib": round(rss_after_sync, 1),
                 "peak_rss_mib": round((peak_rss(replica.pid) or 0) / MIB, 1),
-                "initial_pass_s": round(passed - ready, 3),
+                "initial_pass_s": round(passed - leading, 3),
                 "reconciled": reconciled,
                 "cached": cached,
                 "request_writes": request_writes,
             }
-
-    async def _readiness(self, replica: Replica) -> tuple[float, float]:
-        """(first answer of ``/readyz``, first 200): the probe server is up from the start,
-        so the gap is the cache sync."""
-        serving: float | None = None
-
-        async def probe() -> float | None:
-            nonlocal serving
-            if not replica.running:
-                raise ReplicaStartError(replica.process.describe_exit("while syncing"))
-            try:
-                status, _ = await http_get(f"{replica.probe_url}/readyz", timeout=1.0)
-            except (aiohttp.ClientError, TimeoutError):
-                return None
-            now = time.monotonic()
-            serving = now if serving is None else serving
-            return now if status == 200 else None
-
-        ready = await poll(
-            probe,
-            timeout=self.timeout,
-            interval=READY_POLL,
-            describe=lambda: f"{replica.name} never became ready",
-        )
-        assert serving is not None
-        return serving, ready
 
     async def _initial_pass(self, replica: Replica, size: int) -> tuple[int, int]:
         """(reconciles, cached requests) once the leader has reconciled every request once
@@ -216,7 +191,12 @@ class InformerScale:
 
         async def probe() -> tuple[int, int] | None:
             nonlocal last
-            scrape = await replica.scrape_metrics()
+            if not replica.running:
+                raise ReplicaStartError(replica.process.describe_exit("in its initial pass"))
+            try:
+                scrape = await replica.scrape_metrics()
+            except (aiohttp.ClientError, TimeoutError):
+                return None  # the metrics server may answer a moment after the probes
             reconciled = scrape.value(
                 "zerossl_issuer_reconcile_total", controller="certificaterequests"
             )
@@ -239,3 +219,16 @@ class InformerScale:
             interval=PASS_POLL,
             describe=lambda: f"initial pass of {size} requests: (reconciled, cached, depth) {last}",
         )
+
+
+def _log_times(replica: Replica, messages: tuple[str, ...]) -> list[float]:
+    """The wall-clock times of the replica's first JSON log record with each message (the
+    replica's own clock: the in-process API server may keep this loop busy meanwhile)."""
+    records = replica.json_logs()
+    times = []
+    for message in messages:
+        stamp = next((r.get("time") for r in records if r.get("message") == message), None)
+        if not isinstance(stamp, str):
+            raise LookupError(f"{replica.name} never logged {message!r}")
+        times.append(dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp())
+    return times
