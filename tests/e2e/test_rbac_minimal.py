@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import pytest
 
@@ -51,6 +51,7 @@ INFORMED: Final = (
 """The resources every replica caches (list + watch)."""
 pytestmark = pytest.mark.timeout(240)
 
+LeaseState = Literal["any", "absent", "released"]
 PermissionKey = tuple[str, str]
 """(verb, resource label as the API server counts requests)."""
 
@@ -98,8 +99,8 @@ class Breakage:
     scenario: Scenario | None
     symptom: str
     holds: Check
-    lease: str = "any"
-    """The Lease before the replica starts: "any", "absent" or "released"."""
+    lease: LeaseState = "any"
+    """The Lease before the replica starts."""
 
 
 # --- scenarios ------------------------------------------------------------------------------
@@ -470,7 +471,7 @@ def slug_of(permission: Permission) -> str:
     return f"{permission.verb}-{permission.resource.replace('/', '-')}"
 
 
-async def set_lease(stack: Stack, state: str) -> None:
+async def set_lease(stack: Stack, state: LeaseState) -> None:
     """Make the leader-election Lease ``absent`` or ``released`` (``any``: leave it)."""
     c = stack.options.controller
     if state == "any":

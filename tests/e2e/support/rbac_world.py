@@ -3,15 +3,15 @@ requests (:class:`ApiAudit`), and a cluster where every permission of the contro
 reason to be used (:class:`RbacWorld`: issuers for each way of validating, and the actions that
 make the controller read, write and delete each kind it is allowed to).
 
-Every action takes a ``slug`` and names its objects after it, so actions never share objects;
-each returns at once (the controller works asynchronously) and the caller waits for an outcome.
+Every action takes a ``slug`` and names its objects after it, so actions never share objects.
+Actions return once their objects exist (the controller works asynchronously; callers wait for
+an outcome), except :meth:`RbacWorld.flap_issuer`, which waits for each turn of the issuer.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Self
 
@@ -107,14 +107,6 @@ class ApiAudit:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Issued:
-    """A CertificateRequest an action made: its name and the names it asks for."""
-
-    name: str
-    csr: bytes
-
-
 def names_for(slug: str, count: int) -> list[str]:
     return [f"{slug}.{DOMAIN}", *(f"alt{i}-{slug}.{DOMAIN}" for i in range(1, count))]
 
@@ -186,12 +178,11 @@ class RbacWorld:
 
     # --- actions ------------------------------------------------------------------------------
 
-    async def request(self, slug: str, issuer: str = "plain", names: int = 1) -> Issued:
+    async def request(self, slug: str, issuer: str = "plain", names: int = 1) -> None:
         """An approved CertificateRequest ``slug`` for ``names`` names, of a shared issuer."""
         csr = make_csr(names_for(slug, names))
         ref = issuer_ref("ZeroSSLClusterIssuer", issuer)
         await self.cluster.create_certificate_request(E2E_NAMESPACE, slug, csr, ref)
-        return Issued(slug, csr)
 
     async def issuer(self, slug: str, kind: IssuerKind) -> None:
         """A new issuer ``slug`` reading its own new Secret (in the namespace it may read)."""
@@ -201,7 +192,8 @@ class RbacWorld:
         await self.cluster.create_issuer(kind, slug, namespace, spec)
 
     async def flap_issuer(self, slug: str) -> None:
-        """An issuer whose Secret goes missing twice: the same Warning is recorded twice."""
+        """An issuer whose Secret goes missing twice: the same Warning is recorded twice, the
+        second time after the first is stored (so it can only join the Event's series)."""
         await self.cluster.create_issuer(
             "ZeroSSLIssuer",
             slug,
@@ -209,29 +201,36 @@ class RbacWorld:
             {**self.api_key(slug), "solvers": [{"http": {"none": {}}}]},
         )
         for round_ in range(2):
-            await self.wait_issuer_reason(slug, ready="False")
+            await self._issuer_ready(slug, "False")
             await self.cluster.create_api_key_secret(E2E_NAMESPACE, slug)
-            await self.wait_issuer_reason(slug, ready="True")
+            await self._issuer_ready(slug, "True")
             if round_ == 0:
+                await self._recorded(slug, "SecretNotFound")
                 await self.kube.delete("v1", "Secret", slug, E2E_NAMESPACE)
 
-    async def wait_issuer_reason(self, slug: str, *, ready: str) -> None:
+    async def _recorded(self, slug: str, reason: str) -> None:
+        async def stored() -> bool | None:
+            events = await self.events("ZeroSSLIssuer", slug)
+            return True if any(e.get("reason") == reason for e in events) else None
+
+        await poll(stored, timeout=WAIT, describe=lambda: f"no {reason} Event about {slug}")
+
+    async def _issuer_ready(self, slug: str, status: str) -> None:
         await self.cluster.wait_for_issuer(
-            "ZeroSSLIssuer", slug, E2E_NAMESPACE, status=ready, timeout=WAIT
+            "ZeroSSLIssuer", slug, E2E_NAMESPACE, status=status, timeout=WAIT
         )
 
-    async def request_over_stale_dnsendpoint(self, slug: str) -> Issued:
+    async def request_over_stale_dnsendpoint(self, slug: str) -> None:
         """A request of ``edns`` whose DNSEndpoint already exists, with another target (left
         behind by an earlier order of the same name)."""
         csr = make_csr(names_for(slug, 1))
         await self.stale_dnsendpoint(slug, csr)
         ref = issuer_ref("ZeroSSLClusterIssuer", "edns")
         await self.cluster.create_certificate_request(E2E_NAMESPACE, slug, csr, ref)
-        return Issued(slug, csr)
 
-    async def stale_dnsendpoint(self, slug: str, csr: bytes) -> str:
+    async def stale_dnsendpoint(self, slug: str, csr: bytes) -> None:
         """A DNSEndpoint where the order ``slug`` will want its record, with another target (an
-        earlier order's leftover); returns its name."""
+        earlier order's leftover)."""
         domain = names_for(slug, 1)[0]
         record = CNAMERecord(f"_{csr_md5(csr)}.{domain}", STALE_TARGET)
         owner = {
@@ -245,7 +244,6 @@ class RbacWorld:
         body = provider.desired(record)
         del body["metadata"]["ownerReferences"]
         await self.kube.create(body)
-        return str(body["metadata"]["name"])
 
     async def orphan_request(self, slug: str) -> None:
         """Delete the request but not its order (``kubectl delete --cascade=orphan``)."""
@@ -266,10 +264,9 @@ class RbacWorld:
         for order in await kube.list_objects(ISSUER_API_VERSION, ORDER_KIND, E2E_NAMESPACE):
             meta = order["metadata"]
             if meta.get("finalizers"):
-                patch = {"metadata": {"name": meta["name"], "namespace": E2E_NAMESPACE}}
-                patch["metadata"]["finalizers"] = None
+                released = {"name": meta["name"], "namespace": E2E_NAMESPACE, "finalizers": None}
                 await kube.merge_patch(
-                    {"apiVersion": ISSUER_API_VERSION, "kind": ORDER_KIND, **patch}
+                    {"apiVersion": ISSUER_API_VERSION, "kind": ORDER_KIND, "metadata": released}
                 )
         kinds = [
             (REQUEST_API, "CertificateRequest", E2E_NAMESPACE),
