@@ -101,6 +101,8 @@ class Breakage:
     holds: Check
     lease: LeaseState = "any"
     """The Lease before the replica starts."""
+    ready: bool = True
+    """Whether the replica still passes /readyz (the scenario waits for it)."""
 
 
 # --- scenarios ------------------------------------------------------------------------------
@@ -361,7 +363,9 @@ async def _endpoint_outlives_request(probe: Probe) -> bool:
 
 
 def _list(label: str) -> Breakage:
-    return Breakage(None, f"the {label} cache never syncs: /readyz never passes", _not_ready)
+    return Breakage(
+        None, f"the {label} cache never syncs: /readyz never passes", _not_ready, ready=False
+    )
 
 
 def _watch(label: str) -> Breakage:
@@ -508,7 +512,7 @@ async def run_variant(
     await set_lease(stack, breakage.lease)
     lists = {label: audit.count("list", label, denied=False) for label in INFORMED}
     refused = audit.denials(permission)
-    await replica.start(ready=False)
+    await replica.start(ready=breakage.ready)
     slug = slug_of(permission)
     if breakage.scenario is not None:
         await breakage.scenario.play(world, slug)
