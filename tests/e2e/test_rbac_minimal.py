@@ -23,6 +23,7 @@ from typing import Any, Final, Literal
 import pytest
 
 from controller.issuer.api import ORDER_FINALIZER
+from controller.issuer.solvers.http import DOMAINS_ANNOTATION
 from controller.sandbox.stack import Replica, Stack, find_condition
 from controller.sandbox.stack.cluster import IssuerKind
 from controller.sandbox.stack.kubeapi import JSON
@@ -145,16 +146,13 @@ async def _issuer_ready(probe: Probe, kind: IssuerKind) -> str | None:
     return None if ready is None else str(ready.get("status"))
 
 
-async def _orphaned_after_issued(world: RbacWorld, slug: str) -> None:
-    await world.request(slug, "plain")
-    await world.cluster.wait_for_request(E2E_NAMESPACE, slug, reason="Issued", timeout=WAIT)
-    await world.orphan_request(slug)
+def _issued_then(delete: Callable[[RbacWorld, str], Awaitable[None]]) -> Play:
+    async def play(world: RbacWorld, slug: str) -> None:
+        await world.request(slug, "plain")
+        await world.cluster.wait_for_request(E2E_NAMESPACE, slug, reason="Issued", timeout=WAIT)
+        await delete(world, slug)
 
-
-async def _deleted_after_issued(world: RbacWorld, slug: str) -> None:
-    await world.request(slug, "plain")
-    await world.cluster.wait_for_request(E2E_NAMESPACE, slug, reason="Issued", timeout=WAIT)
-    await world.delete_request(slug)
+    return play
 
 
 async def _order_gone(probe: Probe) -> bool:
@@ -185,6 +183,10 @@ async def _endpoint_then_deleted(world: RbacWorld, slug: str) -> None:
     await world.delete_request(slug)
 
 
+async def _endpoint_made(probe: Probe) -> bool:
+    return bool(await probe.world.dnsendpoints(probe.slug))
+
+
 async def _endpoint_and_order_gone(probe: Probe) -> bool:
     return not await probe.world.dnsendpoints(probe.slug) and await _order_gone(probe)
 
@@ -208,16 +210,12 @@ CLUSTER_ISSUER = _new_issuer("ZeroSSLClusterIssuer")
 FLAPPING = Scenario(
     "an issuer whose Secret goes missing twice", RbacWorld.flap_issuer, _counted_twice
 )
-DELETED = Scenario("an issued request deleted", _deleted_after_issued, _order_gone)
+DELETED = Scenario("an issued request deleted", _issued_then(RbacWorld.delete_request), _order_gone)
 ORPHANED = Scenario(
-    "an issued request deleted with --cascade=orphan", _orphaned_after_issued, _order_gone
+    "an issued request deleted with --cascade=orphan",
+    _issued_then(RbacWorld.orphan_request),
+    _order_gone,
 )
-
-
-async def _endpoint_made(probe: Probe) -> bool:
-    return bool(await probe.world.dnsendpoints(probe.slug))
-
-
 EDNS = Scenario("a request validated through a DNSEndpoint", _request("edns"), _endpoint_made)
 EDNS_DELETED = Scenario(
     "a DNS-validated request deleted once its DNSEndpoint is made",
@@ -333,7 +331,7 @@ def _no_route(kind: str) -> Check:
 def _one_name_routed(kind: str) -> Check:
     async def holds(probe: Probe) -> bool:
         routes = await probe.world.routing_objects(probe.slug, kind)
-        domains = [r["metadata"]["annotations"]["zerossl.issuer.dev/domains"] for r in routes]
+        domains = [r["metadata"]["annotations"][DOMAINS_ANNOTATION] for r in routes]
         return len(domains) == 1 and "," not in domains[0] and _never_verified(probe)
 
     return holds
@@ -347,13 +345,14 @@ def _route_outlives_issuance(kind: str) -> Check:
 
 
 async def _no_endpoint(probe: Probe) -> bool:
-    return not await probe.world.dnsendpoints(probe.slug) and _never_verified(probe)
+    """ZeroSSL made the certificate (the CNAME to publish is known), yet no DNSEndpoint."""
+    made = bool(probe.world.certificates(probe.slug))
+    return made and not await probe.world.dnsendpoints(probe.slug)
 
 
 async def _stale_endpoint_kept(probe: Probe) -> bool:
-    return await probe.world.dnsendpoint_targets(probe.slug) == [
-        [STALE_TARGET]
-    ] and _never_verified(probe)
+    made = bool(probe.world.certificates(probe.slug))
+    return made and await probe.world.dnsendpoint_targets(probe.slug) == [[STALE_TARGET]]
 
 
 async def _endpoint_outlives_request(probe: Probe) -> bool:
@@ -451,7 +450,7 @@ BREAKAGES: Final[dict[PermissionKey, Breakage]] = {
         GATEWAY, "the HTTPRoute outlives the issuance", _route_outlives_issuance("HTTPRoute")
     ),
     ("create", "dnsendpoints.externaldns.k8s.io"): Breakage(
-        EDNS, "no DNSEndpoint, so ZeroSSL is never asked to validate", _no_endpoint
+        EDNS, "the CNAME to publish is known, but no DNSEndpoint is made", _no_endpoint
     ),
     ("get", "dnsendpoints.externaldns.k8s.io"): Breakage(
         EDNS_STALE, "the leftover DNSEndpoint keeps its stale target", _stale_endpoint_kept
