@@ -101,6 +101,7 @@ log = logging.getLogger(__name__)
 ACTION = "Issue"
 MISCONFIGURED_WAIT = 300.0  # a solver that needs a fix to its spec or Secret is retried this often
 UNFINISHED = (CertificateStatus.DRAFT, CertificateStatus.PENDING_VALIDATION)
+NOT_ELIGIBLE = "certificate_not_eligible"  # ZeroSSL 2830: e.g. verify of a non-draft
 
 ZeroSSLAction = AdoptOrCreate | Verify | ResendEmail | Download | CancelAtZeroSSL
 SolverAction = Present | Cleanup | WaitPropagation
@@ -307,8 +308,8 @@ class OrderReconciler:
             match action:
                 case AdoptOrCreate():
                     return await _adopt_or_create(client, action)
-                case Verify(cert_id, method, emails):
-                    return Verified(await client.verify_domains(cert_id, method, emails=emails))
+                case Verify():
+                    return await _verify(client, action)
                 case ResendEmail(cert_id, token):
                     await client.resend_verification_email(cert_id)
                     return EmailResent(token)
@@ -436,3 +437,19 @@ def _span(key: str, order: Order) -> dict[str, object]:
         tracing.ATTR_REQUEST: request,
         tracing.ATTR_ISSUER: issuer,
     }
+
+
+async def _verify(client: ZeroSSLClient, action: Verify) -> Outcome:
+    """Verify; "not eligible" after a lost answer or a failover means an earlier verify of
+    this certificate took effect: read it once and carry on from where ZeroSSL is."""
+    try:
+        return Verified(
+            await client.verify_domains(action.certificate_id, action.method, emails=action.emails)
+        )
+    except ZeroSSLError as error:
+        if error.type != NOT_ELIGIBLE:
+            raise
+        current = await client.get_certificate(action.certificate_id)
+        if current.status in (CertificateStatus.PENDING_VALIDATION, CertificateStatus.ISSUED):
+            return Verified(current)
+        raise

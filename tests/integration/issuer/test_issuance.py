@@ -166,6 +166,30 @@ async def test_a_create_whose_answer_was_lost_is_adopted_after_a_restart(
     assert "create" not in zerossl.request_log.counts_by_endpoint()  # found by the search
 
 
+async def test_a_verify_that_took_effect_unseen_is_followed_not_failed(sandbox: Sandbox) -> None:
+    """The verify reached ZeroSSL but its answer was lost (a failover, a timeout): the repeat
+    gets 2830 certificate_not_eligible, and the order follows the certificate instead of
+    failing."""
+    await sandbox.issuer(HTTP_NONE)
+    zerossl = sandbox.zerossl
+    zerossl.faults = Faults(
+        endpoints={"verify": EndpointFaults(server_error_rate=1.0, after_effect=True)},
+    )
+    async with sandbox.running():
+        await sandbox.request("shop", "web-9", make_csr(["nine.example.com"]))
+        await sandbox.until(
+            lambda: any(c.status != "draft" for c in zerossl.certificates()) or None,
+            lambda: "the verify reached ZeroSSL?",
+        )
+        zerossl.faults = Faults()
+        order = await sandbox.order_reason("shop", "web-9", "Issued")
+    counts = zerossl.request_log.counts_by_endpoint()
+    assert counts["verify"] >= 2  # the lost one, then the one answered 2830
+    assert counts["get"] >= 1  # read once to see where ZeroSSL is
+    md5 = order["spec"]["csrHash"]["md5"]
+    assert [c.status for c in zerossl.certificates() if c.csr_md5 == md5] == ["issued"]
+
+
 async def test_deleting_mid_validation_cancels_the_draft_and_removes_the_route(
     sandbox: Sandbox,
 ) -> None:
