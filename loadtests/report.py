@@ -48,6 +48,25 @@ COMPONENT_ROWS: Final = (
     ),
 )
 """Component numbers as their authors reported them from their scripts' runs."""
+REPRODUCE: Final = """\
+## Reproduce
+
+```
+make bench                                   # python -m loadtests bench: the standard set
+make chaos                                   # python -m loadtests chaos: the 1,000-issuance soak
+.venv/bin/python -m loadtests bench --profile full      # adds 10,000-request runs, 5-min quota
+.venv/bin/python -m loadtests bench --only quota-60s    # one run; `list` names them all
+.venv/bin/python -m loadtests components     # benchmarks/informer_bench.py, kept for this page
+.venv/bin/python -m loadtests report         # this page again from the result files
+```
+
+Each run starts its own system: the sandbox API server (RBAC enforced with the shipped
+manifests) and the ZeroSSL emulator as child processes, `python -m controller run` replicas,
+the solver Service proxy in the harness; requests are created and approved the way
+cert-manager does, through the status subresource. Latency is from the create sent to the
+harness's watch seeing Ready=True/Issued. Kubernetes requests are the controller
+ServiceAccount's, as the API server counted them; ZeroSSL calls are the emulator's log.
+"""
 INFORMER_BENCH: Final = "informer_bench.txt"
 """Output of ``benchmarks/informer_bench.py`` saved by ``python -m loadtests components``."""
 
@@ -97,6 +116,7 @@ def render(
         if runs:
             parts.append(f"## {title}\n\n" + renderers[scenario](runs, images))
     parts.append(_components(informer_bench))
+    parts.append(REPRODUCE)
     return "\n".join(parts)
 
 
@@ -141,16 +161,31 @@ def _machines(results: Sequence[RunResult]) -> str:
         m = result.machine
         text = (
             f"{m['cpu']}, {m['usable_cpus']} usable CPUs of {m['logical_cpus']}, "
-            f"{m['memory_gib']} GiB, {m['os']}, Python {m['python']}, commit {m['commit']}"
+            f"{m['memory_gib']} GiB, {m['os']}, Python {m['python']}"
         )
         seen.setdefault(text, []).append(result.name)
     lines = ["## Machine\n"]
     for text, names in seen.items():
         lines.append(f"- {text} (runs: {', '.join(names)})")
     lines.append(
-        "\nThe machine was shared: the load average at each run's start is in its result "
-        "file (`machine.load_average_1m`); other work on it makes every number here a "
-        "lower bound of what the code can do on two dedicated cores.\n"
+        "\nThe machine was shared with other work; each run states the load average when it "
+        "started and the commit it ran. Numbers are what this machine gave at the time, a "
+        "lower bound of what the code does on two dedicated cores.\n"
+    )
+    lines.append(
+        _table(
+            ("Run", "Started (UTC)", "Commit", "Load average (1 min)", "Wall time (s)"),
+            (
+                (
+                    r.name,
+                    r.started_at.replace("+00:00", ""),
+                    r.machine["commit"],
+                    _num(float(r.machine["load_average_1m"])),
+                    _num(r.wall_seconds, 0),
+                )
+                for r in results
+            ),
+        )
     )
     return "\n".join(lines)
 
