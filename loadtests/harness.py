@@ -135,7 +135,6 @@ class Observations:
     are the harness's monotonic clock."""
 
     began: float
-    ended: float
     created: Mapping[str, float]
     finished: Mapping[str, Finished]
     usage: Mapping[str, Usage]
@@ -163,7 +162,6 @@ class LoadRun:
         self.fleet = Fleet.of(settings.namespaces)
         self._exit = contextlib.AsyncExitStack()
         self._stack: Stack | None = None
-        self._tasks: asyncio.TaskGroup | None = None
         self._watcher: RequestWatcher | None = None
         self._submitter: Submitter | None = None
         self.sampler = ProcessSampler()
@@ -198,7 +196,8 @@ class LoadRun:
                 tasks.create_task(self._metrics.run(), name="metrics"),
                 tasks.create_task(self.sampler.run(), name="sampler"),
             ]
-            exit_stack.callback(lambda: [task.cancel() for task in observers])
+            for task in observers:
+                exit_stack.callback(task.cancel)
             self._exit = exit_stack.pop_all()
         return self
 
@@ -248,7 +247,6 @@ class LoadRun:
         began = _running(self._began)
         return Observations(
             began=began,
-            ended=time.monotonic(),
             created=dict(_running(self._submitter).created),
             finished=dict(self.watcher.finished),
             usage=self.sampler.usage(),

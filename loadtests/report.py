@@ -233,10 +233,27 @@ def _processes(summary: Mapping[str, Any]) -> str:
     )
 
 
+def _cpu_per_issuance(result: RunResult) -> str:
+    """CPU milliseconds per issued certificate by process, and how busy the machine's cores
+    were with this run over the time it took to issue everything."""
+    s = result.summary
+    issued, seconds = s.get("issued") or 0, s.get("seconds_to_issue_all") or 0.0
+    processes = s.get("processes", {})
+    if not issued or not seconds:
+        return "n/a"
+    per = ", ".join(
+        f"{role} {u['cpu_seconds'] * 1000 / issued:,.1f}" for role, u in processes.items()
+    )
+    cores = result.machine.get("usable_cpus") or 1
+    busy = sum(u["cpu_seconds"] for u in processes.values()) / (seconds * cores)
+    return f"{per} (the run's processes kept {busy:.0%} of {cores} cores busy)"
+
+
 def _issuance_details(result: RunResult) -> str:
     s = result.summary
     return "\n".join(
         [
+            f"- CPU ms per issuance: {_cpu_per_issuance(result)}",
             "- Kubernetes requests per issuance by verb: "
             f"{_pairs(s['kube_requests_per_issuance'])}",
             f"- Kubernetes writes per issuance by resource: "

@@ -94,12 +94,6 @@ class RequestWatcher:
         self.relists = 0
         """Lists made (the first one included)."""
 
-    def issued_at(self) -> dict[str, float]:
-        return {k: f.at for k, f in self.finished.items() if f.reason == "Issued"}
-
-    def failed(self) -> dict[str, Finished]:
-        return {k: f for k, f in self.finished.items() if f.reason != "Issued"}
-
     async def run(self) -> NoReturn:
         async with aiohttp.ClientSession(trust_env=False, headers=self._headers) as session:
             while True:
