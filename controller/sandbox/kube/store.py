@@ -92,18 +92,23 @@ class Store:
         self._snapshots: OrderedDict[int, Snapshot] = OrderedDict()
         self._snapshot_ids = itertools.count(1)
         self._hooks: list[WriteHook] = []
+        self._dropped: set[str] = set()
 
     def on_write(self, hook: WriteHook) -> None:
         """Call ``hook(storage, event)`` after every write (indexes, garbage collection)."""
         self._hooks.append(hook)
 
     def collection(self, storage: str) -> Collection:
+        """The storage's collection. A never-written storage has lost no event, so any RV can
+        be watched from; one dropped before (its CRD deleted) starts at the current RV."""
         found = self.collections.get(storage)
         if found is None:
-            found = self.collections[storage] = Collection(floor=self.rv, history_size=self.history)
+            floor = self.rv if storage in self._dropped else 0
+            found = self.collections[storage] = Collection(floor=floor, history_size=self.history)
         return found
 
     def drop_storage(self, storage: str) -> None:
+        self._dropped.add(storage)
         found = self.collections.pop(storage, None)
         if found is not None:
             for watcher in found.watchers:
