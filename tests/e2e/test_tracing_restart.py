@@ -122,6 +122,7 @@ async def test_one_trace_spans_an_issuance_across_a_restart(stack_factory: Stack
     before, after = tree.under(first, 0), tree.under(second, 1)
     assert before["zerossl.create"] == 1, before
     assert before["zerossl.verify"] == 1, before
+    assert before["kube.create"] >= 1, before  # the order, created by the first request reconcile
     assert before["kube.update"] >= 1, before  # the order's status
     assert before["kube.patch"] >= 1, before  # the request's status (Pending)
     assert not {"zerossl.create", "zerossl.verify"} & set(after), after

@@ -55,10 +55,13 @@ class RequestReconciler:
         ref = request.issuer_ref
         order = self._caches.order(key)
         issuer = self._caches.issuer(ref) if isinstance(ref, IssuerRef) else None
-        traceparent = order.status.trace_context.get("traceparent") if order else None
+        decision = decide_certificate_request(request, issuer, order, self._clock.now())
         attributes = {tracing.ATTR_REQUEST: key, tracing.ATTR_ISSUER: str(ref)}
+        traceparent = order.status.trace_context.get("traceparent") if order else None
+        if decision.actions:
+            # The issuance starts here: its trace covers this reconcile and the order it creates.
+            traceparent = tracing.new_issuance_context({**attributes, tracing.ATTR_ORDER: key})
         with tracing.start_reconcile_span("reconcile.certificaterequest", traceparent, attributes):
-            decision = decide_certificate_request(request, issuer, order, self._clock.now())
             if decision.status is not None:
                 try:
                     written = await apply_status(
@@ -72,19 +75,15 @@ class RequestReconciler:
                 self._count_transition(obj, decision.status, ref)
             record_events(self._recorder, obj, decision.events, ACTION)
             for action in decision.actions:
-                await self._ensure_order(action, key, ref)
+                await self._ensure_order(action, key, traceparent)
         return DONE
 
-    async def _ensure_order(self, action: EnsureOrder, key: str, ref: object) -> None:
+    async def _ensure_order(self, action: EnsureOrder, key: str, traceparent: str | None) -> None:
         manifest: dict[str, Any] = {**action.manifest}
         meta = {**manifest["metadata"]}
         annotations = {**(meta.get("annotations") or {})}
-        annotations.setdefault(
-            TRACEPARENT_ANNOTATION,
-            tracing.new_issuance_context(
-                {tracing.ATTR_REQUEST: key, tracing.ATTR_ORDER: key, tracing.ATTR_ISSUER: str(ref)}
-            ),
-        )
+        if traceparent:
+            annotations.setdefault(TRACEPARENT_ANNOTATION, traceparent)
         meta["annotations"] = annotations
         manifest["metadata"] = meta
         try:
