@@ -56,7 +56,7 @@ def _quota(result: RunResult, series: dict[str, Any], directory: Path) -> Path:
     axes.bar(range(len(calls)), calls, width=1.0, color="tab:blue", label="calls answered")
     axes.axhline(result.settings["rate_per_s"], color="tab:red", label="R (limit)")
     axes.set(title=result.title, xlabel="second of the window", ylabel="ZeroSSL calls")
-    axes.legend(fontsize="small")
+    axes.legend(fontsize="small", loc="lower right")
     return _save(figure, directory / f"{result.name}.png")
 
 

@@ -245,8 +245,13 @@ def _cpu_per_issuance(result: RunResult) -> str:
         f"{role} {u['cpu_seconds'] * 1000 / issued:,.1f}" for role, u in processes.items()
     )
     cores = result.machine.get("usable_cpus") or 1
-    busy = sum(u["cpu_seconds"] for u in processes.values()) / (seconds * cores)
-    return f"{per} (the run's processes kept {busy:.0%} of {cores} cores busy)"
+    spent = sum(u["cpu_seconds"] for u in processes.values())
+    busy = spent / (seconds * cores)
+    top, usage = max(processes.items(), key=lambda item: float(item[1]["cpu_seconds"]))
+    return (
+        f"{per}; the run's processes kept {busy:.0%} of {cores} cores busy, "
+        f"{usage['cpu_seconds'] / spent:.0%} of it in the {top}"
+    )
 
 
 def _issuance_details(result: RunResult) -> str:
