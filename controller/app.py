@@ -59,6 +59,7 @@ from controller.server import Server
 log = logging.getLogger(__name__)
 REPORTING_CONTROLLER = "zerossl.issuer.dev/zerossl-issuer"
 LEASE_QPS = 10
+ENQUEUE_BATCH = 256  # objects queued between yields to the event loop on becoming leader
 Obj = dict[str, Any]
 
 
@@ -154,14 +155,21 @@ class Controller:
         for order in self.caches.orders.store.index_keys(BY_SECRET, secret):
             self.order_queue.add(order)
 
-    def _enqueue_everything(self) -> None:
-        for obj in self.caches.requests.store.list():
-            self._on_request(obj)
-        for obj in self.caches.orders.store.list():
-            self._on_order(obj)
-        for store in (self.caches.issuers.store, self.caches.cluster_issuers.store):
-            for obj in store.list():
-                self._on_issuer(obj)
+    async def _enqueue_everything(self) -> None:
+        """Queues every cached object once, yielding to the loop as it goes: with tens of
+        thousands of cached objects, one synchronous pass would hold up Lease renewals."""
+        passes = (
+            (self.caches.requests.store, self._on_request),
+            (self.caches.orders.store, self._on_order),
+            (self.caches.issuers.store, self._on_issuer),
+            (self.caches.cluster_issuers.store, self._on_issuer),
+        )
+        for store, enqueue in passes:
+            for count, key in enumerate(store.list_keys(), 1):
+                if (obj := store.get(key)) is not None:
+                    enqueue(obj)
+                if count % ENQUEUE_BATCH == 0:
+                    await asyncio.sleep(0)
 
     # --- lifetimes ------------------------------------------------------------------------------
 
@@ -234,7 +242,7 @@ class Controller:
             ),
         )
         self.leading = True
-        self._enqueue_everything()
+        await self._enqueue_everything()
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self.recorder.run(), name="events")

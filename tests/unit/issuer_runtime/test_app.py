@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from controller.app import Controller
 from controller.config import load
 from controller.kube.client import KubeClient
@@ -65,3 +67,37 @@ async def test_a_changed_solver_secret_wakes_the_orders_that_read_it() -> None:
     assert len(controller.order_queue) == 0  # a namespaced issuer reads its own namespace
     controller._on_secret({"metadata": {"name": "tsig", "namespace": "team"}})
     assert len(controller.order_queue) == 1
+
+
+async def test_becoming_leader_queues_everything_without_holding_the_loop() -> None:
+    controller = Controller(load({}, []), _client())
+    for i in range(1000):
+        controller.caches.requests.store.put(
+            f"ns/r{i}",
+            {
+                "apiVersion": "cert-manager.io/v1",
+                "kind": "CertificateRequest",
+                "metadata": {"name": f"r{i}", "namespace": "ns", "resourceVersion": "1"},
+                "spec": {
+                    "issuerRef": {
+                        "group": "zerossl.issuer.dev",
+                        "kind": "ZeroSSLIssuer",
+                        "name": "i",
+                    }
+                },
+            },
+        )
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    controller.leading = True
+    await controller._enqueue_everything()
+    task.cancel()
+    assert len(controller.request_queue) == 1000
+    assert ticks >= 3  # other tasks (the Lease renewal) ran during the pass
