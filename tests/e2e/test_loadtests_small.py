@@ -166,25 +166,9 @@ def test_report_shows_targets_failures_and_plots(tmp_path: Path) -> None:
 # --- the scenarios, small, against the real system -------------------------------------------
 
 
-KNOWN_FAILURE = "error 2830 certificate_not_eligible"
-"""A controller bug these runs expose (reported; orders belong to another helper): when a
-verify is repeated after the leader died before recording it, or after its answer was lost,
-ZeroSSL answers 2830 (already issued) and the order fails instead of reading the certificate."""
-REQUEST_CHECKS = frozenset({"every request issued", "no request failed"})
-
-
 def _assert_passed(result: RunResult) -> None:
-    """Every check passed; a run whose only failures are requests failed by the known bug is
-    an expected failure (any other failing check fails the test)."""
+    """Every correctness check of the run passed."""
     failures = result.failures()
-    messages = result.summary.get("failure_messages", {})
-    if (
-        failures
-        and {c.name for c in failures} <= REQUEST_CHECKS
-        and messages
-        and all(KNOWN_FAILURE in m for m in messages)
-    ):
-        pytest.xfail(f"{result.name}: {sum(messages.values())} requests hit {KNOWN_FAILURE}")
     failed = "\n".join(f"{c.name}: {c.detail}" for c in failures)
     assert not failures, f"{result.name} failed checks:\n{failed}"
 
