@@ -11,8 +11,7 @@ import asyncio
 import copy
 import itertools
 import random
-import selectors
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -24,38 +23,11 @@ from controller.kube.errors import AlreadyExists, Conflict, Invalid, NotFound, S
 from controller.kube.leaderelection import LeaderElector, LeadershipLost
 from controller.kube.resource import LEASES, Resource
 from controller.observability import metrics
+from tests.support.virtual_loop import run_virtual as virtual
 
 T = TypeVar("T")
 L, D, R = 15.0, 10.0, 2.0  # client-go defaults: lease duration, renew deadline, retry period
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-class _JumpingSelector(selectors.DefaultSelector):
-    def __init__(self, loop: VirtualLoop) -> None:
-        super().__init__()
-        self._loop = loop
-
-    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        ready = super().select(0)
-        if not ready and timeout:
-            self._loop.now += timeout
-        elif not ready and timeout is None:
-            raise RuntimeError("deadlock: every task waits and no timer is scheduled")
-        return ready
-
-
-class VirtualLoop(asyncio.SelectorEventLoop):
-    def __init__(self) -> None:
-        self.now = 0.0
-        super().__init__(selector=_JumpingSelector(self))
-
-    def time(self) -> float:
-        return self.now
-
-
-def virtual(main: Coroutine[Any, Any, T]) -> T:
-    with asyncio.Runner(loop_factory=VirtualLoop) as runner:
-        return runner.run(main)
 
 
 class LoopClock:

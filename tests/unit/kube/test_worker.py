@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY
 from controller.kube.worker import DONE, Done, RequeueAfter, Result, Retry, WorkerPool
 from controller.kube.workqueue import ItemExponentialFailureRateLimiter, RateLimitingQueue
 from controller.observability.redact import register_secret
-from tests.unit.kube.test_workqueue_virtual_loop import run_virtual
+from tests.support.virtual_loop import run_virtual
 
 _names = itertools.count()
 

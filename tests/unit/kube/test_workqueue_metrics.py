@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from controller.kube.workqueue import DelayingQueue, WorkQueue
-from tests.unit.kube.test_workqueue_virtual_loop import run_virtual
+from tests.support.virtual_loop import run_virtual
 
 _names = itertools.count()
 

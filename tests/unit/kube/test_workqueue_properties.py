@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from controller.kube.workqueue import DelayingQueue, QueueShutDown
-from tests.unit.kube.test_workqueue_virtual_loop import run_virtual
+from tests.support.virtual_loop import run_virtual
 
 KEYS = "abcd"
 WORKERS = 3

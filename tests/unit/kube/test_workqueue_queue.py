@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from controller.kube.workqueue import DelayingQueue, QueueShutDown, WorkQueue
-from tests.unit.kube.test_workqueue_virtual_loop import run_virtual
+from tests.support.virtual_loop import run_virtual
 
 
 async def _step() -> None:

@@ -13,7 +13,7 @@ from controller.kube.workqueue import (
     RateLimitingQueue,
     default_controller_rate_limiter,
 )
-from tests.unit.kube.test_workqueue_virtual_loop import run_virtual
+from tests.support.virtual_loop import run_virtual
 
 
 class ManualClock:
