@@ -182,6 +182,16 @@ async def settle(seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
+async def a_then_b(server: LeaseServer, then: float) -> tuple[Candidate, Candidate]:
+    """Candidate "a" starts first (and wins), "b" one second later; both run ``then`` more."""
+    a, b = Candidate(server, "a"), Candidate(server, "b")
+    a.start()
+    await settle(1)
+    b.start()
+    await settle(then)
+    return a, b
+
+
 def test_first_candidate_creates_the_lease_and_renews_on_the_fast_path() -> None:
     async def main() -> None:
         server = LeaseServer()
@@ -239,11 +249,7 @@ def test_three_candidates_one_leader_and_takeover_after_the_holder_dies() -> Non
 def test_graceful_stop_releases_after_the_work_ends_and_hands_over_fast() -> None:
     async def main() -> None:
         server = LeaseServer()
-        a, b = Candidate(server, "a"), Candidate(server, "b")
-        a.start()
-        await settle(1)
-        b.start()
-        await settle(10)
+        a, b = await a_then_b(server, 10)
         assert a.leading
         assert not b.leading
         stopped_at = now()
@@ -263,11 +269,7 @@ def test_graceful_stop_releases_after_the_work_ends_and_hands_over_fast() -> Non
 def test_release_succeeds_after_a_renewal_cancelled_in_flight_was_applied() -> None:
     async def main() -> None:
         server = LeaseServer()
-        a, b = Candidate(server, "a"), Candidate(server, "b")
-        a.start()
-        await settle(1)
-        b.start()
-        await settle(2)
+        a, b = await a_then_b(server, 2)
         a.api.lose_next_response = True  # the renewal at t=4 lands, its reply is lost
         await settle(1.5)
         stopped_at = now()
@@ -283,11 +285,7 @@ def test_release_succeeds_after_a_renewal_cancelled_in_flight_was_applied() -> N
 def test_a_cut_off_leader_stops_before_anyone_could_take_over() -> None:
     async def main() -> None:
         server = LeaseServer()
-        a, b = Candidate(server, "a"), Candidate(server, "b")
-        a.start()
-        await settle(1)
-        b.start()
-        await settle(7.3)
+        a, b = await a_then_b(server, 7.3)
         last_renewal = max(t for t, writer, _ in server.writes if writer == "a")
         a.api.reachable.clear()  # requests hang: a half-open connection
         await settle(L + 3 * R)
