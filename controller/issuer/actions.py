@@ -3,9 +3,10 @@
 Invariants: actions and outcomes are plain data. Every order action runs in the context of the
 order being reconciled (its namespace, name, ``spec.issuerRef`` and the API key of that
 issuer). An action that talks to ZeroSSL or a solver yields exactly one outcome, which the act
-layer passes to ``record_outcome`` (orders) or ``record_check`` (issuers) and writes the status
-that returns before anything else; a failure is reported as :class:`ActionFailed`, never
-raised past the act layer. Actions without an outcome (finalizer edits, deletes, flags,
+layer passes to ``record_outcome`` (orders) or ``record_check`` (issuers) and folds into the
+status before anything else; a failure is reported as :class:`ActionFailed`, never raised past
+the act layer. The status decided with an action that :func:`needs_write_ahead` is written
+before the action runs. Actions without an outcome (finalizer edits, deletes, flags,
 registering with the batch poller) report nothing.
 """
 
@@ -216,6 +217,18 @@ OrderAction: TypeAlias = (
     | WaitPropagation
     | Cleanup
 )
+
+METADATA_ACTIONS = (AddFinalizer, RemoveFinalizer, DeleteOrder)
+"""Actions that write the order object itself: the status is written before them."""
+
+
+def needs_write_ahead(action: OrderAction) -> bool:
+    """True when the status decided with ``action`` must be written before it runs: the
+    create-attempt marker (one certificate per order, whatever crashes) and the validation
+    records marked ``presented`` (cleanup finds what may have been published, and every
+    replica's solver serves the files before ZeroSSL is asked to fetch them)."""
+    return isinstance(action, AdoptOrCreate | Present)
+
 
 # --- order outcomes ----------------------------------------------------------------------------
 

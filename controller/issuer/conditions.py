@@ -36,7 +36,8 @@ class Status(StrEnum):
 
 
 class RequestReason(StrEnum):
-    """cert-manager's Ready reasons for a CertificateRequest, plus issuer-lib's Initializing."""
+    """cert-manager's Ready reasons for a CertificateRequest, plus issuer-lib's Initializing
+    (never written by this controller; an older version's is read as not terminal)."""
 
     INITIALIZING = "Initializing"
     PENDING = "Pending"
@@ -114,7 +115,6 @@ def replace(conditions: Conditions | None, new: Mapping[str, Any]) -> list[dict[
 
 # --- CertificateRequest: reasons, messages and status patches ----------------------------------
 
-MESSAGE_INITIALIZING = "zerossl-issuer has accepted the request"
 MESSAGE_ISSUED = "Certificate issued by ZeroSSL (certificate {certificate_id})"
 
 
@@ -159,8 +159,12 @@ def message_no_solver(detail: str) -> str:
     return f"No solver of the issuer can validate the request: {detail}; waiting for the issuer"
 
 
-def message_creating_order(order_name: str, domains: Sequence[str]) -> str:
-    return f"Creating ZeroSSLOrder {order_name} for {', '.join(domains)}"
+def message_order_working(order_name: str, domains: Sequence[str]) -> str:
+    """Pending while the order works normally: true from its creation to its end."""
+    names = ", ".join(domains)
+    return (
+        f"ZeroSSLOrder {order_name} is getting a certificate for {names}; its status has the steps"
+    )
 
 
 def message_chain_mismatch(order_name: str) -> str:
@@ -182,13 +186,6 @@ def _ready(
 
 def _failure_time(failure_time: str | None, now: datetime) -> str:
     return failure_time or rfc3339(now)
-
-
-def request_initializing(conditions: Conditions | None, now: datetime) -> dict[str, Any]:
-    ready = _ready(
-        conditions, Status.UNKNOWN, RequestReason.INITIALIZING, MESSAGE_INITIALIZING, now
-    )
-    return {"conditions": [ready]}
 
 
 def request_pending(conditions: Conditions | None, message: str, now: datetime) -> dict[str, Any]:

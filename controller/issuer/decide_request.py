@@ -5,7 +5,9 @@ The order of decisions (each an early return):
  2. neither Approved nor Denied -> nothing (not even a condition).
  3. terminal (Ready=True, Ready=False/Failed or /Denied, InvalidRequest=True) -> nothing.
  4. Denied -> Ready=False/Denied + failureTime.
- 5. no Ready condition yet -> Ready=Unknown/Initializing (the write triggers the next pass).
+ 5. (issuer-lib writes Ready=Unknown/Initializing here and returns; this controller goes on to
+    the first real state instead, as cert-manager core does: one status write and one Event
+    fewer per issuance. An Initializing condition written by an older version is not terminal.)
  6. issuerRef of our group with a kind we do not serve -> Failed (it can never be served).
  7. an order of an earlier request of the same name -> Pending until it is gone.
  8. the order finished -> Issued (chain leaf must carry the CSR's key) or Failed. A finished
@@ -13,10 +15,13 @@ The order of decisions (each an early return):
  9. issuer missing -> Pending; issuer not Ready at its current generation -> Pending.
 10. no order -> check the request (Failed for what can never succeed), choose a solver per
     domain (Pending if none fits), then EnsureOrder + Pending.
-11. order in progress -> Pending, mirroring the order's Ready condition.
+11. order in progress -> Pending. Routine progress keeps the message written when the order was
+    created (the order's own status has the steps); what needs a person is mirrored: an order
+    waiting for its issuer, backing off after a failed call, told by ZeroSSL that a domain does
+    not validate yet (a CAA record, a missing CNAME...), or waiting for an approval email.
 
 Events follow cert-manager's reporter: one on entering Pending (not on every Pending update),
-one on each of Initializing, Denied, Failed and Issued. Requeues are never asked for: issuer
+one on each of Denied, Failed and Issued. Requeues are never asked for: issuer
 and order watches wake the request. A decision that would rewrite the same Ready condition
 writes nothing.
 """
@@ -39,6 +44,7 @@ from controller.issuer.orders import Order, order_manifest
 from controller.issuer.request import CertificateRequest
 from controller.issuer.solvers.select import NoSolver, plan_validation
 from controller.issuer.spec import IssuerSpec
+from controller.zerossl.models import ValidationMethod
 
 RequestDecision = Decision[EnsureOrder]
 NOTHING: RequestDecision = Decision()
@@ -61,9 +67,6 @@ def decide_certificate_request(
     if denied:
         patch = cond.request_denied(conditions, request.failure_time, now)
         return Decision(patch, (warning("Denied", _message(patch)),))
-    if ready is None:
-        patch = cond.request_initializing(conditions, now)
-        return Decision(patch, (normal("Initializing", _message(patch)),))
     if isinstance(ref, UnknownKind):
         return _failed(request, "IssuerKindUnknown", ref.message, now)
     if order is not None and order.spec is not None and order.spec.request_uid != request.uid:
@@ -79,8 +82,27 @@ def decide_certificate_request(
         return _pending(request, "IssuerNotReady", message, now)
     if order is None:
         return _create_order(request, ref, issuer.spec, now)
-    message = cond.message_order_progress(order.name, order.status.ready)
-    return _pending(request, "OrderInProgress", message, now)
+    return _pending(request, "OrderInProgress", _progress(order), now)
+
+
+def _progress(order: Order) -> str:
+    """The Pending message for an order at work: the order's own Ready condition when it
+    needs a person's attention, else the same message as when the order was created."""
+    status = order.status
+    email_wait = (
+        status.ready_reason == OrderReason.WAITING_FOR_ISSUANCE
+        and order.spec is not None
+        and order.spec.validation_method is ValidationMethod.EMAIL
+    )
+    if (
+        status.retry is not None
+        or status.verify is not None
+        or email_wait
+        or status.ready_reason == OrderReason.WAITING_FOR_ISSUER
+    ):
+        return cond.message_order_progress(order.name, status.ready)
+    domains = order.spec.domains if order.spec is not None else ()
+    return cond.message_order_working(order.name, domains)
 
 
 def _terminal(ready: Mapping[str, Any] | None) -> bool:
@@ -162,6 +184,6 @@ def _create_order(
         choices=plan.choices,
     )
     pending = _pending(
-        request, "OrderCreated", cond.message_creating_order(request.name, csr.domains), now
+        request, "OrderCreated", cond.message_order_working(request.name, csr.domains), now
     )
     return Decision(pending.status, pending.events, (EnsureOrder(manifest),))

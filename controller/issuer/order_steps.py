@@ -2,7 +2,10 @@
 validation records built from ZeroSSL's answer, and turning a new status into a Decision.
 
 Invariants: an order's Ready condition always carries ``observedGeneration``; an Event is
-emitted exactly when the Ready reason changes (Warning for Failed and Cancelled); a Decision
+emitted exactly when the Ready reason changes to one a person must hear of: a Warning for Failed
+and Cancelled, a Normal one when an approval email waits to be clicked (routine steps are in the
+condition and the issuance trace, and the CertificateRequest carries the user-facing Normal
+Events: an Event per step would double the API writes of an issuance); a Decision
 carries a status only when the status differs from the one observed, and always carries the
 trace context (taken once from the order's traceparent annotation).
 """
@@ -80,14 +83,22 @@ class Step:
     events: tuple[Event, ...] = ()
 
     def ready(self, reason: OrderReason, message: str, now: datetime) -> Step:
-        """Sets Ready (True only for Issued); an Event when the reason changes."""
+        """Sets Ready (True only for Issued); an Event when it turns to a reason a person must
+        hear of."""
         previous = self.status.ready
         status = Status.TRUE if reason is OrderReason.ISSUED else Status.FALSE
         events = self.events
         if previous is None or previous.get("reason") != reason:
-            kind = EventType.WARNING if reason in _WARNING_REASONS else EventType.NORMAL
-            events = (*events, Event(kind, str(reason), message))
+            if reason in _WARNING_REASONS:
+                events = (*events, Event(EventType.WARNING, str(reason), message))
+            elif reason is OrderReason.WAITING_FOR_ISSUANCE and self._by_email:
+                events = (*events, Event(EventType.NORMAL, str(reason), message))
         return Step(self.order, self._with_ready(status, reason, message, now), events)
+
+    @property
+    def _by_email(self) -> bool:
+        spec = self.order.spec
+        return spec is not None and spec.validation_method is ValidationMethod.EMAIL
 
     def note(self, message: str, now: datetime) -> Step:
         """A new Ready message under the current reason (nothing if there is no Ready yet)."""

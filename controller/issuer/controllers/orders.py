@@ -1,32 +1,41 @@
 """The order reconciler: decide_order, then carry the decision out against Kubernetes, ZeroSSL
-and the solvers, folding each action's outcome into the status before the next action runs.
+and the solvers, folding each action's outcome into the status and deciding again, until the
+order has to wait (for ZeroSSL, the poller, a backoff, a watch event).
 
 Invariants:
-- Status first: a decision's status is written (replaced whole, conditional on the
-  resourceVersion it was decided from) before its Events and actions, and every outcome is
-  folded in by ``record_outcome`` and written the same way on the object the previous write
-  returned, so a create's write-ahead marker always lands before the create call. A conflict
-  ends the reconcile with Retry (it is decided again from a newer cache); a vanished order
-  ends it. An action that failed ends it once its outcome is written.
+- Write-ahead only where a crash needs it: the status is written before an action that
+  ``needs_write_ahead`` (the create-attempt marker before AdoptOrCreate; ``presented`` and the
+  validation records before Present, so cleanup finds them and every replica's solver serves
+  them) and before metadata actions; every other outcome is folded into the status in memory
+  and written once, when the reconcile ends. A crash loses only outcomes that are safe to
+  redo (verify answers 2830 and is read back, downloads and cleanups are idempotent). Writes
+  replace the status whole, conditional on the resourceVersion last read or written: a
+  conflict ends the reconcile with Retry (it is decided again from a newer cache); a vanished
+  order ends it. An action that failed ends it once its outcome is written.
+- A decision's Events are recorded once the status they describe is written.
 - Read your writes: an order is never decided from a cache older than this reconciler's own
   last write of it; the informer event of that write wakes the order again.
 - ZeroSSL errors, unusable API keys and solver faults become outcomes, never exceptions. A
   solver that cannot work as configured (credentials refused, zone or API missing, invalid
   spec) waits long with a Warning Event, never fails the order: fixing the spec or Secret is
-  enough. Anything else propagates to the worker, which retries with backoff.
+  enough. Anything else propagates to the worker, which retries with backoff, after writing
+  what the reconcile's earlier actions did.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, assert_never
 
 from controller.clock import Clock
 from controller.config import Settings
 from controller.issuer.accounts import ZeroSSLAccounts
 from controller.issuer.actions import (
+    METADATA_ACTIONS,
     ActionFailed,
     AddFinalizer,
     AdoptOrCreate,
@@ -52,6 +61,7 @@ from controller.issuer.actions import (
     Verified,
     Verify,
     WaitPropagation,
+    needs_write_ahead,
 )
 from controller.issuer.api import (
     ORDER_FINALIZER,
@@ -65,7 +75,7 @@ from controller.issuer.controllers.issuers import IssuerReconciler
 from controller.issuer.controllers.poller import IssuancePoller
 from controller.issuer.controllers.writes import OwnWrites, record_events, replace_status
 from controller.issuer.decide_order import OrderFacts, decide_order
-from controller.issuer.decision import warning
+from controller.issuer.decision import Event, warning
 from controller.issuer.errors import IssuerError, PendingError, camel_reason
 from controller.issuer.order_outcomes import record_outcome
 from controller.issuer.order_steps import OrderDecision, OrderPolicy
@@ -94,7 +104,7 @@ from controller.observability import tracing
 from controller.zerossl.client import MAX_LIST_LIMIT, ZeroSSLClient
 from controller.zerossl.csr import CsrHashes
 from controller.zerossl.errors import ZeroSSLError
-from controller.zerossl.models import CertificateStatus
+from controller.zerossl.models import CertificateStatus, ValidationMethod
 
 log = logging.getLogger(__name__)
 
@@ -115,14 +125,31 @@ class _Stop(Exception):
         self.result = result
 
 
+MAX_STEPS = 12  # decide-act rounds per reconcile; a whole issuance takes about 6
+SERVED_METHODS = (ValidationMethod.HTTP_CSR_HASH, ValidationMethod.HTTPS_CSR_HASH)
+CACHE_WAIT = 2.0  # seconds a verify waits for the cache to hold the files it will serve
+CACHE_POLL = 0.005
+
+
 @dataclass
 class _Run:
-    """One reconcile's progress: the object as last written, and the earliest requeue asked."""
+    """One reconcile's progress: the object with every outcome so far folded in, whether its
+    status differs from the last one written, the Events still to record once it is, and the
+    earliest requeue asked."""
 
     key: str
-    order: Order  # as decided from; its spec and identity never change
+    order: Order  # as first decided from; its spec and identity never change
     obj: dict[str, Any]
     wait: float | None = None
+    unwritten: bool = False
+    events: list[Event] = field(default_factory=list)
+
+    def fold(self, decision: OrderDecision) -> None:
+        if decision.status is not None:
+            self.obj = {**self.obj, "status": decision.status}
+            self.unwritten = True
+        self.events.extend(decision.events)
+        self.requeue(decision.requeue_after)
 
     def requeue(self, seconds: float | None) -> None:
         if seconds is not None and (self.wait is None or seconds < self.wait):
@@ -176,11 +203,11 @@ class OrderReconciler:
         with tracing.start_reconcile_span(
             "reconcile.order", _traceparent(order), _span(key, order)
         ):
-            decision = decide_order(order, facts, self._clock.now(), self._policy)
             run = _Run(key, order, obj)
             try:
-                await self._settle(run, decision)
-                await self._perform(run, decision.actions)
+                await self._advance(
+                    run, decide_order(order, facts, self._clock.now(), self._policy)
+                )
             except _Stop as stop:
                 return stop.result
             return run.result()
@@ -204,28 +231,76 @@ class OrderReconciler:
         request = self._caches.requests.store.get(f"{order.namespace}/{spec.request_name}")
         return request is None or request["metadata"].get("uid") != spec.request_uid
 
-    # --- carrying out a decision ---------------------------------------------------------------
+    # --- carrying out decisions ----------------------------------------------------------------
 
-    async def _settle(self, run: _Run, decision: OrderDecision) -> None:
-        """Writes the decision's status, then records its Events and requeue."""
-        if decision.status is not None:
-            run.obj = await self._write(
-                run, replace_status(self._kube, ZEROSSL_ORDERS, run.obj, decision.status)
-            )
-        record_events(self._recorder, run.obj, decision.events, ACTION)
-        run.requeue(decision.requeue_after)
+    async def _advance(self, run: _Run, decision: OrderDecision) -> None:
+        """Carries out ``decision``, then decides again from the outcomes, until the order
+        waits; writes what is unwritten at the end (also when an action raised)."""
+        try:
+            for _ in range(MAX_STEPS):
+                run.fold(decision)
+                if not decision.actions or not await self._perform(run, decision.actions):
+                    break
+                order = Order.from_object(run.obj)
+                decision = decide_order(order, self._facts(order), self._clock.now(), self._policy)
+        except _Stop:
+            raise
+        except Exception:
+            with contextlib.suppress(Exception):
+                await self._flush(run)  # keep what the earlier actions did; the worker retries
+            raise
+        await self._flush(run)
 
-    async def _perform(self, run: _Run, actions: tuple[OrderAction, ...]) -> None:
+    async def _perform(self, run: _Run, actions: tuple[OrderAction, ...]) -> bool:
+        """Runs ``actions`` in order, folding each outcome in. True when the order moved on
+        and can be decided again at once; False when it has to wait (nothing came of the
+        actions, one failed or asked for a requeue, or the object's metadata was written)."""
+        if any(needs_write_ahead(action) for action in actions):
+            await self._flush(run)
+        moved_on, waits = False, False
         for action in actions:
+            if isinstance(action, METADATA_ACTIONS):
+                await self._flush(run)
+                waits = True
+            if isinstance(action, Verify) and action.method in SERVED_METHODS:
+                await self._cache_holds(run)
             outcome = await self._act(run, action)
             if outcome is None:
                 continue
-            order = Order.from_object(run.obj)
-            recorded = record_outcome(order, outcome, self._clock.now(), self._policy)
-            await self._settle(run, recorded)
-            await self._perform(run, recorded.actions)
+            recorded = record_outcome(
+                Order.from_object(run.obj), outcome, self._clock.now(), self._policy
+            )
+            run.fold(recorded)
+            if recorded.actions:  # follow-ups of the outcome (flagging the issuer)
+                await self._perform(run, recorded.actions)
             if isinstance(outcome, ActionFailed):
-                raise _Stop(run.result())
+                return False
+            moved_on = True
+            waits = waits or recorded.requeue_after is not None
+        return moved_on and not waits
+
+    async def _cache_holds(self, run: _Run) -> None:
+        """Waits (bounded) until this replica's cache holds the last status written: the solver
+        server answers ZeroSSL's fetch of a validation file from that cache."""
+        written = _version(run.obj)
+        deadline = self._clock.monotonic() + CACHE_WAIT
+        while self._clock.monotonic() < deadline:
+            cached = self._caches.orders.store.get(run.key)
+            if cached is None or _version(cached) >= written:
+                return
+            await asyncio.sleep(CACHE_POLL)
+        log.info("order %s: the cache lags its last write; asking ZeroSSL anyway", run.key)
+
+    async def _flush(self, run: _Run) -> None:
+        """Writes the status if it changed since the last write, then records the Events."""
+        if run.unwritten:
+            status = run.obj["status"]
+            run.obj = await self._write(
+                run, replace_status(self._kube, ZEROSSL_ORDERS, run.obj, status)
+            )
+            run.unwritten = False
+        record_events(self._recorder, run.obj, run.events, ACTION)
+        run.events.clear()
 
     async def _write(self, run: _Run, write: Awaitable[dict[str, Any]]) -> dict[str, Any]:
         """The written object; a vanished order ends the reconcile, a conflict retries it."""
@@ -421,6 +496,12 @@ async def _adopt_or_create(client: ZeroSSLClient, action: AdoptOrCreate) -> Outc
         strict_domains=action.strict_domains,
     )
     return CertificateObtained(created, adopted=False)
+
+
+def _version(obj: Mapping[str, Any]) -> int:
+    """The object's resourceVersion as a number (-1 if it is not one: nothing to wait for)."""
+    value = str(obj["metadata"].get("resourceVersion") or "")
+    return int(value) if value.isdigit() else -1
 
 
 def _traceparent(order: Order) -> str | None:

@@ -51,13 +51,12 @@ FAILED_BEFORE = rfc3339(NOW - timedelta(days=1))
 @pytest.mark.parametrize(
     ("patch", "reason", "status"),
     [
-        (c.request_initializing([APPROVED], NOW), "Initializing", "Unknown"),
         (c.request_pending([APPROVED], "waiting", NOW), "Pending", "False"),
         (c.request_failed([APPROVED], None, "bad CSR", NOW), "Failed", "False"),
         (c.request_denied([DENIED], None, NOW), "Denied", "False"),
         (c.request_issued([APPROVED], CHAIN, "c1", NOW), "Issued", "True"),
     ],
-    ids=["initializing", "pending", "failed", "denied", "issued"],
+    ids=["pending", "failed", "denied", "issued"],
 )
 def test_request_patches_fit_cert_managers_schema(
     patch: dict[str, Any], reason: str, status: str

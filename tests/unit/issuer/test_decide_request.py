@@ -69,6 +69,13 @@ ISSUED_ORDER = order_object(
     }
 )
 WORKING = [APPROVED, PENDING]
+WORKING_MESSAGE = condition(
+    "Ready",
+    "False",
+    "Pending",
+    "ZeroSSLOrder www is getting a certificate for www.example.com, example.com; "
+    "its status has the steps",
+)
 
 CASES = [
     # --- issuer-lib's conformance list ---------------------------------------------------------
@@ -128,8 +135,8 @@ CASES = [
         request_object(conditions=[APPROVED]),
         READY_ISSUER,
         None,
-        Expect("Initializing", ("Initializing",)),
-        id="initialize-ready-condition",
+        Expect("Pending", ("OrderCreated",), ensures_order=True, message="is getting"),
+        id="first-touch-goes-straight-to-pending-no-initializing-write",
     ),
     pytest.param(
         request_object(conditions=[DENIED]),
@@ -177,15 +184,51 @@ CASES = [
         request_object(conditions=[APPROVED, INITIALIZING]),
         READY_ISSUER,
         None,
-        Expect("Pending", ("OrderCreated",), ensures_order=True, message="Creating ZeroSSLOrder"),
+        Expect("Pending", ("OrderCreated",), ensures_order=True, message="is getting"),
         id="create-order",
     ),
     pytest.param(
         request_object(conditions=WORKING),
         READY_ISSUER,
         order_object(status={"conditions": [order_ready("Validating", "ZeroSSL checks")]}),
-        Expect("Pending", message="Validating: ZeroSSL checks"),
+        Expect("Pending", message="ZeroSSLOrder www is getting a certificate for"),
         id="retry-on-pending-error",
+    ),
+    pytest.param(
+        request_object(conditions=[APPROVED, WORKING_MESSAGE]),
+        READY_ISSUER,
+        order_object(status={"conditions": [order_ready("Validating", "ZeroSSL checks")]}),
+        Expect(None),
+        id="routine-order-progress-is-not-mirrored",
+    ),
+    pytest.param(
+        request_object(conditions=[APPROVED, WORKING_MESSAGE]),
+        READY_ISSUER,
+        order_object(status={"conditions": [order_ready("WaitingForIssuer", "quota used up")]}),
+        Expect("Pending", message="WaitingForIssuer: quota used up"),
+        id="order-waiting-for-its-issuer-is-mirrored",
+    ),
+    pytest.param(
+        request_object(conditions=[APPROVED, WORKING_MESSAGE]),
+        READY_ISSUER,
+        order_object(
+            status={
+                "conditions": [order_ready("Validating", "CAA forbids sectigo.com")],
+                "verify": {"attempts": 2, "nextTime": "2026-03-01T12:05:00Z"},
+            }
+        ),
+        Expect("Pending", message="CAA forbids sectigo.com"),
+        id="order-not-validated-yet-is-mirrored",
+    ),
+    pytest.param(
+        request_object(conditions=[APPROVED, WORKING_MESSAGE]),
+        READY_ISSUER,
+        order_object(
+            solvers=[{"email": {}}],
+            status={"conditions": [order_ready("WaitingForIssuance", "approval email to a@b")]},
+        ),
+        Expect("Pending", message="approval email to a@b"),
+        id="order-waiting-for-an-approval-email-is-mirrored",
     ),
     pytest.param(
         request_object(conditions=WORKING),
@@ -260,12 +303,7 @@ CASES = [
         request_object(
             conditions=[
                 APPROVED,
-                condition(
-                    "Ready",
-                    "False",
-                    "Pending",
-                    "Creating ZeroSSLOrder www for www.example.com, example.com",
-                ),
+                WORKING_MESSAGE,
             ]
         ),
         READY_ISSUER,
