@@ -1,7 +1,8 @@
 """Benchmark of the sandbox kube-apiserver: start-up, seeding, full paged lists, and the CPU the
 server spends per write under the controller's write mix.
 
-Run: .venv/bin/python benchmarks/sandbox_kube_bench.py [--objects 10000] [--page 500]
+Run (from the repository root, so this checkout's package is imported):
+     .venv/bin/python -m benchmarks.sandbox_kube_bench [--objects 10000] [--page 500]
      [--issuances 300] [--only writes|lists|all]
 Prints one line per measurement; nothing is asserted.
 
