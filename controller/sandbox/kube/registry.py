@@ -176,7 +176,7 @@ class Registry:
                 warnings = [f'unknown field "{f}"' for f in admission.unknown_fields]
         if causes:
             raise invalid(rt.kind, rt.group, new["metadata"].get("name", ""), causes)
-        return warnings
+        return warnings + admission.warnings
 
     def _managed(
         self,
