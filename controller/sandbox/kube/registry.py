@@ -42,6 +42,7 @@ from .status import (
     unsupported_media_type,
 )
 from .store import Page, Store
+from .yamlbody import load_yaml
 
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
@@ -439,7 +440,7 @@ class Registry:
         ):
             raise unsupported_media_type(content_type)
         try:
-            body = yaml.safe_load(raw) if content_type == APPLY_PATCH else orjson.loads(raw)
+            body = load_yaml(raw) if content_type == APPLY_PATCH else orjson.loads(raw)
         except (yaml.YAMLError, orjson.JSONDecodeError) as exc:
             raise bad_request(f"error decoding patch: {exc}") from None
         stored = self.store.get(rt.storage, self.key(rt, namespace, name))
