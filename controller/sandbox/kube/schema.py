@@ -111,6 +111,8 @@ class Node:
     rules: list[Rule] = field(default_factory=list)
     #: any rule here or below (ratcheting state is only carried where it can matter)
     has_rules: bool = False
+    #: any bound, length, pattern, or item/property count to check
+    bounded: bool = False
     all_of: list[Node] = field(default_factory=list)
     any_of: list[Node] = field(default_factory=list)
     one_of: list[Node] = field(default_factory=list)
@@ -184,6 +186,20 @@ def compile_schema(raw: Any, where: str = "openAPIV3Schema") -> Node:
             )
     if "not" in raw:
         node.not_ = compile_schema(raw["not"], f"{where}.not")
+    node.bounded = any(
+        limit is not None
+        for limit in (
+            node.minimum,
+            node.maximum,
+            node.min_length,
+            node.max_length,
+            node.pattern,
+            node.min_items,
+            node.max_items,
+            node.min_properties,
+            node.max_properties,
+        )
+    )
     node.has_rules = bool(node.rules) or any(
         child is not None and child.has_rules
         for child in (
@@ -267,7 +283,24 @@ def _cause(reason: str, message: str, path: str) -> Cause:
     return Cause(reason, message, path)
 
 
+_JSON_TYPES = {
+    str: "string",
+    dict: "object",
+    list: "array",
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+}
+
+
 def _check_type(node: Node, value: Any, path: str) -> list[Cause]:
+    if not node.int_or_string:  # the common case, decided without building anything
+        actual = _JSON_TYPES.get(type(value))
+        expected = node.type
+        if actual is not None and (
+            expected is None or actual == expected or (expected == "number" and actual == "integer")
+        ):
+            return []
     if value is None:
         if node.nullable or node.type is None:
             return []
@@ -556,7 +589,10 @@ def _validate(
                 path,
             )
         ]
-    causes += _check_format(node, value, path) + _check_bounds(node, value, path)
+    if node.format is not None:
+        causes += _check_format(node, value, path)
+    if node.bounded:
+        causes += _check_bounds(node, value, path)
     if isinstance(value, dict):
         for name in node.required:
             if name not in value:
