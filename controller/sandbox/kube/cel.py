@@ -5,19 +5,30 @@ have (Kubernetes' ``url``, ``quantity``, ``ip``, ``format`` libraries...) or tha
 ``optionalOldSelf`` is rejected there, loudly, instead of being skipped at admission time.
 Supported beyond standard CEL: the Kubernetes string and list helpers listed in
 ``EXTENSIONS``.
+
+Evaluation is memoised: CEL is pure, so the outcome of a rule (``None`` or the message) is a
+function of the rule and the exact JSON of ``self`` (and of ``oldSelf`` for a transition rule).
+Outcomes are kept in one LRU of ``CACHE_ENTRIES`` keyed by the rule's serial number and a
+128-bit BLAKE2b digest of each value's orjson serialisation (key order included, so a hit
+means byte-identical input). Values that serialisation cannot tell apart from others (``null``
+anywhere: orjson writes NaN and infinities as ``null``) or cannot serialise (integers beyond 64
+bits, non-string keys, anything but plain JSON types) are evaluated every time.
 """
 
 from __future__ import annotations
 
+import datetime
+import hashlib
 import itertools
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import celpy
 import lark
+import orjson
 from celpy import celtypes
-from celpy.adapter import json_to_cel
 from celpy.evaluation import CELEvalError, base_functions
 
 MACROS = frozenset({"has", "all", "exists", "exists_one", "map", "filter"})
@@ -97,6 +108,72 @@ EXTENSIONS: dict[str, Callable[..., Any]] = {
 SUPPORTED = frozenset(base_functions) | MACROS | frozenset(EXTENSIONS)
 
 _ENV = celpy.Environment()
+CACHE_ENTRIES = 32_768
+#: anything but plain JSON types (a YAML body's timestamps, subclasses) fails to serialise
+_EXACT = (
+    orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+_serials = itertools.count()
+_outcomes: OrderedDict[tuple[int, bytes | None, bytes | None], str | None] = OrderedDict()
+
+
+def json_to_cel(document: Any) -> Any:
+    """``celpy.adapter.json_to_cel`` with the same result, without its ``typing`` isinstance
+    checks (which made it the costliest part of building an activation)."""
+    kind = type(document)
+    if kind is str:
+        return celtypes.StringType(document)
+    if kind is dict:
+        return celtypes.MapType({json_to_cel(k): json_to_cel(v) for k, v in document.items()})
+    if kind is list or kind is tuple:
+        return celtypes.ListType([json_to_cel(item) for item in document])
+    if kind is bool:
+        return celtypes.BoolType(document)
+    if kind is int:
+        return celtypes.IntType(document)
+    if kind is float:
+        return celtypes.DoubleType(document)
+    if document is None:
+        return None
+    return _json_to_cel_subclass(document)
+
+
+def _json_to_cel_subclass(document: Any) -> Any:
+    # the same order of checks as celpy's, for subclasses of the JSON types
+    if isinstance(document, bool):
+        return celtypes.BoolType(document)
+    if isinstance(document, float):
+        return celtypes.DoubleType(document)
+    if isinstance(document, int):
+        return celtypes.IntType(document)
+    if isinstance(document, str):
+        return celtypes.StringType(document)
+    if isinstance(document, tuple | list):
+        return celtypes.ListType([json_to_cel(item) for item in document])
+    if isinstance(document, dict):
+        return celtypes.MapType({json_to_cel(k): json_to_cel(v) for k, v in document.items()})
+    if isinstance(document, datetime.datetime):
+        return celtypes.TimestampType(document)
+    if isinstance(document, datetime.timedelta):
+        return celtypes.DurationType(document)
+    raise ValueError(f"unexpected type {type(document)} in JSON structure {document!r}")
+
+
+def value_key(value: Any) -> bytes | None:
+    """The memo key of a scope value, or None if it must not be memoised (module docstring)."""
+    try:
+        text = orjson.dumps(value, option=_EXACT)
+    except TypeError:
+        return None
+    if b"null" in text:
+        return None
+    return hashlib.blake2b(text, digest_size=16).digest()
+
+
+def clear_cache() -> None:
+    _outcomes.clear()
 
 
 class RuleError(ValueError):
@@ -129,11 +206,42 @@ class Rule:
     transition: bool
     program: Any
     message_program: Any | None
+    serial: int = field(default_factory=lambda: next(_serials))
 
-    def check(self, value: Any, old: Any, *, has_old: bool) -> str | None:
-        """None when the rule holds, else the message to report."""
+    def check(
+        self,
+        value: Any,
+        old: Any,
+        *,
+        has_old: bool,
+        keys: tuple[bytes | None, bytes | None] | None = None,
+    ) -> str | None:
+        """None when the rule holds, else the message to report.
+
+        ``keys`` are :func:`value_key` of ``value`` and ``old`` when the caller has them (one
+        serialisation per scope for all its rules); they are computed here otherwise."""
         if self.transition and not has_old:
             return None
+        self_key, old_key = keys if keys is not None else (value_key(value), None)
+        if self.transition:
+            if keys is None:
+                old_key = value_key(old)
+            if old_key is None:
+                self_key = None
+        if self_key is None:
+            return self._evaluate(value, old)
+        memo = (self.serial, self_key, old_key if self.transition else None)
+        try:
+            outcome = _outcomes[memo]
+        except KeyError:
+            outcome = _outcomes[memo] = self._evaluate(value, old)
+            if len(_outcomes) > CACHE_ENTRIES:
+                _outcomes.popitem(last=False)
+        else:
+            _outcomes.move_to_end(memo)
+        return outcome
+
+    def _evaluate(self, value: Any, old: Any) -> str | None:
         activation = {"self": json_to_cel(value)}
         if self.transition:
             activation["oldSelf"] = json_to_cel(old)

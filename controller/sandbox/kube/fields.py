@@ -83,6 +83,9 @@ def diff(
     """(leaves set or changed in ``new``, leaves gone from ``old``)."""
     changed: FieldSet = set()
     removed: FieldSet = set()
+    if old is new or (type(old) is type(new) and type(new) in (dict, list) and old == new):
+        # nothing below can differ (the leaves compare with == too); saves the walk
+        return changed, removed
     if isinstance(old, dict) and isinstance(new, dict) and old and new:
         for name in old.keys() | new.keys():
             c, r = diff(
@@ -252,13 +255,13 @@ def record_update(
     api_version: str,
 ) -> list[dict[str, Any]]:
     """managedFields after a non-apply write: changed fields move to ``manager``."""
-    owned = entries(old) if old is not None else {}
     changed, removed = diff(old, new, keys_for)
     changed = user_fields(changed, subresource, status_subresource)
     removed = user_fields(removed, subresource, status_subresource)
     me: ManagerKey = (manager, "Update", subresource or "")
     if not changed and not removed:
         return list(old.get("metadata", {}).get("managedFields") or []) if old else []
+    owned = entries(old) if old is not None else {}
     for key, (entry, paths) in owned.items():
         if key != me:
             owned[key] = (entry, paths - changed - removed)

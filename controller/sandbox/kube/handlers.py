@@ -24,6 +24,7 @@ from .status import (
 )
 from .tables import table, wants_table
 from .watchstream import Render, WatchSettings, WatchStream, parse_watch, plain_render
+from .yamlbody import load_yaml
 
 SUBRESOURCES = {"status"}
 
@@ -54,7 +55,7 @@ async def read_body(request: web.Request) -> Any:
     content_type = request.headers.get("Content-Type", "application/json")
     try:
         if "yaml" in content_type:
-            return yaml.safe_load(raw)
+            return load_yaml(raw)
         if "protobuf" in content_type:
             raise StatusError(
                 415,

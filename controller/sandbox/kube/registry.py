@@ -42,6 +42,7 @@ from .status import (
     unsupported_media_type,
 )
 from .store import Page, Store
+from .yamlbody import load_yaml
 
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
@@ -176,7 +177,7 @@ class Registry:
                 warnings = [f'unknown field "{f}"' for f in admission.unknown_fields]
         if causes:
             raise invalid(rt.kind, rt.group, new["metadata"].get("name", ""), causes)
-        return warnings
+        return warnings + admission.warnings
 
     def _managed(
         self,
@@ -439,7 +440,7 @@ class Registry:
         ):
             raise unsupported_media_type(content_type)
         try:
-            body = yaml.safe_load(raw) if content_type == APPLY_PATCH else orjson.loads(raw)
+            body = load_yaml(raw) if content_type == APPLY_PATCH else orjson.loads(raw)
         except (yaml.YAMLError, orjson.JSONDecodeError) as exc:
             raise bad_request(f"error decoding patch: {exc}") from None
         stored = self.store.get(rt.storage, self.key(rt, namespace, name))

@@ -46,10 +46,12 @@ class Column:
 
 @dataclass(frozen=True, slots=True)
 class Admission:
-    """Result of admitting one object: field problems (422) and unknown (pruned) fields."""
+    """Result of admitting one object: field problems (422), unknown (pruned) fields, and
+    warnings (ratcheted validation failures)."""
 
     causes: list[Cause] = field(default_factory=list)
     unknown_fields: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 Admit = Callable[[Obj, "Obj | None"], Admission]

@@ -4,6 +4,17 @@ Admission order follows the real server: unknown fields are pruned (and reported
 ``fieldValidation``), defaults are applied to missing fields, then the object is validated
 (types, formats, bounds, enums, patterns, list types, ``x-kubernetes-validations``).
 Anything the compiler does not understand is a :class:`SchemaError` at registration.
+
+``x-kubernetes-validations`` ratchet on update as in the real server (CRDValidationRatcheting,
+on by default since 1.30, GA in 1.33; apiextensions' ``ratchetingOptions``): every rule is still
+evaluated, but a failing rule that does not use ``oldSelf`` is a warning instead of an error
+when its value is unchanged: the value's correlated old value is deep-equal to it or, for a
+value that has none (a list item of a list that is not ``x-kubernetes-list-type: map``, a value
+under one), its nearest correlated ancestor's is. Equality is apiextensions'
+``CachedDeepEqual``: map-lists compare item by key, a key without a schema counts as a change,
+and ``1``, ``1.0`` and ``true`` all differ. Rules under ``allOf`` ratchet on the parent's
+correlation, and rules under ``anyOf``/``oneOf``/``not`` never ratchet. The OpenAPI checks
+themselves (types, bounds, patterns...) do not ratchet in the sandbox: it is stricter there.
 """
 
 from __future__ import annotations
@@ -18,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from .cel import Rule, RuleError, compile_rule
+from .cel import Rule, RuleError, compile_rule, value_key
 from .resources import Admission, Obj
 from .status import Cause
 
@@ -98,6 +109,10 @@ class Node:
     list_type: str | None = None
     map_keys: tuple[str, ...] = ()
     rules: list[Rule] = field(default_factory=list)
+    #: any rule here or below (ratcheting state is only carried where it can matter)
+    has_rules: bool = False
+    #: any bound, length, pattern, or item/property count to check
+    bounded: bool = False
     all_of: list[Node] = field(default_factory=list)
     any_of: list[Node] = field(default_factory=list)
     one_of: list[Node] = field(default_factory=list)
@@ -171,6 +186,32 @@ def compile_schema(raw: Any, where: str = "openAPIV3Schema") -> Node:
             )
     if "not" in raw:
         node.not_ = compile_schema(raw["not"], f"{where}.not")
+    node.bounded = any(
+        limit is not None
+        for limit in (
+            node.minimum,
+            node.maximum,
+            node.min_length,
+            node.max_length,
+            node.pattern,
+            node.min_items,
+            node.max_items,
+            node.min_properties,
+            node.max_properties,
+        )
+    )
+    node.has_rules = bool(node.rules) or any(
+        child is not None and child.has_rules
+        for child in (
+            *node.properties.values(),
+            node.additional if isinstance(node.additional, Node) else None,
+            node.items,
+            *node.all_of,
+            *node.any_of,
+            *node.one_of,
+            node.not_,
+        )
+    )
     return node
 
 
@@ -242,7 +283,24 @@ def _cause(reason: str, message: str, path: str) -> Cause:
     return Cause(reason, message, path)
 
 
+_JSON_TYPES = {
+    str: "string",
+    dict: "object",
+    list: "array",
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+}
+
+
 def _check_type(node: Node, value: Any, path: str) -> list[Cause]:
+    if not node.int_or_string:  # the common case, decided without building anything
+        actual = _JSON_TYPES.get(type(value))
+        expected = node.type
+        if actual is not None and (
+            expected is None or actual == expected or (expected == "number" and actual == "integer")
+        ):
+            return []
     if value is None:
         if node.nullable or node.type is None:
             return []
@@ -429,7 +487,96 @@ def _check_list_type(node: Node, value: list[Any], path: str) -> list[Cause]:
     return []
 
 
-def _validate(node: Node, value: Any, old: Any, path: str) -> list[Cause]:
+class _Correlated:
+    """A value and its correlated old value (apiextensions' ``CorrelatedObject``)."""
+
+    __slots__ = ("_equal", "node", "old", "value")
+
+    def __init__(self, node: Node, value: Any, old: Any) -> None:
+        self.node, self.value, self.old = node, value, old
+        self._equal: bool | None = None
+
+    def equal(self) -> bool:
+        if self._equal is None:
+            self._equal = _deep_equal(self.node, self.value, self.old)
+        return self._equal
+
+
+#: (the node's own correlation or None, the nearest correlated ancestor's or None)
+_Ratchet = tuple[_Correlated | None, _Correlated | None]
+_NO_RATCHET: _Ratchet = (None, None)
+
+
+def _deep_equal(node: Node | None, value: Any, old: Any) -> bool:
+    """apiextensions' ``CachedDeepEqual`` (see the module docstring)."""
+    if value is None or old is None:
+        return value is None and old is None
+    kind = type(value)
+    if kind is not type(old):
+        return False
+    if kind is dict:
+        if len(value) != len(old):
+            return False
+        if node is None:  # reflect.DeepEqual, inside a list that is not a map-list
+            return all(k in old and _deep_equal(None, v, old[k]) for k, v in value.items())
+        for key, child_value in value.items():
+            child = node.properties.get(key)
+            if child is None and isinstance(node.additional, Node):
+                child = node.additional
+            if child is None or key not in old or not _deep_equal(child, child_value, old[key]):
+                return False
+        return True
+    if kind is list:
+        if len(value) != len(old):
+            return False
+        if node is not None and node.list_type == "map" and node.items is not None:
+            olds = _correlate(node, value, old)
+            return all(
+                o is not _MISSING and _deep_equal(node.items, v, o)
+                for v, o in zip(value, olds, strict=True)
+            )
+        return all(_deep_equal(None, v, o) for v, o in zip(value, old, strict=True))
+    return bool(value == old)
+
+
+def _ratchet_key(ratchet: _Ratchet | None, node: Node, value: Any, old: Any, key: str) -> _Ratchet:
+    current, nearest = ratchet or _NO_RATCHET
+    if current is None:
+        return current, nearest
+    if nearest is None and key in ("apiVersion", "kind"):
+        return _NO_RATCHET
+    if not isinstance(old, dict) or key not in old:
+        return None, current
+    return _Correlated(node, value[key], old[key]), current
+
+
+def _ratchet_index(ratchet: _Ratchet | None, node: Node, value: Any, old: Any) -> _Ratchet:
+    current, nearest = ratchet or _NO_RATCHET
+    if current is None:
+        return current, nearest
+    if old is _MISSING:
+        return None, current
+    return _Correlated(node, value, old), current
+
+
+def _ratcheted(ratchet: _Ratchet | None) -> bool:
+    current, nearest = ratchet or _NO_RATCHET
+    target = current if current is not None else nearest
+    return target is not None and target.equal()
+
+
+def _validate(
+    node: Node,
+    value: Any,
+    old: Any,
+    path: str,
+    *,
+    ratchet: _Ratchet | None = None,
+    warnings: list[str] | None = None,
+) -> list[Cause]:
+    """The causes against ``value``; a ratcheted rule's failure goes to ``warnings``.
+
+    ``ratchet`` is None where no rule is below (the state is not carried there)."""
     causes = _check_type(node, value, path)
     if causes or value is None:
         return causes
@@ -442,7 +589,10 @@ def _validate(node: Node, value: Any, old: Any, path: str) -> list[Cause]:
                 path,
             )
         ]
-    causes += _check_format(node, value, path) + _check_bounds(node, value, path)
+    if node.format is not None:
+        causes += _check_format(node, value, path)
+    if node.bounded:
+        causes += _check_bounds(node, value, path)
     if isinstance(value, dict):
         for name in node.required:
             if name not in value:
@@ -454,15 +604,34 @@ def _validate(node: Node, value: Any, old: Any, path: str) -> list[Cause]:
                 child = node.additional
             if child is not None:
                 child_old = old.get(key, _MISSING) if isinstance(old, dict) else _MISSING
-                causes += _validate(child, child_value, child_old, f"{path}.{key}" if path else key)
+                causes += _validate(
+                    child,
+                    child_value,
+                    child_old,
+                    f"{path}.{key}" if path else key,
+                    ratchet=_ratchet_key(ratchet, child, value, old, key)
+                    if child.has_rules
+                    else None,
+                    warnings=warnings,
+                )
     elif isinstance(value, list):
         causes += _check_list_type(node, value, path)
-        if node.items is not None:
+        items = node.items
+        if items is not None:
             olds = _correlate(node, value, old)
+            by_key = node.list_type == "map"
             for i, item in enumerate(value):
-                causes += _validate(node.items, item, olds[i], f"{path}[{i}]")
+                item_ratchet = None
+                if items.has_rules:
+                    item_old = olds[i] if by_key else _MISSING
+                    item_ratchet = _ratchet_index(ratchet, items, item, item_old)
+                causes += _validate(
+                    items, item, olds[i], f"{path}[{i}]", ratchet=item_ratchet, warnings=warnings
+                )
     for sub in node.all_of:
-        causes += _validate(sub, value, old, path)
+        # like apiextensions: no correlation of its own, ratcheted on the parent's
+        parent = None if ratchet is None else (None, ratchet[1])
+        causes += _validate(sub, value, old, path, ratchet=parent, warnings=warnings)
     if node.any_of and not any(not _validate(s, value, old, path) for s in node.any_of):
         causes.append(
             _cause(
@@ -489,16 +658,37 @@ def _validate(node: Node, value: Any, old: Any, path: str) -> list[Cause]:
                 path,
             )
         )
-    if not causes:
-        for rule in node.rules:
-            message = rule.check(
-                value, None if old is _MISSING else old, has_old=old is not _MISSING
-            )
-            if message is not None:
-                where = f"{path}{rule.field_path}" if rule.field_path else path
-                causes.append(
-                    _cause(rule.reason, f'Invalid value: "{_type_name(value)}": {message}', where)
-                )
+    if node.rules and not causes:
+        causes += _check_rules(node, value, old, path, ratchet=ratchet, warnings=warnings)
+    return causes
+
+
+def _check_rules(
+    node: Node,
+    value: Any,
+    old: Any,
+    path: str,
+    *,
+    ratchet: _Ratchet | None,
+    warnings: list[str] | None,
+) -> list[Cause]:
+    causes: list[Cause] = []
+    has_old = old is not _MISSING
+    old_value = old if has_old else None
+    self_key = value_key(value)
+    old_key = None
+    if has_old and any(rule.transition for rule in node.rules):
+        old_key = value_key(old_value)
+    for rule in node.rules:
+        message = rule.check(value, old_value, has_old=has_old, keys=(self_key, old_key))
+        if message is None:
+            continue
+        where = f"{path}{rule.field_path}" if rule.field_path else path
+        cause = _cause(rule.reason, f'Invalid value: "{_type_name(value)}": {message}', where)
+        if warnings is not None and not rule.transition and _ratcheted(ratchet):
+            warnings.append(f"{where}: {cause.message}" if where else cause.message)
+        else:
+            causes.append(cause)
     return causes
 
 
@@ -534,7 +724,11 @@ class Validator:
             del obj[key]
         obj.update(body)
         old_body: Any = _MISSING
+        new_body = {**body, "metadata": obj["metadata"]}
+        ratchet: _Ratchet = _NO_RATCHET
         if old is not None:
             old_body = {k: v for k, v in old.items() if k not in ("apiVersion", "kind")}
-        causes = _validate(self.node, {**body, "metadata": obj["metadata"]}, old_body, "")
-        return Admission(causes, unknown)
+            ratchet = (_Correlated(self.node, new_body, old_body), None)
+        warnings: list[str] = []
+        causes = _validate(self.node, new_body, old_body, "", ratchet=ratchet, warnings=warnings)
+        return Admission(causes, unknown, warnings)
