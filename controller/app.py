@@ -36,6 +36,7 @@ from controller.issuer.controllers.caches import (
     issuer_key,
     request_is_ours,
 )
+from controller.issuer.controllers.fresh import FreshOrders
 from controller.issuer.controllers.issuers import IssuerReconciler
 from controller.issuer.controllers.orders import OrderReconciler
 from controller.issuer.controllers.poller import IssuancePoller
@@ -218,6 +219,7 @@ class Controller:
             rng=random.Random(),  # noqa: S311 (check-time jitter)
         )
         poller = IssuancePoller(self.order_queue, interval=settings.poll_interval, clock=self.clock)
+        fresh = FreshOrders()  # this term's knowledge only: a new leader knows no order as fresh
         orders = OrderReconciler(
             self.kube,
             self.caches,
@@ -229,8 +231,9 @@ class Controller:
             settings=settings,
             clock=self.clock,
             policy=OrderPolicy.from_settings(settings),
+            fresh=fresh,
         )
-        requests = RequestReconciler(self.kube, self.caches, self.recorder, self.clock)
+        requests = RequestReconciler(self.kube, self.caches, self.recorder, self.clock, fresh)
         workers = settings.workers
         pools = (
             WorkerPool(

@@ -224,10 +224,10 @@ METADATA_ACTIONS = (AddFinalizer, RemoveFinalizer, DeleteOrder)
 
 def needs_write_ahead(action: OrderAction) -> bool:
     """True when the status decided with ``action`` must be written before it runs: the
-    create-attempt marker (one certificate per order, whatever crashes) and the validation
-    records marked ``presented`` (cleanup finds what may have been published, and every
-    replica's solver serves the files before ZeroSSL is asked to fetch them)."""
-    return isinstance(action, AdoptOrCreate | Present)
+    validation records marked ``presented`` (cleanup finds what may have been published, and
+    every replica's solver serves the files before ZeroSSL is asked to fetch them). A create
+    needs none: only a fresh order is created without a search (see decide_order)."""
+    return isinstance(action, Present)
 
 
 # --- order outcomes ----------------------------------------------------------------------------

@@ -8,17 +8,22 @@ The order of decisions (each an early return):
  4. finished (Issued, Failed, Cancelled) -> cancel a failed unfinished certificate, clean up.
  5. no finalizer -> AddFinalizer, before any ZeroSSL call.
  6. inside a retry backoff window -> wait.
- 7. no certificate id -> wait for a Ready issuer (a used-up quota included), then write the
-    create-attempt marker and AdoptOrCreate (searching first when a marker was already there).
+ 7. no certificate id -> wait for a Ready issuer (a used-up quota included), then
+    AdoptOrCreate: a plain create for a fresh order, a search first for any other.
  8. certificate id -> wait for a usable issuer, then by ZeroSSL status: cancelled, revoked or
     expired -> Cancelled; issued -> Download; pending_validation -> AwaitIssuance (the batch
     poller, no GET per order); draft -> Present, WaitPropagation, then Verify (with backoff
     while ZeroSSL answers "not yet"); a status ZeroSSL newly invented -> wait.
 
-Invariant (one ZeroSSL certificate per order, whatever crashes): a create is only decided
-together with the marker written before it, and once a marker exists a create is reached only
-through a search that adopts the draft a lost create left behind. Long ZeroSSL delays never
-fail an order: only permanent errors (record_outcome) and final ZeroSSL states do.
+Invariant (one ZeroSSL certificate per order, whatever crashes): a create without a search is
+only decided for a fresh order (``OrderFacts.fresh``: created by this leader in its current term,
+no create sent yet), for which no certificate can exist; every other order without a certificate
+id (after a restart, a failover, an earlier attempt) searches first and adopts the draft a lost
+create left behind. ``createAttempt`` counts the attempts for people; it is recorded with the
+outcome, not ahead of the call. At deletion, an order without a certificate id that is not
+fresh is searched for a lost draft to cancel, unless ``cancelled`` says nothing is left.
+Long ZeroSSL delays never fail an order: only permanent errors (record_outcome) and final
+ZeroSSL states do.
 """
 
 from __future__ import annotations
@@ -75,12 +80,15 @@ class OrderFacts:
     ``issuer``: the order's issuer from the cache (None: not found). ``remote``: the freshest
     ZeroSSL view of the order's certificate (the batch poller's), if any. ``request_gone``:
     the CertificateRequest named (and uid) in ``spec.certificateRequestRef`` is missing from a
-    synced cache; never set from a cache that has not synced.
+    synced cache; never set from a cache that has not synced. ``fresh``: this leader created the
+    order in its current term and has sent no create for it (the act layer's memory: never true
+    after a restart or a failover).
     """
 
     issuer: Issuer | None
     remote: Certificate | None = None
     request_gone: bool = False
+    fresh: bool = False
 
 
 def decide_order(
@@ -105,7 +113,7 @@ def decide_order(
     if order.status.certificate_id is None:
         if issuer is None or not issuer.ready:
             return _wait_for_issuer(step, issuer, now, policy)
-        return _create(step, spec, now)
+        return _create(step, spec, now, fresh=facts.fresh)
     if issuer is None or not issuer.usable:
         return _wait_for_issuer(step, issuer, now, policy)
     return _advance(step, spec, remote_status(order, facts.remote), now, policy)
@@ -145,14 +153,14 @@ def _adopt_or_create(spec: OrderSpec, *, search_first: bool, allow_create: bool)
     )
 
 
-def _create(step: Step, spec: OrderSpec, now: datetime) -> OrderDecision:
-    """Write the marker, then adopt or create (write-ahead: the marker lands first)."""
+def _create(step: Step, spec: OrderSpec, now: datetime, *, fresh: bool) -> OrderDecision:
+    """Adopt or create: a search first unless the order is fresh and was never attempted."""
     previous = step.status.create_attempt
-    marker = CreateAttempt(now, previous.count + 1 if previous else 1)
+    attempt = CreateAttempt(now, previous.count + 1 if previous else 1)
     message = f"creating the ZeroSSL certificate for {', '.join(spec.domains)}"
-    step = step.with_status(create_attempt=marker).ready(OrderReason.CREATING, message, now)
-    action = _adopt_or_create(spec, search_first=previous is not None, allow_create=True)
-    return step.decide([action])
+    step = step.with_status(create_attempt=attempt).ready(OrderReason.CREATING, message, now)
+    search_first = previous is not None or not fresh
+    return step.decide([_adopt_or_create(spec, search_first=search_first, allow_create=True)])
 
 
 def _advance(
@@ -324,13 +332,18 @@ def _finalize(step: Step, facts: OrderFacts, now: datetime, policy: OrderPolicy)
     if (waiting := _backoff_wait(step, now)) is not None:
         return waiting
     cert_id = _unfinished_certificate(step, facts.remote)
-    lost_draft = step.status.certificate_id is None and step.status.create_attempt is not None
+    status = step.status
+    lost_draft = (
+        status.certificate_id is None
+        and not status.cancelled
+        and (status.create_attempt is not None or not facts.fresh)
+    )
     if cert_id is not None:
         reason = "the order is being deleted"
         outcome = _cancel(step, cert_id, reason, facts=facts, now=now, policy=policy)
     elif lost_draft and order.spec is not None:
         note = "a create may have reached ZeroSSL, but the draft could not be searched for"
-        give_up = step.with_status(create_attempt=None, retry=None)
+        give_up = step.with_status(create_attempt=None, cancelled=True, retry=None)
         search = _adopt_or_create(order.spec, search_first=True, allow_create=False)
         outcome = _try_bounded(
             step,

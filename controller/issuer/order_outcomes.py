@@ -88,7 +88,7 @@ def record_outcome(
                 .decide()
             )
         case NoDraftFound():
-            return step.with_status(create_attempt=None, retry=None).decide()
+            return step.with_status(create_attempt=None, cancelled=True, retry=None).decide()
         case Presented(domain):
             return _update_record(step, domain, now, presented=True)
         case Propagated():

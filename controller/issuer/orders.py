@@ -210,7 +210,7 @@ class ValidationRecord:
 
 @dataclass(frozen=True, slots=True)
 class CreateAttempt:
-    """Written before each create call: proof that a create may have reached ZeroSSL."""
+    """The create attempts so far and when the last was sent (recorded with its outcome)."""
 
     time: datetime
     count: int

@@ -71,6 +71,7 @@ from controller.issuer.api import (
 )
 from controller.issuer.conditions import TERMINAL_ORDER_REASONS, IssuerReason
 from controller.issuer.controllers.caches import Caches
+from controller.issuer.controllers.fresh import FreshOrders
 from controller.issuer.controllers.issuers import IssuerReconciler
 from controller.issuer.controllers.poller import IssuancePoller
 from controller.issuer.controllers.writes import OwnWrites, record_events, replace_status
@@ -173,8 +174,10 @@ class OrderReconciler:
         settings: Settings,
         clock: Clock,
         policy: OrderPolicy,
+        fresh: FreshOrders,
     ) -> None:
         self._kube = kube
+        self._fresh = fresh
         self._caches = caches
         self._accounts = accounts
         self._secrets = secrets
@@ -189,9 +192,11 @@ class OrderReconciler:
         self._written = OwnWrites()
 
     async def reconcile(self, key: str) -> Result:
+        await self._fresh.settled(key)  # its watch event may overtake the create's answer
         obj = self._caches.orders.store.get(key)
         if obj is None:
             self._written.forget(key)
+            self._fresh.forget(key)
             return DONE
         if not self._written.caught_up(key, obj):
             return DONE
@@ -221,6 +226,7 @@ class OrderReconciler:
             issuer=self._caches.issuer(ref) if ref is not None else None,
             remote=self._poller.observed(cert_id) if cert_id else None,
             request_gone=self._request_gone(order),
+            fresh=self._fresh.is_fresh(f"{order.namespace}/{order.name}", order.uid),
         )
 
     def _request_gone(self, order: Order) -> bool:
@@ -382,6 +388,7 @@ class OrderReconciler:
             client = await self._client(run)
             match action:
                 case AdoptOrCreate():
+                    self._fresh.forget(run.key)  # from here on, a certificate may exist
                     return await _adopt_or_create(client, action)
                 case Verify():
                     return await _verify(client, action)

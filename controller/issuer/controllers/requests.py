@@ -21,6 +21,7 @@ from controller.issuer.api import (
 )
 from controller.issuer.conditions import READY, find
 from controller.issuer.controllers.caches import Caches
+from controller.issuer.controllers.fresh import FreshOrders
 from controller.issuer.controllers.writes import OwnWrites, apply_status, record_events
 from controller.issuer.decide_request import decide_certificate_request
 from controller.issuer.request import CertificateRequest
@@ -36,10 +37,16 @@ ACTION = "Sign"
 
 class RequestReconciler:
     def __init__(
-        self, kube: KubeClient, caches: Caches, recorder: EventRecorder, clock: Clock
+        self,
+        kube: KubeClient,
+        caches: Caches,
+        recorder: EventRecorder,
+        clock: Clock,
+        fresh: FreshOrders,
     ) -> None:
         self._kube = kube
         self._caches = caches
+        self._fresh = fresh
         self._recorder = recorder
         self._clock = clock
         self._written = OwnWrites()
@@ -86,10 +93,13 @@ class RequestReconciler:
             annotations.setdefault(TRACEPARENT_ANNOTATION, traceparent)
         meta["annotations"] = annotations
         manifest["metadata"] = meta
-        try:
-            await self._kube.create(ZEROSSL_ORDERS, manifest, meta["namespace"])
-        except AlreadyExists:
-            log.debug("order %s exists already", key)
+        with self._fresh.creating(key):
+            try:
+                created = await self._kube.create(ZEROSSL_ORDERS, manifest, meta["namespace"])
+            except AlreadyExists:
+                log.debug("order %s exists already", key)
+                return
+            self._fresh.created(key, str(created["metadata"]["uid"]))
 
     def _count_transition(self, obj: dict[str, Any], status: dict[str, Any], ref: object) -> None:
         before = find((obj.get("status") or {}).get("conditions"), READY)

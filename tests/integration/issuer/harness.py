@@ -20,6 +20,7 @@ from controller.config import Settings
 from controller.issuer.accounts import ZeroSSLAccounts
 from controller.issuer.api import ZEROSSL_ORDERS
 from controller.issuer.controllers.caches import BY_ISSUER, Caches, issuer_key, request_is_ours
+from controller.issuer.controllers.fresh import FreshOrders
 from controller.issuer.controllers.issuers import IssuerReconciler
 from controller.issuer.controllers.orders import OrderReconciler
 from controller.issuer.controllers.poller import IssuancePoller
@@ -154,6 +155,7 @@ class Replica:
                 rng=random.Random(7),
             )
             poller = IssuancePoller(self.orders, interval=settings.poll_interval, clock=clock)
+            fresh = FreshOrders()  # one per run: a restarted sandbox knows no order as fresh
             orders = OrderReconciler(
                 self.kube,
                 self.caches,
@@ -165,8 +167,9 @@ class Replica:
                 settings=settings,
                 clock=clock,
                 policy=self.policy,
+                fresh=fresh,
             )
-            requests = RequestReconciler(self.kube, self.caches, recorder, clock)
+            requests = RequestReconciler(self.kube, self.caches, recorder, clock, fresh)
             running = [tasks.create_task(i.run()) for i in self.caches.informers]
             await asyncio.gather(*(i.wait_synced() for i in self.caches.informers))
             pools = (

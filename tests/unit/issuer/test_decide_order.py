@@ -20,6 +20,7 @@ from controller.issuer.actions import (
     RemoveFinalizer,
     Verify,
     WaitPropagation,
+    needs_write_ahead,
 )
 from controller.issuer.decide_order import OrderFacts, decide_order
 from controller.issuer.issuers import Issuer
@@ -121,11 +122,11 @@ def ready_reason(decision: Any) -> str:
     return str(ready["reason"])
 
 
-# --- creating: the marker first, then adopt-or-create -------------------------------------------
+# --- creating: a plain create only for a fresh order ---------------------------------------------
 
 
-def test_fresh_order_writes_marker_then_creates_without_search() -> None:
-    decision = decide(order_object())
+def test_fresh_order_creates_without_search() -> None:
+    decision = decide(order_object(), fresh=True)
     assert decision.status["createAttempt"] == {"time": rfc3339(NOW), "count": 1}
     assert ready_reason(decision) == "Creating"
     (action,) = decision.actions
@@ -134,13 +135,22 @@ def test_fresh_order_writes_marker_then_creates_without_search() -> None:
     assert action.domains == DOMAINS
     assert action.csr_md5 == MD5
     assert action.csr_pem.startswith("-----BEGIN CERTIFICATE REQUEST-----")
+    assert not needs_write_ahead(action)  # no certificate of a fresh order can exist
 
 
-def test_marker_without_id_searches_before_creating_again() -> None:
+def test_an_order_this_leader_did_not_create_searches_before_creating() -> None:
+    # After a restart or a failover nothing is fresh: a create may have reached ZeroSSL
+    # before the previous leader could record anything.
+    (action,) = decide(order_object()).actions
+    assert isinstance(action, AdoptOrCreate)
+    assert (action.search_first, action.allow_create) == (True, True)
+
+
+def test_an_earlier_attempt_searches_before_creating_again() -> None:
     obj = order_object(
         status={"createAttempt": {"time": T0, "count": 1}, "conditions": [order_ready("Creating")]}
     )
-    decision = decide(obj)
+    decision = decide(obj, fresh=True)
     (action,) = decision.actions
     assert isinstance(action, AdoptOrCreate)
     assert action.search_first
@@ -383,9 +393,20 @@ def test_deleting_after_a_lost_create_searches_without_creating() -> None:
     obj = deleting(
         status={"createAttempt": {"time": T0, "count": 1}, "conditions": [order_ready("Creating")]}
     )
-    (action,) = decide(obj).actions
+    (action,) = decide(obj, fresh=True).actions
     assert isinstance(action, AdoptOrCreate)
     assert (action.search_first, action.allow_create) == (True, False)
+
+
+def test_deleting_an_order_without_id_this_leader_did_not_create_searches() -> None:
+    (action,) = decide(deleting(status={})).actions
+    assert isinstance(action, AdoptOrCreate)
+    assert (action.search_first, action.allow_create) == (True, False)
+
+
+def test_deleting_a_fresh_order_or_one_searched_already_searches_nothing() -> None:
+    assert kinds(decide(deleting(status={}), fresh=True)) == [RemoveFinalizer]
+    assert kinds(decide(deleting(status={"cancelled": True}))) == [RemoveFinalizer]
 
 
 def test_deleting_cleans_up_then_removes_the_finalizer() -> None:

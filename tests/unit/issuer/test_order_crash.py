@@ -1,9 +1,10 @@
 """The invariant: one ZeroSSL certificate per order, whatever crashes.
 
 A minimal act layer drives decide_order and record_outcome against an in-memory ZeroSSL and
-an in-memory object store, following the Decision contract (status written first, then each
-action, its outcome recorded and written). Hypothesis crashes the process at any of those
-points: a crash loses everything not yet written, and the next process starts from the store.
+an in-memory object store the way the real one does (decide, act, fold outcomes in, decide
+again; write before actions that need it and at the end). Hypothesis crashes the process at
+any of those points: a crash loses everything not yet written and the process's memory (which
+orders are fresh), and the next process starts from the store.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from controller.issuer.actions import (
+    METADATA_ACTIONS,
     AddFinalizer,
     AdoptOrCreate,
     AwaitIssuance,
@@ -40,6 +42,7 @@ from controller.issuer.actions import (
     Verified,
     Verify,
     WaitPropagation,
+    needs_write_ahead,
 )
 from controller.issuer.decide_order import OrderFacts, decide_order
 from controller.issuer.issuers import Issuer
@@ -61,6 +64,7 @@ from tests.unit.issuer.factories import (
 ISSUER = Issuer.from_object(issuer_object())
 CHAIN = make_chain(CSR)
 MAX_RECONCILES = 60
+MAX_STEPS = 12  # decide-act rounds per reconcile, as in the act layer
 
 
 class Crash(Exception):
@@ -169,34 +173,75 @@ def execute(action: OrderAction, store: Store, zerossl: ZeroSSL) -> Outcome | No
     return None
 
 
-def reconcile(store: Store, zerossl: ZeroSSL, crashes: Crashes) -> None:
-    """One reconcile of the order, as the act layer runs it."""
+@dataclass
+class Process:
+    """What one controller process remembers: whether the order is fresh to it (it created the
+    order and has sent no create yet). The process that created the order starts with it; a
+    process taking over after a crash knows nothing."""
+
+    fresh: bool = False
+
+
+def reconcile(store: Store, zerossl: ZeroSSL, crashes: Crashes, process: Process) -> None:
+    """One reconcile of the order, as the act layer runs it: decide, act, fold the outcomes in
+    and decide again; the status is written before actions that need it written first, before
+    metadata actions, and at the end. A crash loses everything not yet written."""
     assert store.obj is not None
-    order = Order.from_object(store.obj)
-    facts = OrderFacts(ISSUER, remote=zerossl.view(order.status.certificate_id))
-    decision = decide_order(order, facts, NOW)
-    crashes.point()
-    if decision.status is not None:
-        store.write_status(decision.status)
-    for action in decision.actions:
-        outcome = execute(action, store, zerossl)
+    obj = copy.deepcopy(store.obj)
+    unwritten = False
+
+    def flush() -> None:
+        nonlocal unwritten
+        if unwritten:
+            store.write_status(obj["status"])
+            unwritten = False
+
+    for _ in range(MAX_STEPS):
+        order = Order.from_object(obj)
+        remote = zerossl.view(order.status.certificate_id)
+        decision = decide_order(order, OrderFacts(ISSUER, remote, fresh=process.fresh), NOW)
         crashes.point()
-        if outcome is None or store.obj is None:
-            continue
-        recorded = record_outcome(Order.from_object(store.obj), outcome, NOW)
-        if recorded.status is not None:
-            store.write_status(recorded.status)
+        if decision.status is not None:
+            obj["status"], unwritten = decision.status, True
+        if not decision.actions:
+            break
+        if any(needs_write_ahead(action) for action in decision.actions):
+            flush()
+        moved_on = True
+        for action in decision.actions:
+            if isinstance(action, METADATA_ACTIONS):
+                flush()
+                moved_on = False
+            if isinstance(action, AdoptOrCreate):
+                process.fresh = False
+            outcome = execute(action, store, zerossl)
+            crashes.point()
+            if store.obj is None:
+                return
+            obj["metadata"] = copy.deepcopy(store.obj["metadata"])
+            if outcome is None:
+                continue
+            recorded = record_outcome(Order.from_object(obj), outcome, NOW)
+            if recorded.status is not None:
+                obj["status"], unwritten = recorded.status, True
+        if not moved_on:
+            break
+    flush()
 
 
-def run(store: Store, zerossl: ZeroSSL, crashes: Crashes, *, until_issued: bool) -> None:
+def run(
+    store: Store, zerossl: ZeroSSL, crashes: Crashes, *, until_issued: bool, process: Process
+) -> None:
     for _ in range(MAX_RECONCILES):
         if store.obj is None:
             return
         ready = Order.from_object(store.obj).status.ready_reason
         if until_issued and ready == "Issued":
             return
-        with contextlib.suppress(Crash):  # a new process takes over from the store
-            reconcile(store, zerossl, crashes)
+        try:
+            reconcile(store, zerossl, crashes, process)
+        except Crash:
+            process = Process()  # a new process takes over from the store
         zerossl.tick()
     raise AssertionError(f"no progress after {MAX_RECONCILES} reconciles: {store.obj}")
 
@@ -208,7 +253,7 @@ crash_plans = st.lists(st.booleans(), max_size=30)
 @given(plan=crash_plans)
 def test_one_certificate_per_order_whatever_crashes(plan: list[bool]) -> None:
     store, zerossl = Store(order_object()), ZeroSSL()
-    run(store, zerossl, Crashes(plan), until_issued=True)
+    run(store, zerossl, Crashes(plan), until_issued=True, process=Process(fresh=True))
     assert zerossl.created == 1
     assert store.obj is not None
     status = store.obj["status"]
@@ -222,13 +267,16 @@ def test_deletion_mid_issuance_leaves_nothing_unfinished(
     plan: list[bool], delete_after: int
 ) -> None:
     store, zerossl = Store(order_object()), ZeroSSL()
-    crashes = Crashes(plan)
+    crashes, process = Crashes(plan), Process(fresh=True)
     for _ in range(delete_after):
-        with contextlib.suppress(Crash):
-            reconcile(store, zerossl, crashes)
+        try:
+            reconcile(store, zerossl, crashes, process)
+        except Crash:
+            process = Process()
+        zerossl.tick()
     assert store.obj is not None
     store.metadata()["deletionTimestamp"] = T0
-    run(store, zerossl, crashes, until_issued=False)
+    run(store, zerossl, crashes, until_issued=False, process=process)
     assert store.obj is None
     assert zerossl.created <= 1
     assert zerossl.unfinished() == []
@@ -236,13 +284,13 @@ def test_deletion_mid_issuance_leaves_nothing_unfinished(
 
 def test_a_lost_create_is_adopted_not_repeated() -> None:
     store, zerossl = Store(order_object()), ZeroSSL()
-    # Crash right after the create reached ZeroSSL, before its id was recorded.
+    # Crash right after the create reached ZeroSSL, before anything was written.
     crashes = Crashes([False, True])
     with contextlib.suppress(Crash):
-        reconcile(store, zerossl, crashes)
+        reconcile(store, zerossl, crashes, Process(fresh=True))
     assert zerossl.created == 1
     assert store.obj is not None
-    assert "certificateID" not in store.obj["status"]
-    run(store, zerossl, Crashes([]), until_issued=True)
+    assert "certificateID" not in (store.obj.get("status") or {})
+    run(store, zerossl, Crashes([]), until_issued=True, process=Process())
     assert zerossl.created == 1
     assert store.obj["status"]["certificateID"] == "c1"

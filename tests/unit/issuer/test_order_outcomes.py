@@ -154,6 +154,7 @@ def test_zerossl_adding_an_unknown_name_fails() -> None:
 def test_no_draft_found_clears_the_marker() -> None:
     decision = record(order_object(deleting=True, status=CREATING), NoDraftFound())
     assert "createAttempt" not in decision.status
+    assert decision.status["cancelled"] is True  # nothing at ZeroSSL to cancel: search no more
 
 
 # --- presenting, propagation, verification, download, cancel, cleanup -------------------------
