@@ -1,7 +1,9 @@
 """Kubernetes API client: raw JSON in and out over one aiohttp session.
 
 Invariants:
-- Bodies are plain dicts encoded and decoded with orjson; no model classes on any path.
+- Bodies are plain dicts encoded and decoded with orjson; no model classes on any path. A watch
+  opened with ``lean=True`` decodes only its events' envelopes (simdjson) where it can and
+  hands out their objects as trimmed bytes (:mod:`controller.kube.watchevents`).
 - Every call (client-side throttling, retries and reading the body included) completes or
   fails within ``timeout`` seconds (client-go's request timeout). A watch is bounded instead by
   its connect timeout, the server-side ``timeoutSeconds`` and a client-side inactivity timeout.
@@ -37,6 +39,7 @@ from opentelemetry import trace
 from controller.kube.errors import ApiError
 from controller.kube.kubeconfig import ClusterConfig, load_cluster_config, load_kubeconfig
 from controller.kube.resource import Resource
+from controller.kube.watchevents import LeanDecoder, WatchEvent, WatchProtocolError, decode_event
 from controller.observability import metrics
 from controller.tokenbucket import TokenBucket
 
@@ -57,10 +60,6 @@ _RETRY_BASE = 0.1
 _RETRY_CAP = 5.0
 _JITTER = 0.25
 _tracer = trace.get_tracer(__name__)
-
-
-class WatchProtocolError(ValueError):
-    """The watch stream carried something that is not a watch event (or an oversized line)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,13 +288,15 @@ class KubeClient:
         label_selector: str | None = None,
         field_selector: str | None = None,
         inactivity_timeout: float | None = None,
+        lean: bool = False,
     ) -> AsyncIterator[WatchStream]:
         """Opens one watch request and yields its event stream.
 
         The stream ends cleanly when the server closes it (``timeoutSeconds`` reached); it raises
         ``TimeoutError`` when no byte arrived for ``inactivity_timeout`` seconds,
         ``aiohttp.ClientError`` when the connection broke, and the ApiError of an ERROR event
-        (``Gone`` for 410). Opening is not retried: the informer owns that policy.
+        (``Gone`` for 410). Opening is not retried: the informer owns that policy. ``lean``: see
+        :class:`~controller.kube.watchevents.LeanDecoder`.
         """
         params = _query(
             watch="true",
@@ -324,7 +325,7 @@ class KubeClient:
             if response.status != 200:
                 async with asyncio.timeout(self.timeout):
                     raise _api_error(response.status, await response.read(), response.headers)
-            yield WatchStream(response.content)
+            yield WatchStream(response.content, lean=lean)
         finally:
             response.close()
 
@@ -420,43 +421,77 @@ class KubeClient:
 
 class WatchStream:
     """Watch events decoded from a chunked body, split on newlines (not ``readline``, whose
-    buffer limit breaks on large objects). Yields ``{"type", "object"}`` dicts; an ERROR event
-    raises its ApiError."""
+    buffer limit breaks on large objects). Yields :class:`WatchEvent` (full decodes, or lean
+    ones when opened with ``lean=True``); an ERROR event raises its ApiError, after every event
+    before it was handed out."""
 
-    __slots__ = ("_carried", "_chunk", "_content", "_pos", "_tail")
+    __slots__ = ("_carried", "_chunk", "_content", "_decode", "_error", "_pos", "_tail")
 
-    def __init__(self, content: aiohttp.StreamReader) -> None:
+    def __init__(self, content: aiohttp.StreamReader, *, lean: bool = False) -> None:
         self._content = content
         self._chunk = b""
         self._pos = 0
         self._tail: list[bytes] = []
         self._carried = 0
+        self._decode = LeanDecoder().decode if lean else decode_event
+        self._error: Exception | None = None
 
     def __aiter__(self) -> WatchStream:
         return self
 
-    async def __anext__(self) -> dict[str, Any]:
+    async def __anext__(self) -> WatchEvent:
+        events = await self.next_batch(1)
+        if not events:
+            raise StopAsyncIteration
+        return events[0]
+
+    async def next_batch(self, limit: int) -> list[WatchEvent]:
+        """The next 1 to ``limit`` events: what is already buffered, else waits for more bytes;
+        ``[]`` once the server closed the stream."""
         while True:
-            chunk, pos = self._chunk, self._pos
+            events = self._buffered(limit)
+            if events:
+                return events
+            self._carry(self._chunk, self._pos)
+            self._chunk, self._pos = await self._content.readany(), 0
+            if not self._chunk:
+                if self._carried:
+                    line = b"".join(self._tail)
+                    self._tail, self._carried = [], 0
+                    return [self._decode(line)]
+                return []
+
+    def _buffered(self, limit: int) -> list[WatchEvent]:
+        """Decodes up to ``limit`` complete lines of the current chunk (and the carried tail)."""
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        events: list[WatchEvent] = []
+        chunk, pos, decode = self._chunk, self._pos, self._decode
+        while len(events) < limit:
             end = chunk.find(b"\n", pos)
             if end < 0:
-                self._carry(chunk, pos)
-                self._chunk, self._pos = await self._content.readany(), 0
-                if not self._chunk:
-                    if self._carried:
-                        line = b"".join(self._tail)
-                        self._tail, self._carried = [], 0
-                        return _decode_event(line)
-                    raise StopAsyncIteration
-                continue
-            self._pos = end + 1
+                break
             if self._tail:
                 self._tail.append(chunk[pos:end])
                 line = b"".join(self._tail)
                 self._tail, self._carried = [], 0
-                return _decode_event(line)
-            if end > pos:
-                return _decode_event(memoryview(chunk)[pos:end])
+            elif end > pos:
+                line = chunk[pos:end]
+            else:
+                pos = end + 1  # a blank keep-alive line
+                continue
+            pos = end + 1
+            try:
+                events.append(decode(line))
+            except Exception as exc:
+                if not events:
+                    self._pos = pos
+                    raise
+                self._error = exc  # raised by the next call, once these were handled
+                break
+        self._pos = pos
+        return events
 
     def _carry(self, chunk: bytes, pos: int) -> None:
         if pos >= len(chunk):
@@ -465,20 +500,6 @@ class WatchStream:
         if self._carried > MAX_WATCH_LINE:
             raise WatchProtocolError(f"watch event larger than {MAX_WATCH_LINE} bytes")
         self._tail.append(chunk[pos:])
-
-
-def _decode_event(line: bytes | memoryview) -> dict[str, Any]:
-    try:
-        event = orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        raise WatchProtocolError(f"watch line is not JSON: {exc}") from None
-    if not isinstance(event, dict) or not isinstance(event.get("object"), dict):
-        raise WatchProtocolError("watch line is not a {type, object} event")
-    if event.get("type") == "ERROR":
-        status = event["object"]
-        code = status.get("code")
-        raise ApiError.from_status(code if isinstance(code, int) else 500, status)
-    return event
 
 
 def _api_error(status: int, payload: bytes, headers: Mapping[str, str]) -> ApiError:
