@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 WATCH_EVENT_TYPES = ("ADDED", "MODIFIED", "DELETED", "BOOKMARK")
 VERY_SHORT_WATCH = 1.0
-_BATCH = 32  # events handled between yields to the loop
+_BATCH = 128  # events handled between yields to the loop
 
 
 class Sink(Protocol):
