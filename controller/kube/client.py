@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -422,10 +422,14 @@ class KubeClient:
 class WatchStream:
     """Watch events decoded from a chunked body, split on newlines (not ``readline``, whose
     buffer limit breaks on large objects). Yields :class:`WatchEvent` (full decodes, or lean
-    ones when opened with ``lean=True``); an ERROR event raises its ApiError, after every event
-    before it was handed out."""
+    ones when opened with ``lean=True``); an ERROR event raises its ApiError.
 
-    __slots__ = ("_carried", "_chunk", "_content", "_decode", "_error", "_pos", "_tail")
+    For throughput, :meth:`next_lines` hands out the buffered lines in batches and
+    :attr:`decode` turns one into its event: decode each just before using it, so that no
+    batch of decoded objects is kept alive at once.
+    """
+
+    __slots__ = ("_carried", "_chunk", "_content", "_pos", "_tail", "decode")
 
     def __init__(self, content: aiohttp.StreamReader, *, lean: bool = False) -> None:
         self._content = content
@@ -433,65 +437,50 @@ class WatchStream:
         self._pos = 0
         self._tail: list[bytes] = []
         self._carried = 0
-        self._decode = LeanDecoder().decode if lean else decode_event
-        self._error: Exception | None = None
+        self.decode: Callable[[bytes], WatchEvent] = LeanDecoder().decode if lean else decode_event
 
     def __aiter__(self) -> WatchStream:
         return self
 
     async def __anext__(self) -> WatchEvent:
-        events = await self.next_batch(1)
-        if not events:
+        lines = await self.next_lines(1)
+        if not lines:
             raise StopAsyncIteration
-        return events[0]
+        return self.decode(lines[0])
 
-    async def next_batch(self, limit: int) -> list[WatchEvent]:
-        """The next 1 to ``limit`` events: what is already buffered, else waits for more bytes;
-        ``[]`` once the server closed the stream."""
+    async def next_lines(self, limit: int) -> list[bytes]:
+        """The next 1 to ``limit`` non-blank lines: what is already buffered, else waits for
+        more bytes; ``[]`` once the server closed the stream."""
         while True:
-            events = self._buffered(limit)
-            if events:
-                return events
+            lines = self._buffered(limit)
+            if lines:
+                return lines
             self._carry(self._chunk, self._pos)
             self._chunk, self._pos = await self._content.readany(), 0
             if not self._chunk:
                 if self._carried:
                     line = b"".join(self._tail)
                     self._tail, self._carried = [], 0
-                    return [self._decode(line)]
+                    return [line]
                 return []
 
-    def _buffered(self, limit: int) -> list[WatchEvent]:
-        """Decodes up to ``limit`` complete lines of the current chunk (and the carried tail)."""
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
-        events: list[WatchEvent] = []
-        chunk, pos, decode = self._chunk, self._pos, self._decode
-        while len(events) < limit:
+    def _buffered(self, limit: int) -> list[bytes]:
+        """Up to ``limit`` complete lines from the current chunk (and the carried tail)."""
+        lines: list[bytes] = []
+        chunk, pos = self._chunk, self._pos
+        while len(lines) < limit:
             end = chunk.find(b"\n", pos)
             if end < 0:
                 break
             if self._tail:
                 self._tail.append(chunk[pos:end])
-                line = b"".join(self._tail)
+                lines.append(b"".join(self._tail))
                 self._tail, self._carried = [], 0
             elif end > pos:
-                line = chunk[pos:end]
-            else:
-                pos = end + 1  # a blank keep-alive line
-                continue
-            pos = end + 1
-            try:
-                events.append(decode(line))
-            except Exception as exc:
-                if not events:
-                    self._pos = pos
-                    raise
-                self._error = exc  # raised by the next call, once these were handled
-                break
+                lines.append(chunk[pos:end])
+            pos = end + 1  # (a blank keep-alive line is skipped)
         self._pos = pos
-        return events
+        return lines
 
     def _carry(self, chunk: bytes, pos: int) -> None:
         if pos >= len(chunk):

@@ -14,10 +14,11 @@ Invariants:
   after a backoff. Every relist waits a backoff first (0.8 s doubling, jittered, capped at
   30 s, reset after 2 healthy minutes).
 - The reader never awaits the sink's consumers: ``Sink.apply`` is synchronous and must not
-  block; ``Sink.upsert`` may yield to the loop between objects. The reader handles the watch
-  in batches of at most ``_BATCH`` buffered events and yields to the loop after each, so a
-  backlog of buffered bytes never monopolises the event loop (lease renewals run on the same
-  loop).
+  block; ``Sink.upsert`` may yield to the loop between objects. The reader takes the watch's
+  buffered lines in batches of at most ``_BATCH``, decodes and applies them one by one (so a
+  decoded object dies young, before the garbage collector promotes it), and yields to the
+  loop after each batch: a backlog of buffered bytes never monopolises the event loop (lease
+  renewals run on the same loop).
 - ``informer_events`` counts every event of a known type the reflector handled; the counts of
   a batch are added when the batch is done (or fails), not one ``inc`` per event.
 - With ``lean=True`` the watch decodes lean events (:mod:`controller.kube.watchevents`): the
@@ -195,9 +196,11 @@ class Reflector:
                     inactivity_timeout=self.options.inactivity_timeout,
                     lean=self.lean,
                 ) as stream:
-                    while events := await stream.next_batch(_BATCH):
+                    decode = stream.decode
+                    while lines := await stream.next_lines(_BATCH):
                         try:
-                            for event in events:
+                            for line in lines:  # decoded one by one: no batch of objects
+                                event = decode(line)
                                 count += 1
                                 resource_version = self._handle(event)
                         finally:
