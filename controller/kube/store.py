@@ -4,7 +4,8 @@ secondary indexes (client-go's thread-safe store plus indexer).
 Invariants:
 - Each object is kept as one :class:`~controller.kube.cached.CachedObject`: its exactly sized
   JSON bytes (already trimmed) plus key, namespace, name, uid and resourceVersion as str. About
-  the raw JSON size per object, no per-field Python objects of the object's content.
+  the raw JSON size per object, no Python objects for the object's content: the cyclic GC
+  sees one small object per key (a full collection visits 50k of them in ~4 ms).
 - ``put`` and ``delete`` never decode a stored object: what they compare (uid, namespace) comes
   from the CachedObject, and each custom index's values for a key are kept beside it. A ``put``
   decodes the new object at most once, and only when the store has indexers beyond the
