@@ -22,7 +22,6 @@ import os
 import random
 import signal
 from collections.abc import Callable
-from typing import Any
 
 import aiohttp
 
@@ -48,9 +47,8 @@ from controller.issuer.order_steps import OrderPolicy
 from controller.issuer.secrets import SecretCache
 from controller.kube.client import KubeClient
 from controller.kube.events import EventRecorder
-from controller.kube.informer import DeletedFinalStateUnknown, HandlerFuncs
+from controller.kube.informer import CachedObject, DeletedFinalStateUnknown, HandlerFuncs
 from controller.kube.leaderelection import LeaderElector, LeadershipLost
-from controller.kube.resource import object_key
 from controller.kube.worker import WorkerPool
 from controller.kube.workqueue import RateLimitingQueue
 from controller.observability.logging import configure_logging
@@ -61,7 +59,7 @@ log = logging.getLogger(__name__)
 REPORTING_CONTROLLER = "zerossl.issuer.dev/zerossl-issuer"
 LEASE_QPS = 10
 ENQUEUE_BATCH = 256  # objects queued between yields to the event loop on becoming leader
-Obj = dict[str, Any]
+Obj = CachedObject
 
 
 def _obj(item: Obj | DeletedFinalStateUnknown) -> Obj:
@@ -114,31 +112,31 @@ class Controller:
 
     def _handlers(self, enqueue: Callable[[Obj], None]) -> HandlerFuncs:
         def changed(old: Obj, new: Obj) -> None:
-            if old["metadata"].get("resourceVersion") != new["metadata"].get("resourceVersion"):
+            if old.resource_version != new.resource_version:
                 enqueue(new)
 
         return HandlerFuncs(add=enqueue, update=changed, delete=lambda item: enqueue(_obj(item)))
 
     def _on_request(self, obj: Obj) -> None:
-        if self.leading and request_is_ours(obj):
-            self.request_queue.add(object_key(obj))
+        if self.leading and request_is_ours(obj.decode()):
+            self.request_queue.add(obj.key)
 
     def _on_gone(self, request: Obj) -> None:
         """A deleted request wakes its order (same key), which then deletes itself; nothing
         else would when the request was deleted with ``--cascade=orphan``."""
         if self.leading:
-            self.order_queue.add(object_key(request))
+            self.order_queue.add(request.key)
 
     def _on_order(self, obj: Obj) -> None:
         if self.leading:
-            key = object_key(obj)
+            key = obj.key
             self.order_queue.add(key)
             self.request_queue.add(key)  # same name: the order mirrors into its request
 
     def _on_issuer(self, obj: Obj) -> None:
         if not self.leading:
             return
-        ref = Issuer.from_object(obj).ref
+        ref = Issuer.from_object(obj.decode()).ref
         key = issuer_key(ref)
         self.issuer_queue.add(key)
         for request in self.caches.requests.store.index_keys(BY_ISSUER, key):
@@ -149,7 +147,7 @@ class Controller:
     def _on_secret(self, obj: Obj) -> None:
         if not self.leading:
             return
-        secret = object_key(obj)
+        secret = obj.key
         for store in (self.caches.issuers.store, self.caches.cluster_issuers.store):
             for issuer in store.by_index(BY_SECRET, secret):
                 self.issuer_queue.add(issuer_key(Issuer.from_object(issuer).ref))
@@ -167,7 +165,7 @@ class Controller:
         )
         for store, enqueue in passes:
             for count, key in enumerate(store.list_keys(), 1):
-                if (obj := store.get(key)) is not None:
+                if (obj := store.get_cached(key)) is not None:
                     enqueue(obj)
                 if count % ENQUEUE_BATCH == 0:
                     await asyncio.sleep(0)

@@ -44,12 +44,12 @@ class SecretCache:
     async def get(self, namespace: str, name: str) -> dict[str, Any] | None:
         """The whole Secret object, or None when it does not exist."""
         key = f"{namespace}/{name}"
-        meta = self._metadata.get(key)
+        meta = self._metadata.get_cached(key)  # the envelope is enough: no decode
         cached = self._objects.get(key)
         if meta is None and self._synced():
             self._objects.pop(key, None)
             return None
-        version = (meta or {}).get("metadata", {}).get("resourceVersion")
+        version = meta.resource_version if meta is not None else None
         if cached is not None and version is not None and _version(cached) == version:
             return cached
         try:

@@ -1,7 +1,9 @@
 """Kubernetes API client: raw JSON in and out over one aiohttp session.
 
 Invariants:
-- Bodies are plain dicts encoded and decoded with orjson; no model classes on any path.
+- Bodies are plain dicts encoded and decoded with orjson; no model classes on any path. A watch
+  opened with ``lean=True`` decodes only its events' envelopes (simdjson) where it can and
+  hands out their objects as trimmed bytes (:mod:`controller.kube.watchevents`).
 - Every call (client-side throttling, retries and reading the body included) completes or
   fails within ``timeout`` seconds (client-go's request timeout). A watch is bounded instead by
   its connect timeout, the server-side ``timeoutSeconds`` and a client-side inactivity timeout.
@@ -25,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -37,6 +39,7 @@ from opentelemetry import trace
 from controller.kube.errors import ApiError
 from controller.kube.kubeconfig import ClusterConfig, load_cluster_config, load_kubeconfig
 from controller.kube.resource import Resource
+from controller.kube.watchevents import LeanDecoder, WatchEvent, WatchProtocolError, decode_event
 from controller.observability import metrics
 from controller.tokenbucket import TokenBucket
 
@@ -57,10 +60,6 @@ _RETRY_BASE = 0.1
 _RETRY_CAP = 5.0
 _JITTER = 0.25
 _tracer = trace.get_tracer(__name__)
-
-
-class WatchProtocolError(ValueError):
-    """The watch stream carried something that is not a watch event (or an oversized line)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,13 +288,15 @@ class KubeClient:
         label_selector: str | None = None,
         field_selector: str | None = None,
         inactivity_timeout: float | None = None,
+        lean: bool = False,
     ) -> AsyncIterator[WatchStream]:
         """Opens one watch request and yields its event stream.
 
         The stream ends cleanly when the server closes it (``timeoutSeconds`` reached); it raises
         ``TimeoutError`` when no byte arrived for ``inactivity_timeout`` seconds,
         ``aiohttp.ClientError`` when the connection broke, and the ApiError of an ERROR event
-        (``Gone`` for 410). Opening is not retried: the informer owns that policy.
+        (``Gone`` for 410). Opening is not retried: the informer owns that policy. ``lean``: see
+        :class:`~controller.kube.watchevents.LeanDecoder`.
         """
         params = _query(
             watch="true",
@@ -324,7 +325,7 @@ class KubeClient:
             if response.status != 200:
                 async with asyncio.timeout(self.timeout):
                     raise _api_error(response.status, await response.read(), response.headers)
-            yield WatchStream(response.content)
+            yield WatchStream(response.content, lean=lean)
         finally:
             response.close()
 
@@ -420,43 +421,66 @@ class KubeClient:
 
 class WatchStream:
     """Watch events decoded from a chunked body, split on newlines (not ``readline``, whose
-    buffer limit breaks on large objects). Yields ``{"type", "object"}`` dicts; an ERROR event
-    raises its ApiError."""
+    buffer limit breaks on large objects). Yields :class:`WatchEvent` (full decodes, or lean
+    ones when opened with ``lean=True``); an ERROR event raises its ApiError.
 
-    __slots__ = ("_carried", "_chunk", "_content", "_pos", "_tail")
+    For throughput, :meth:`next_lines` hands out the buffered lines in batches and
+    :attr:`decode` turns one into its event: decode each just before using it, so that no
+    batch of decoded objects is kept alive at once.
+    """
 
-    def __init__(self, content: aiohttp.StreamReader) -> None:
+    __slots__ = ("_carried", "_chunk", "_content", "_pos", "_tail", "decode")
+
+    def __init__(self, content: aiohttp.StreamReader, *, lean: bool = False) -> None:
         self._content = content
         self._chunk = b""
         self._pos = 0
         self._tail: list[bytes] = []
         self._carried = 0
+        self.decode: Callable[[bytes], WatchEvent] = LeanDecoder().decode if lean else decode_event
 
     def __aiter__(self) -> WatchStream:
         return self
 
-    async def __anext__(self) -> dict[str, Any]:
+    async def __anext__(self) -> WatchEvent:
+        lines = await self.next_lines(1)
+        if not lines:
+            raise StopAsyncIteration
+        return self.decode(lines[0])
+
+    async def next_lines(self, limit: int) -> list[bytes]:
+        """The next 1 to ``limit`` non-blank lines: what is already buffered, else waits for
+        more bytes; ``[]`` once the server closed the stream."""
         while True:
-            chunk, pos = self._chunk, self._pos
+            lines = self._buffered(limit)
+            if lines:
+                return lines
+            self._carry(self._chunk, self._pos)
+            self._chunk, self._pos = await self._content.readany(), 0
+            if not self._chunk:
+                if self._carried:
+                    line = b"".join(self._tail)
+                    self._tail, self._carried = [], 0
+                    return [line]
+                return []
+
+    def _buffered(self, limit: int) -> list[bytes]:
+        """Up to ``limit`` complete lines from the current chunk (and the carried tail)."""
+        lines: list[bytes] = []
+        chunk, pos = self._chunk, self._pos
+        while len(lines) < limit:
             end = chunk.find(b"\n", pos)
             if end < 0:
-                self._carry(chunk, pos)
-                self._chunk, self._pos = await self._content.readany(), 0
-                if not self._chunk:
-                    if self._carried:
-                        line = b"".join(self._tail)
-                        self._tail, self._carried = [], 0
-                        return _decode_event(line)
-                    raise StopAsyncIteration
-                continue
-            self._pos = end + 1
+                break
             if self._tail:
                 self._tail.append(chunk[pos:end])
-                line = b"".join(self._tail)
+                lines.append(b"".join(self._tail))
                 self._tail, self._carried = [], 0
-                return _decode_event(line)
-            if end > pos:
-                return _decode_event(memoryview(chunk)[pos:end])
+            elif end > pos:
+                lines.append(chunk[pos:end])
+            pos = end + 1  # (a blank keep-alive line is skipped)
+        self._pos = pos
+        return lines
 
     def _carry(self, chunk: bytes, pos: int) -> None:
         if pos >= len(chunk):
@@ -465,20 +489,6 @@ class WatchStream:
         if self._carried > MAX_WATCH_LINE:
             raise WatchProtocolError(f"watch event larger than {MAX_WATCH_LINE} bytes")
         self._tail.append(chunk[pos:])
-
-
-def _decode_event(line: bytes | memoryview) -> dict[str, Any]:
-    try:
-        event = orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        raise WatchProtocolError(f"watch line is not JSON: {exc}") from None
-    if not isinstance(event, dict) or not isinstance(event.get("object"), dict):
-        raise WatchProtocolError("watch line is not a {type, object} event")
-    if event.get("type") == "ERROR":
-        status = event["object"]
-        code = status.get("code")
-        raise ApiError.from_status(code if isinstance(code, int) else 500, status)
-    return event
 
 
 def _api_error(status: int, payload: bytes, headers: Mapping[str, str]) -> ApiError:

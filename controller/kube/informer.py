@@ -3,14 +3,21 @@
 
 Invariants:
 - Each object is transformed (by default :func:`trim_object`) before it is stored or handed out.
+  With the default transform the watch is lean (:mod:`controller.kube.watchevents`): events
+  arrive as CachedObjects already trimmed exactly like ``trim_object``, and nothing parses their
+  content. A custom transform (e.g. one that drops Secret values) always sees the full decode:
+  its informer watches with full decoding, so nothing it drops is ever stored.
+- Handlers get :class:`~controller.kube.cached.CachedObject` (``key``, ``namespace``,
+  ``name``, ``uid``, ``resource_version``; ``decode()`` for the content), shared with the store
+  and immutable.
 - Store first, then notify: when a handler runs, the store already holds the state it is told
   about (or a newer one).
 - Handlers are synchronous, called one notification at a time in arrival order from the
   informer's own dispatch task, fed through an unbounded buffer: the socket reader never waits
   for a handler, and a handler that raises is logged and skipped, never fatal.
 - A relist yields ``on_update(old, new)`` for every listed object that was cached (even when
-  unchanged: compare ``metadata.resourceVersion`` for equality to skip), ``on_add`` for new
-  ones and ``on_delete(DeletedFinalStateUnknown)`` for cached objects the list no longer has.
+  unchanged: compare ``resource_version`` for equality to skip), ``on_add`` for new ones and
+  ``on_delete(DeletedFinalStateUnknown)`` for cached objects the list no longer has.
 - The same key with a different ``metadata.uid`` is a different object: ``on_delete(old)``
   then ``on_add(new)``, never ``on_update``.
 - ``has_synced()`` turns true once the handlers have been told about the first full list.
@@ -26,15 +33,27 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from controller.kube.client import KubeClient, WatchProtocolError
+from controller.kube.cached import LAST_APPLIED, CachedObject, trim_object
+from controller.kube.client import KubeClient
 from controller.kube.reflector import Reflector, ReflectorOptions
-from controller.kube.resource import Resource, object_key
+from controller.kube.resource import Resource
 from controller.kube.store import IndexFunc, Store
+from controller.kube.watchevents import WatchEvent, WatchProtocolError
 from controller.observability import metrics
+
+__all__ = [
+    "LAST_APPLIED",
+    "CachedObject",
+    "DeletedFinalStateUnknown",
+    "EventHandler",
+    "HandlerFuncs",
+    "Informer",
+    "Transform",
+    "trim_object",
+]
 
 log = logging.getLogger(__name__)
 
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _YIELD_EVERY = 128
 _ADD, _UPDATE, _DELETE, _SYNCED = range(4)
 
@@ -46,47 +65,36 @@ class DeletedFinalStateUnknown:
     """A deletion noticed by a relist: ``obj`` is the last state this informer saw."""
 
     key: str
-    obj: dict[str, Any]
+    obj: CachedObject
 
 
 class EventHandler(Protocol):
-    def on_add(self, obj: dict[str, Any]) -> None: ...
+    def on_add(self, obj: CachedObject) -> None: ...
 
-    def on_update(self, old: dict[str, Any], new: dict[str, Any]) -> None: ...
+    def on_update(self, old: CachedObject, new: CachedObject) -> None: ...
 
-    def on_delete(self, obj: dict[str, Any] | DeletedFinalStateUnknown) -> None: ...
+    def on_delete(self, obj: CachedObject | DeletedFinalStateUnknown) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
 class HandlerFuncs:
     """An EventHandler from optional plain functions (client-go's ResourceEventHandlerFuncs)."""
 
-    add: Callable[[dict[str, Any]], None] | None = None
-    update: Callable[[dict[str, Any], dict[str, Any]], None] | None = None
-    delete: Callable[[dict[str, Any] | DeletedFinalStateUnknown], None] | None = None
+    add: Callable[[CachedObject], None] | None = None
+    update: Callable[[CachedObject, CachedObject], None] | None = None
+    delete: Callable[[CachedObject | DeletedFinalStateUnknown], None] | None = None
 
-    def on_add(self, obj: dict[str, Any]) -> None:
+    def on_add(self, obj: CachedObject) -> None:
         if self.add is not None:
             self.add(obj)
 
-    def on_update(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+    def on_update(self, old: CachedObject, new: CachedObject) -> None:
         if self.update is not None:
             self.update(old, new)
 
-    def on_delete(self, obj: dict[str, Any] | DeletedFinalStateUnknown) -> None:
+    def on_delete(self, obj: CachedObject | DeletedFinalStateUnknown) -> None:
         if self.delete is not None:
             self.delete(obj)
-
-
-def trim_object(obj: dict[str, Any]) -> dict[str, Any]:
-    """Drops what a controller never reads: managedFields and kubectl's last-applied copy."""
-    meta = obj.get("metadata")
-    if meta:
-        meta.pop("managedFields", None)
-        annotations = meta.get("annotations")
-        if annotations:
-            annotations.pop(LAST_APPLIED, None)
-    return obj
 
 
 class Informer:
@@ -128,6 +136,7 @@ class Informer:
             field_selector=field_selector,
             options=options or ReflectorOptions(),
             rng=rng,
+            lean=transform is trim_object,
         )
 
     def add_handler(self, handler: EventHandler) -> None:
@@ -153,7 +162,8 @@ class Informer:
 
     async def upsert(self, items: list[dict[str, Any]]) -> None:
         for count, item in enumerate(items, 1):
-            self._upsert(self._transform(item))
+            obj = self._transform(item)
+            self._upsert(CachedObject.encode(obj), obj)
             if count % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)
 
@@ -167,23 +177,27 @@ class Informer:
             self._listed = True
             self._notify(_SYNCED, None)
 
-    def apply(self, event_type: str, obj: dict[str, Any]) -> None:
-        obj = self._transform(obj)
-        if event_type == "DELETED":
-            if self.store.delete(object_key(obj)) is not None:
-                self._notify(_DELETE, obj)
+    def apply(self, event: WatchEvent) -> None:
+        cached, decoded = event.cached, None
+        if cached is None:
+            decoded = self._transform(event.obj)  # type: ignore[arg-type]
+            cached = CachedObject.encode(decoded)
+        event_type = event.type
+        if event_type in ("MODIFIED", "ADDED"):
+            self._upsert(cached, decoded)
+        elif event_type == "DELETED":
+            if self.store.delete(cached.key) is not None:
+                self._notify(_DELETE, cached)
                 self._cached.set(len(self.store))
-        elif event_type in ("ADDED", "MODIFIED"):
-            self._upsert(obj)
         else:
             raise WatchProtocolError(f"cannot apply a {event_type} event")
 
-    def _upsert(self, obj: dict[str, Any]) -> None:
-        old = self.store.put(object_key(obj), obj)
+    def _upsert(self, obj: CachedObject, decoded: dict[str, Any] | None) -> None:
+        old = self.store.put(obj, decoded=decoded)
         if old is None:
             self._notify(_ADD, obj)
             self._cached.set(len(self.store))
-        elif old["metadata"].get("uid") != obj["metadata"].get("uid"):
+        elif old.uid != obj.uid:
             self._notify(_DELETE, old)
             self._notify(_ADD, obj)
         else:

@@ -14,9 +14,16 @@ Invariants:
   after a backoff. Every relist waits a backoff first (0.8 s doubling, jittered, capped at
   30 s, reset after 2 healthy minutes).
 - The reader never awaits the sink's consumers: ``Sink.apply`` is synchronous and must not
-  block; ``Sink.upsert`` may yield to the loop between objects. The reader itself yields every
-  few events, so a backlog of buffered bytes never monopolises the event loop (lease renewals
-  run on the same loop).
+  block; ``Sink.upsert`` may yield to the loop between objects. The reader takes the watch's
+  buffered lines in batches of at most ``_BATCH``, decodes and applies them one by one (so a
+  decoded object dies young, before the garbage collector promotes it), and yields to the
+  loop after each batch: a backlog of buffered bytes never monopolises the event loop (lease
+  renewals run on the same loop).
+- ``informer_events`` counts every event of a known type the reflector handled; the counts of
+  a batch are added when the batch is done (or fails), not one ``inc`` per event.
+- With ``lean=True`` the watch decodes lean events (:mod:`controller.kube.watchevents`): the
+  sink gets ``WatchEvent.cached`` objects already trimmed like ``trim_object`` (or, for lines
+  that cannot be decoded lean, ``WatchEvent.obj`` dicts as without it).
 """
 
 from __future__ import annotations
@@ -32,16 +39,17 @@ from typing import Any, Protocol
 import aiohttp
 
 from controller.kube.backoff import Backoff
-from controller.kube.client import KubeClient, WatchProtocolError
+from controller.kube.client import KubeClient
 from controller.kube.errors import ApiError, Gone, TooManyRequests
 from controller.kube.resource import Resource, object_key
+from controller.kube.watchevents import WatchEvent, WatchProtocolError
 from controller.observability import metrics
 
 log = logging.getLogger(__name__)
 
 WATCH_EVENT_TYPES = ("ADDED", "MODIFIED", "DELETED", "BOOKMARK")
 VERY_SHORT_WATCH = 1.0
-_YIELD_EVERY = 8  # small batches keep the parsed objects in CPU cache: ~20 % faster than 64
+_BATCH = 128  # events handled between yields to the loop
 
 
 class Sink(Protocol):
@@ -53,8 +61,8 @@ class Sink(Protocol):
     def prune(self, keep: set[str]) -> None:
         """A list is complete: every cached key not in ``keep`` vanished on the server."""
 
-    def apply(self, event_type: str, obj: dict[str, Any]) -> None:
-        """One ADDED/MODIFIED/DELETED watch event."""
+    def apply(self, event: WatchEvent) -> None:
+        """One ADDED/MODIFIED/DELETED watch event (``event.obj`` or ``event.cached`` set)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +99,10 @@ class Reflector:
         options: ReflectorOptions = ReflectorOptions(),
         rng: random.Random | None = None,
         clock: Callable[[], float] | None = None,
+        lean: bool = False,
     ) -> None:
         self.client = client
+        self.lean = lean
         self.resource = resource
         self.sink = sink
         self.namespace = namespace
@@ -111,6 +121,7 @@ class Reflector:
         self._lists = 0
         label = str(resource)
         self._events = {t: metrics.informer_events.labels(label, t) for t in WATCH_EVENT_TYPES}
+        self._counts = dict.fromkeys(WATCH_EVENT_TYPES, 0)  # of the current batch
         self._relists = metrics.informer_relists.labels(label)
         self._label = label
 
@@ -183,12 +194,18 @@ class Reflector:
                     label_selector=self.label_selector,
                     field_selector=self.field_selector,
                     inactivity_timeout=self.options.inactivity_timeout,
+                    lean=self.lean,
                 ) as stream:
-                    async for event in stream:
-                        count += 1
-                        resource_version = self._handle(event)
-                        if count % _YIELD_EVERY == 0:
-                            await asyncio.sleep(0)  # buffered bytes never starve other tasks
+                    decode = stream.decode
+                    while lines := await stream.next_lines(_BATCH):
+                        try:
+                            for line in lines:  # decoded one by one: no batch of objects
+                                event = decode(line)
+                                count += 1
+                                resource_version = self._handle(event)
+                        finally:
+                            self._count_events()
+                        await asyncio.sleep(0)  # buffered bytes never starve other tasks
             except Gone as exc:
                 self._restarted("gone")
                 raise _Relist("watch expired (410)") from exc
@@ -213,22 +230,31 @@ class Reflector:
             if count == 0 and self._clock() - started < VERY_SHORT_WATCH:
                 raise _Relist("very short watch: closed at once without events")
 
-    def _handle(self, event: dict[str, Any]) -> str:
+    def _handle(self, event: WatchEvent) -> str:
         """Applies one event; returns its resourceVersion (the new resume point)."""
-        event_type, obj = event["type"], event["object"]
-        counter = self._events.get(event_type)
-        if counter is None:
+        event_type = event.type
+        counts = self._counts
+        if event_type not in counts:
             raise WatchProtocolError(f"unknown watch event type {event_type!r}")
-        counter.inc()
-        try:
-            resource_version = str(obj["metadata"]["resourceVersion"])
-        except (KeyError, TypeError):
-            raise WatchProtocolError(
-                f"{event_type} event without metadata.resourceVersion"
-            ) from None
+        counts[event_type] += 1
+        resource_version = event.resource_version
+        if resource_version is None:
+            try:
+                resource_version = str((event.obj or {})["metadata"]["resourceVersion"])
+            except (KeyError, TypeError):
+                raise WatchProtocolError(
+                    f"{event_type} event without metadata.resourceVersion"
+                ) from None
         if event_type != "BOOKMARK":
-            self.sink.apply(event_type, obj)
+            self.sink.apply(event)
         return resource_version
+
+    def _count_events(self) -> None:
+        counts = self._counts
+        for event_type, count in counts.items():
+            if count:
+                self._events[event_type].inc(count)
+                counts[event_type] = 0
 
     def _restarted(self, reason: str) -> None:
         metrics.informer_watch_restarts.labels(self._label, reason).inc()

@@ -31,8 +31,7 @@ from controller.issuer.order_steps import OrderPolicy
 from controller.issuer.secrets import SecretCache
 from controller.kube.client import KubeClient
 from controller.kube.events import EventRecorder
-from controller.kube.informer import DeletedFinalStateUnknown, HandlerFuncs
-from controller.kube.resource import object_key
+from controller.kube.informer import CachedObject, DeletedFinalStateUnknown, HandlerFuncs
 from controller.kube.worker import WorkerPool
 from controller.kube.workqueue import RateLimitingQueue
 from controller.sandbox.kube import KubeAPIServer
@@ -57,7 +56,7 @@ POLICY = OrderPolicy(
     await_recheck=30.0,
 )
 T = TypeVar("T")
-Obj = dict[str, Any]
+Obj = CachedObject
 
 
 def settings_for(zerossl: ZeroSSLEmulator, **changes: Any) -> Settings:
@@ -103,21 +102,21 @@ class Replica:
 
     def _handlers(self, enqueue: Callable[[Obj], None]) -> HandlerFuncs:
         def changed(old: Obj, new: Obj) -> None:
-            if old["metadata"].get("resourceVersion") != new["metadata"].get("resourceVersion"):
+            if old.resource_version != new.resource_version:
                 enqueue(new)
 
         return HandlerFuncs(add=enqueue, update=changed, delete=lambda o: enqueue(_obj(o)))
 
     def _on_request(self, obj: Obj) -> None:
-        if request_is_ours(obj):
-            self.requests.add(object_key(obj))
+        if request_is_ours(obj.decode()):
+            self.requests.add(obj.key)
 
     def _on_order(self, obj: Obj) -> None:
-        self.orders.add(object_key(obj))
-        self.requests.add(object_key(obj))
+        self.orders.add(obj.key)
+        self.requests.add(obj.key)
 
     def _on_issuer(self, obj: Obj) -> None:
-        key = issuer_key(Issuer.from_object(obj).ref)
+        key = issuer_key(Issuer.from_object(obj.decode()).ref)
         self.issuers.add(key)
         for store, queue in (
             (self.caches.requests.store, self.requests),

@@ -9,13 +9,17 @@ from __future__ import annotations
 import asyncio
 import random
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from controller.kube.client import KubeClient
 from controller.kube.errors import ApiError
-from controller.kube.informer import DeletedFinalStateUnknown, HandlerFuncs, Informer
+from controller.kube.informer import (
+    CachedObject,
+    DeletedFinalStateUnknown,
+    HandlerFuncs,
+    Informer,
+)
 from controller.kube.reflector import ReflectorOptions
 from controller.kube.resource import Resource, object_key
 from controller.observability import metrics
@@ -44,20 +48,22 @@ class HandlerModel:
         self.state: dict[str, str] = {}
         self.errors: list[str] = []
 
-    def add(self, obj: dict[str, Any]) -> None:
-        key = object_key(obj)
+    def add(self, obj: CachedObject) -> None:
+        key = obj.key
         if key in self.state:
             self.errors.append(f"add of present {key}")
-        self.state[key] = obj["metadata"]["resourceVersion"]
+        assert obj.resource_version is not None
+        self.state[key] = obj.resource_version
 
-    def update(self, old: dict[str, Any], new: dict[str, Any]) -> None:
-        key = object_key(new)
-        if self.state.get(key) != old["metadata"]["resourceVersion"]:
+    def update(self, old: CachedObject, new: CachedObject) -> None:
+        key = new.key
+        if self.state.get(key) != old.resource_version:
             self.errors.append(f"update of {key} from a state never delivered")
-        self.state[key] = new["metadata"]["resourceVersion"]
+        assert new.resource_version is not None
+        self.state[key] = new.resource_version
 
-    def delete(self, obj: dict[str, Any] | DeletedFinalStateUnknown) -> None:
-        key = obj.key if isinstance(obj, DeletedFinalStateUnknown) else object_key(obj)
+    def delete(self, obj: CachedObject | DeletedFinalStateUnknown) -> None:
+        key = obj.key
         if self.state.pop(key, None) is None:
             self.errors.append(f"delete of absent {key}")
 
@@ -185,7 +191,7 @@ async def test_a_410_after_missed_deletes_yields_tombstones(
     tombstones: list[str] = []
     model = HandlerModel()
 
-    def deleted(obj: dict[str, Any] | DeletedFinalStateUnknown) -> None:
+    def deleted(obj: CachedObject | DeletedFinalStateUnknown) -> None:
         if isinstance(obj, DeletedFinalStateUnknown):
             tombstones.append(obj.key)
         model.delete(obj)

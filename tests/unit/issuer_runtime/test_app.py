@@ -6,6 +6,7 @@ import asyncio
 
 from controller.app import Controller
 from controller.config import load
+from controller.kube.cached import CachedObject
 from controller.kube.client import KubeClient
 from controller.kube.kubeconfig import ClusterConfig
 
@@ -36,11 +37,13 @@ async def test_standby_replicas_queue_nothing_until_they_lead() -> None:
             "issuerRef": {"group": "zerossl.issuer.dev", "kind": "ZeroSSLIssuer", "name": "i"}
         },
     }
-    controller._on_request(request)
+    controller._on_request(CachedObject.encode(request))
     assert len(controller.request_queue) == 0
     controller.leading = True
-    controller._on_request(request)
-    controller._on_request({**request, "spec": {"issuerRef": {"name": "other"}}})
+    controller._on_request(CachedObject.encode(request))
+    controller._on_request(
+        CachedObject.encode({**request, "spec": {"issuerRef": {"name": "other"}}})
+    )
     assert len(controller.request_queue) == 1
 
 
@@ -61,11 +64,11 @@ async def test_a_changed_solver_secret_wakes_the_orders_that_read_it() -> None:
             ],
         },
     }
-    controller.caches.orders.store.put("team/o", order)
+    controller.caches.orders.store.put(order)
     controller.leading = True
-    controller._on_secret({"metadata": {"name": "tsig", "namespace": "sys"}})
+    controller._on_secret(CachedObject.encode({"metadata": {"name": "tsig", "namespace": "sys"}}))
     assert len(controller.order_queue) == 0  # a namespaced issuer reads its own namespace
-    controller._on_secret({"metadata": {"name": "tsig", "namespace": "team"}})
+    controller._on_secret(CachedObject.encode({"metadata": {"name": "tsig", "namespace": "team"}}))
     assert len(controller.order_queue) == 1
 
 
@@ -73,7 +76,6 @@ async def test_becoming_leader_queues_everything_without_holding_the_loop() -> N
     controller = Controller(load({}, []), _client())
     for i in range(1000):
         controller.caches.requests.store.put(
-            f"ns/r{i}",
             {
                 "apiVersion": "cert-manager.io/v1",
                 "kind": "CertificateRequest",

@@ -57,15 +57,15 @@ def test_gauges_follow_the_caches() -> None:
         ("done", "2026-04-01T00:00:00Z", "Issued", GROUP),
         ("foreign", "2026-01-01T00:00:00Z", "Pending", "cert-manager.io"),
     ]:
-        caches.requests.store.put(f"ns/{name}", _request(name, created, reason, group))
+        caches.requests.store.put(_request(name, created, reason, group))
     for i, status in enumerate(["draft", "draft", "issued"]):
         order = {
             "metadata": {"name": f"o{i}", "namespace": "ns"},
             "status": {"zerosslStatus": status},
         }
-        caches.orders.store.put(f"ns/o{i}", order)
-    caches.cluster_issuers.store.put("up", _issuer("up", True))
-    caches.cluster_issuers.store.put("down", _issuer("down", False))
+        caches.orders.store.put(order)
+    caches.cluster_issuers.store.put(_issuer("up", True))
+    caches.cluster_issuers.store.put(_issuer("down", False))
 
     telemetry = CacheMetrics(caches, clock)
     telemetry.refresh()

@@ -66,14 +66,29 @@ async def watch_server() -> AsyncIterator[
         await server.close()
 
 
-async def collect(client: KubeClient, inactivity: float = 5.0) -> list[dict[str, Any]]:
+@pytest.fixture(params=[False, True], ids=["full", "lean"])
+def lean(request: pytest.FixtureRequest) -> bool:
+    """Every stream test runs with full and with lean decoding."""
+    return bool(request.param)
+
+
+async def collect(
+    client: KubeClient, inactivity: float = 5.0, *, lean: bool = False
+) -> list[dict[str, Any]]:
     async with client.watch(
-        WIDGETS, "ns", resource_version="7", timeout_seconds=300, inactivity_timeout=inactivity
+        WIDGETS,
+        "ns",
+        resource_version="7",
+        timeout_seconds=300,
+        inactivity_timeout=inactivity,
+        lean=lean,
     ) as stream:
-        return [ev async for ev in stream]
+        return [ev.as_dict() async for ev in stream]
 
 
-async def test_events_split_across_arbitrary_chunks_and_huge_lines(watch_server: Any) -> None:
+async def test_events_split_across_arbitrary_chunks_and_huge_lines(
+    watch_server: Any, lean: bool
+) -> None:
     big = "x" * (3 << 20)  # far beyond aiohttp's readline limit
     events = [
         event("ADDED", "a", "8"),
@@ -92,7 +107,9 @@ async def test_events_split_across_arbitrary_chunks_and_huge_lines(watch_server:
             start = end
 
     client, queries = await watch_server(stream)
-    assert await collect(client) == events
+    if lean:  # a lean BOOKMARK keeps only its resourceVersion
+        events[2] = {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "10"}}}
+    assert await collect(client, lean=lean) == events
     assert queries == [
         {
             "watch": "true",
@@ -103,17 +120,20 @@ async def test_events_split_across_arbitrary_chunks_and_huge_lines(watch_server:
     ]
 
 
-async def test_a_last_line_without_newline_is_still_delivered(watch_server: Any) -> None:
+async def test_a_last_line_without_newline_is_still_delivered(
+    watch_server: Any, lean: bool
+) -> None:
     async def stream(request: web.Request, response: web.StreamResponse) -> None:
         await response.write(
             line(event("ADDED", "a", "8")) + orjson.dumps(event("ADDED", "b", "9"))
         )
 
     client, _ = await watch_server(stream)
-    assert [ev["object"]["metadata"]["name"] for ev in await collect(client)] == ["a", "b"]
+    names = [ev["object"]["metadata"]["name"] for ev in await collect(client, lean=lean)]
+    assert names == ["a", "b"]
 
 
-async def test_error_event_410_raises_gone(watch_server: Any) -> None:
+async def test_error_event_410_raises_gone(watch_server: Any, lean: bool) -> None:
     expired = {"kind": "Status", "code": 410, "reason": "Expired", "message": "too old"}
 
     async def stream(request: web.Request, response: web.StreamResponse) -> None:
@@ -124,9 +144,11 @@ async def test_error_event_410_raises_gone(watch_server: Any) -> None:
     seen: list[str] = []
 
     async def drain() -> None:
-        async with client.watch(WIDGETS, "ns", resource_version="7", timeout_seconds=300) as events:
+        async with client.watch(
+            WIDGETS, "ns", resource_version="7", timeout_seconds=300, lean=lean
+        ) as events:
             async for ev in events:
-                seen.append(ev["type"])
+                seen.append(ev.type)
 
     with pytest.raises(Gone):
         await drain()
@@ -159,15 +181,22 @@ async def test_a_dropped_connection_raises_a_client_error(watch_server: Any) -> 
 
 @pytest.mark.parametrize(
     "garbage",
-    [b"not json\n", b'["a list"]\n', b'{"type": "ADDED", "object": "text"}\n'],
+    [
+        b"not json\n",
+        b'["a list"]\n',
+        b'{"type": "ADDED", "object": "text"}\n',
+        b'{"type":"ADDED","object":"text"}\n',
+        b'{"type":"ADDED","object":{"metadata":{"name":"a"}}} trailing\n',
+        b'{"type":"ADDED","object":{"metadata":{"name":"a"}}\n',
+    ],
 )
-async def test_garbage_is_a_protocol_error(watch_server: Any, garbage: bytes) -> None:
+async def test_garbage_is_a_protocol_error(watch_server: Any, garbage: bytes, lean: bool) -> None:
     async def stream(request: web.Request, response: web.StreamResponse) -> None:
         await response.write(garbage)
 
     client, _ = await watch_server(stream)
     with pytest.raises(WatchProtocolError):
-        await collect(client)
+        await collect(client, lean=lean)
 
 
 async def test_an_oversized_line_is_refused(
@@ -207,3 +236,21 @@ async def test_refused_watches_raise_without_retrying(
             with pytest.raises(error):
                 await collect(client)
     assert calls == 1
+
+
+async def test_lines_come_in_batches_of_at_most_the_limit(watch_server: Any, lean: bool) -> None:
+    events = [event("ADDED", name, str(rv)) for rv, name in enumerate("abcde", 8)]
+    payload = b"\n".join(line(ev) for ev in events)  # blank lines between events
+
+    async def stream(request: web.Request, response: web.StreamResponse) -> None:
+        await response.write(payload)
+
+    client, _ = await watch_server(stream)
+    async with client.watch(
+        WIDGETS, "ns", resource_version="7", timeout_seconds=300, lean=lean
+    ) as watch:
+        batches = []
+        while lines := await watch.next_lines(2):
+            batches.append([watch.decode(raw).as_dict() for raw in lines])
+    assert [len(batch) for batch in batches] == [2, 2, 1]
+    assert [ev for batch in batches for ev in batch] == events

@@ -14,7 +14,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from controller.kube.client import KubeClient
-from controller.kube.informer import DeletedFinalStateUnknown, HandlerFuncs, Informer
+from controller.kube.informer import (
+    CachedObject,
+    DeletedFinalStateUnknown,
+    HandlerFuncs,
+    Informer,
+)
 from controller.kube.kubeconfig import ClusterConfig
 from controller.kube.reflector import ReflectorOptions
 from controller.kube.resource import Resource
@@ -105,7 +110,7 @@ class Recorder:
         def name(o: Any) -> str:
             if isinstance(o, DeletedFinalStateUnknown):
                 return f"tombstone:{o.key}"
-            return f"{o['metadata']['name']}@{o['metadata']['resourceVersion']}"
+            return f"{o.name}@{o.resource_version}"
 
         return HandlerFuncs(
             add=lambda o: self.calls.append(("add", name(o))),
@@ -236,7 +241,7 @@ async def test_tombstones_carry_the_last_known_state(harness: Any) -> None:
     await harness(HandlerFuncs(delete=tombstones.append))
     await eventually(lambda: len(tombstones) == 1)
     assert tombstones[0].key == "ns/a"
-    assert tombstones[0].obj["spec"] == {"size": 1}
+    assert tombstones[0].obj.decode()["spec"] == {"size": 1}
 
 
 async def test_same_name_new_uid_is_delete_then_add(harness: Any) -> None:
@@ -328,10 +333,10 @@ async def test_managed_fields_never_reach_the_cache_or_handlers(harness: Any) ->
     fat["metadata"]["managedFields"] = [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}]
     api.lists.append(lambda: page([], "10"))
     api.watches.append(stream(("ADDED", fat)))
-    added: list[dict[str, Any]] = []
+    added: list[CachedObject] = []
     informer, _ = await harness(HandlerFuncs(add=added.append))
     await eventually(lambda: len(added) == 1)
-    assert "managedFields" not in added[0]["metadata"]
+    assert "managedFields" not in added[0].decode()["metadata"]
     assert "managedFields" not in informer.store.get("ns/a")["metadata"]  # type: ignore[index]
 
 
@@ -339,7 +344,7 @@ async def test_a_failing_handler_does_not_stop_delivery(harness: Any) -> None:
     api: ScriptedApi = harness.api
     api.lists.append(lambda: page([widget("a", "5"), widget("b", "6")], "10"))
 
-    def explode(obj: dict[str, Any]) -> None:
+    def explode(obj: CachedObject) -> None:
         raise RuntimeError("handler bug")
 
     _, seen = await harness(HandlerFuncs(add=explode))
@@ -379,3 +384,49 @@ async def test_cancelling_run_stops_every_task(harness: Any) -> None:
     with pytest.raises(asyncio.CancelledError):
         await run_task
     assert all(t.done() for t in before)
+
+
+async def test_the_default_transform_watches_lean_and_keeps_indexes_right(harness: Any) -> None:
+    api: ScriptedApi = harness.api
+    fat = widget("a", "11", size=1)
+    fat["metadata"]["managedFields"] = [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}]
+    bigger = widget("a", "12", size=2)
+    bigger["metadata"]["managedFields"] = fat["metadata"]["managedFields"]
+    api.lists.append(lambda: page([], "10"))
+    api.watches.append(stream(("ADDED", fat), ("MODIFIED", bigger)))
+
+    def by_size(obj: dict[str, Any]) -> list[str]:
+        return [str(obj["spec"]["size"])]
+
+    updates: list[tuple[CachedObject, CachedObject]] = []
+    informer, _ = await harness(
+        HandlerFuncs(update=lambda old, new: updates.append((old, new))),
+        indexers={"size": by_size},
+    )
+    assert informer._reflector.lean
+    await eventually(lambda: len(updates) == 1)
+    old, new = updates[0]
+    assert (old.resource_version, new.resource_version) == ("11", "12")
+    assert new.decode() == {**bigger, "metadata": {**widget("a", "12")["metadata"]}}
+    assert informer.store.index_keys("size", "1") == set()
+    assert informer.store.index_keys("size", "2") == {"ns/a"}
+
+
+async def test_a_custom_transform_sees_every_object_whole_before_it_is_stored(
+    harness: Any,
+) -> None:
+    api: ScriptedApi = harness.api
+    secret = widget("s", "11")
+    secret["data"] = {"password": "aHVudGVyMg=="}
+
+    def strip(obj: dict[str, Any]) -> dict[str, Any]:
+        return {"metadata": obj["metadata"]}
+
+    api.lists.append(lambda: page([widget("t", "5", size=1)], "10"))
+    api.watches.append(stream(("ADDED", secret)))
+    added: list[CachedObject] = []
+    informer, _ = await harness(HandlerFuncs(add=added.append), transform=strip)
+    assert not informer._reflector.lean
+    await eventually(lambda: len(added) == 2)
+    assert [sorted(o.decode()) for o in added] == [["metadata"], ["metadata"]]
+    assert b"aHVudGVyMg" not in informer.store.get_cached("ns/s").raw  # type: ignore[union-attr]

@@ -26,12 +26,17 @@ def by_app(o: dict[str, Any]) -> list[str]:
 
 def test_put_get_delete_and_namespace_index() -> None:
     store = Store()
-    assert store.put("a/x", obj("a", "x")) is None
-    assert store.put("b/y", obj("b", "y")) is None
+    assert store.put(obj("a", "x")) is None
+    assert store.put(obj("b", "y")) is None
     assert store.get("a/x") == obj("a", "x")
+    cached = store.get_cached("a/x")
+    assert cached is not None
+    assert (cached.key, cached.namespace, cached.name) == ("a/x", "a", "x")
     assert store.index_keys(NAMESPACE_INDEX, "a") == {"a/x"}
     assert sorted(store.index_values(NAMESPACE_INDEX)) == ["a", "b"]
-    assert store.delete("a/x") == obj("a", "x")
+    deleted = store.delete("a/x")
+    assert deleted is not None
+    assert deleted.decode() == obj("a", "x")
     assert store.delete("a/x") is None
     assert "a/x" not in store
     assert store.index_values(NAMESPACE_INDEX) == ["b"]
@@ -40,9 +45,10 @@ def test_put_get_delete_and_namespace_index() -> None:
 
 def test_an_update_moves_the_key_between_index_values() -> None:
     store = Store({"app": by_app})
-    store.put("a/x", obj("a", "x", app="web"))
-    old = store.put("a/x", obj("a", "x", app="db"))
-    assert old == obj("a", "x", app="web")
+    store.put(obj("a", "x", app="web"))
+    old = store.put(obj("a", "x", app="db"))
+    assert old is not None
+    assert old.decode() == obj("a", "x", app="web")
     assert store.index_keys("app", "web") == set()
     assert [o["metadata"]["name"] for o in store.by_index("app", "db")] == ["x"]
     assert store.index_values("app") == ["db"]
@@ -51,7 +57,7 @@ def test_an_update_moves_the_key_between_index_values() -> None:
 def test_reads_are_copies_that_cannot_corrupt_the_cache() -> None:
     store = Store()
     original = obj("a", "x", app="web")
-    store.put("a/x", original)
+    store.put(original)
     original["metadata"]["name"] = "changed after put"
     got = store.get("a/x")
     assert got is not None
@@ -62,7 +68,7 @@ def test_reads_are_copies_that_cannot_corrupt_the_cache() -> None:
 
 def test_an_indexer_added_later_indexes_existing_objects() -> None:
     store = Store()
-    store.put("a/x", obj("a", "x", app="web"))
+    store.put(obj("a", "x", app="web"))
     store.add_indexer("app", by_app)
     assert store.index_keys("app", "web") == {"a/x"}
     with pytest.raises(ValueError, match="already exists"):
@@ -87,14 +93,15 @@ def test_indexes_always_match_the_objects(operations: list[tuple[bool, str, str 
     model: dict[str, str | None] = {}
     for is_put, key, app in operations:
         if is_put:
-            store.put(key, obj("ns", key, **({"app": app} if app else {})))
+            store.put(obj("ns", key, **({"app": app} if app else {})))
             model[key] = app
         else:
-            store.delete(key)
+            store.delete(f"ns/{key}")
             model.pop(key, None)
     for app in ("web", "db"):
-        assert store.index_keys("app", app) == {k for k, v in model.items() if v == app}
-    assert set(store.list_keys()) == set(model)
+        assert store.index_keys("app", app) == {f"ns/{k}" for k, v in model.items() if v == app}
+    assert set(store.list_keys()) == {f"ns/{k}" for k in model}
+    assert store.index_keys(NAMESPACE_INDEX, "ns") == {f"ns/{k}" for k in model}
     assert set(store.index_values("app")) == {v for v in model.values() if v}
 
 
@@ -150,7 +157,7 @@ def test_stored_objects_cost_about_their_json_size() -> None:
     try:
         before = tracemalloc.get_traced_memory()[0]
         for i in range(200):
-            store.put(f"ns/o{i}", {"metadata": {"namespace": "ns", "name": f"o{i}"}, "d": payload})
+            store.put({"metadata": {"namespace": "ns", "name": f"o{i}"}, "d": payload})
         grown = tracemalloc.get_traced_memory()[0] - before
     finally:
         tracemalloc.stop()
