@@ -8,8 +8,11 @@ Invariants:
   observation joins that Event's ``series`` (a merge PATCH of ``{count, lastObservedTime}``)
   instead of creating a new Event. Observations arriving while a write is queued are coalesced.
 - Notes pass through ``redact_text`` and are cut to 1 kB; ``reportingInstance`` to 128 chars.
-- ``run`` owns the only task that talks to the API. Transient failures are retried a few times,
-  then the write is dropped with a log line; nothing is ever raised into ``record``'s callers.
+- ``run`` owns the only tasks that talk to the API: ``WRITERS`` of them, so a slow API server
+  does not make the queue overflow at a hundred issuances a second (client-go writes one at a
+  time); a series is never written by two of them at once. Transient failures are retried a
+  few times, then the write is dropped with a log line; nothing is ever raised into
+  ``record``'s callers.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ QUEUE_SIZE: Final = 1000
 SERIES_WINDOW: Final = 360.0  # seconds without a repeat after which a series is finished
 SPAM_BURST: Final = 25
 SPAM_REFILL_RATE: Final = 1 / 300
+WRITERS: Final = 4  # Event writes in flight at once
 CACHE_ENTRIES: Final = 4096  # client-go's maxLruCacheEntries, for series and spam filters
 FIELD_LIMIT: Final = 128  # reason, action, reportingInstance
 NOTE_LIMIT_BYTES: Final = 1024
@@ -95,7 +99,9 @@ class _Series:
     last_observed: datetime
     last_observed_mono: float
     created: bool = False
-    pending: bool = False
+    pending: bool = False  # queued for a write
+    writing: bool = False  # a writer is sending it
+    again: bool = False  # observed again while being written: queue it once that is done
 
 
 class EventRecorder:
@@ -184,7 +190,12 @@ class EventRecorder:
             self._wakeup.set()
 
     async def run(self) -> None:
-        """Writes queued Events one at a time, forever; cancel it to stop."""
+        """Writes queued Events with ``WRITERS`` tasks, forever; cancel it to stop."""
+        async with asyncio.TaskGroup() as writers:
+            for number in range(WRITERS):
+                writers.create_task(self._writer(), name=f"event-writer-{number}")
+
+    async def _writer(self) -> None:
         while True:
             while not self._pending:
                 self._overflowing = False
@@ -192,7 +203,18 @@ class EventRecorder:
                 await self._wakeup.wait()
             series = self._pending.popleft()
             series.pending = False
-            await self._write(series)
+            if series.writing:  # another writer has it: it queues it again when done
+                series.again = True
+                continue
+            series.writing = True
+            try:
+                await self._write(series)
+            finally:
+                series.writing = False
+                if series.again and not series.pending:
+                    series.again, series.pending = False, True
+                    self._pending.append(series)
+                    self._wakeup.set()
 
     def _spam_filter_allows(self, ref: RefKey) -> bool:
         bucket = self._spam.get(ref)

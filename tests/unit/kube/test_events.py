@@ -16,8 +16,9 @@ import pytest
 from prometheus_client import REGISTRY
 
 from controller.clock import FakeClock, parse_rfc3339, rfc3339_micro
+from controller.kube import events as events_module
 from controller.kube.errors import AlreadyExists, ApiError, NotFound
-from controller.kube.events import QUEUE_SIZE, EventRecorder, object_reference
+from controller.kube.events import QUEUE_SIZE, WRITERS, EventRecorder, object_reference
 from controller.kube.resource import EVENTS, Resource
 from controller.observability.redact import register_secret
 
@@ -274,8 +275,9 @@ async def test_transient_failures_are_retried_then_succeed() -> None:
 
 
 async def test_persistent_failures_are_dropped_with_a_log_line_and_the_writer_goes_on(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(events_module, "WRITERS", 1)  # the failures are consumed in call order
     api, clock = FakeEventsApi(), FakeClock()
     api.failures.extend(
         [ApiError(500, "InternalError")] * 3 + [ApiError(403, "Forbidden"), KeyError("bug")]
@@ -409,3 +411,44 @@ def test_object_reference_of_an_object() -> None:
         "namespace": "ns",
         "uid": "u-1",
     }
+
+
+class SlowEventsApi(FakeEventsApi):
+    """Each call takes a while; tracks how many are in flight, overall and per Event."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.most_in_flight = 0
+        self.busy: set[str] = set()
+        self.overlaps: list[str] = []
+
+    async def _call(self, verb: str, name: str) -> None:
+        if name in self.busy:
+            self.overlaps.append(name)
+        self.busy.add(name)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(0.01)
+            await super()._call(verb, name)
+        finally:
+            self.in_flight -= 1
+            self.busy.discard(name)
+
+
+async def test_writes_run_in_parallel_but_never_two_for_one_series() -> None:
+    api, clock = SlowEventsApi(), FakeClock()
+    recorder = make(api, clock)
+    async with running(recorder):
+        for n in range(20):
+            recorder.record(ref(f"cr-{n}"), "Normal", "Issued", "Sign")
+        for _ in range(20):  # one series observed again and again while it is being written
+            recorder.record(ref("busy"), "Warning", "Again", "Sign")
+            await asyncio.sleep(0.002)
+        while recorder.backlog or api.in_flight:
+            await asyncio.sleep(0.005)
+    assert 1 < api.most_in_flight <= WRITERS
+    assert api.overlaps == []
+    assert len(api.events) == 21
+    (busy,) = [e for e in api.events.values() if e["reason"] == "Again"]
+    assert busy["series"]["count"] == 20  # every observation counted in the end
