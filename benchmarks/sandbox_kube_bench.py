@@ -336,21 +336,26 @@ def child_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+async def start_server(tmp: str) -> asyncio.subprocess.Process:
+    """The sandbox API server as a child process, its kubeconfig written into ``tmp``."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "controller.sandbox",
+        "kube",
+        "--port",
+        "0",
+        "--kubeconfig",
+        f"{tmp}/kubeconfig",
+        *[a for c in CRDS for a in ("--crds", str(c))],
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
 async def http_write_mix(issuances: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "controller.sandbox",
-            "kube",
-            "--port",
-            "0",
-            "--kubeconfig",
-            f"{tmp}/kubeconfig",
-            *[a for c in CRDS for a in ("--crds", str(c))],
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+        process = await start_server(tmp)
         try:
             assert process.stdout is not None
             await process.stdout.readline()
@@ -405,19 +410,7 @@ def report(name: str, value: float, unit: str) -> None:
 async def cli_startup() -> float:
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "controller.sandbox",
-            "kube",
-            "--port",
-            "0",
-            "--kubeconfig",
-            f"{tmp}/kubeconfig",
-            *[a for c in CRDS for a in ("--crds", str(c))],
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+        process = await start_server(tmp)
         assert process.stdout is not None
         await process.stdout.readline()
         elapsed = time.perf_counter() - started
