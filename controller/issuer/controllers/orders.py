@@ -288,11 +288,11 @@ class OrderReconciler:
     async def _cache_holds(self, run: _Run) -> None:
         """Waits (bounded) until this replica's cache holds the last status written: the solver
         server answers ZeroSSL's fetch of a validation file from that cache."""
-        written = _version(run.obj)
+        written = _number(str(run.obj["metadata"].get("resourceVersion") or ""))
         deadline = self._clock.monotonic() + CACHE_WAIT
         while self._clock.monotonic() < deadline:
-            cached = self._caches.orders.store.get(run.key)
-            if cached is None or _version(cached) >= written:
+            cached = self._caches.orders.store.get_cached(run.key)
+            if cached is None or _number(cached.resource_version or "") >= written:
                 return
             await asyncio.sleep(CACHE_POLL)
         log.info("order %s: the cache lags its last write; asking ZeroSSL anyway", run.key)
@@ -505,10 +505,9 @@ async def _adopt_or_create(client: ZeroSSLClient, action: AdoptOrCreate) -> Outc
     return CertificateObtained(created, adopted=False)
 
 
-def _version(obj: Mapping[str, Any]) -> int:
-    """The object's resourceVersion as a number (-1 if it is not one: nothing to wait for)."""
-    value = str(obj["metadata"].get("resourceVersion") or "")
-    return int(value) if value.isdigit() else -1
+def _number(resource_version: str) -> int:
+    """A resourceVersion as a number (-1 if it is not one: nothing to wait for)."""
+    return int(resource_version) if resource_version.isdigit() else -1
 
 
 def _traceparent(order: Order) -> str | None:
