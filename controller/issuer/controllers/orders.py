@@ -24,7 +24,6 @@ Invariants:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Mapping
@@ -74,7 +73,12 @@ from controller.issuer.controllers.caches import Caches
 from controller.issuer.controllers.fresh import FreshOrders
 from controller.issuer.controllers.issuers import IssuerReconciler
 from controller.issuer.controllers.poller import IssuancePoller
-from controller.issuer.controllers.writes import OwnWrites, record_events, replace_status
+from controller.issuer.controllers.writes import (
+    OwnWrites,
+    caught_up,
+    record_events,
+    replace_status,
+)
 from controller.issuer.decide_order import OrderFacts, decide_order
 from controller.issuer.decision import Event, warning
 from controller.issuer.errors import IssuerError, PendingError, camel_reason
@@ -129,7 +133,6 @@ class _Stop(Exception):
 MAX_STEPS = 12  # decide-act rounds per reconcile; a whole issuance takes about 6
 SERVED_METHODS = (ValidationMethod.HTTP_CSR_HASH, ValidationMethod.HTTPS_CSR_HASH)
 CACHE_WAIT = 2.0  # seconds a verify waits for the cache to hold the files it will serve
-CACHE_POLL = 0.005
 
 
 @dataclass
@@ -286,16 +289,12 @@ class OrderReconciler:
         return moved_on and not waits
 
     async def _cache_holds(self, run: _Run) -> None:
-        """Waits (bounded) until this replica's cache holds the last status written: the solver
-        server answers ZeroSSL's fetch of a validation file from that cache."""
-        written = _number(str(run.obj["metadata"].get("resourceVersion") or ""))
-        deadline = self._clock.monotonic() + CACHE_WAIT
-        while self._clock.monotonic() < deadline:
-            cached = self._caches.orders.store.get_cached(run.key)
-            if cached is None or _number(cached.resource_version or "") >= written:
-                return
-            await asyncio.sleep(CACHE_POLL)
-        log.info("order %s: the cache lags its last write; asking ZeroSSL anyway", run.key)
+        """Waits until this replica's cache holds the last status written: the solver server
+        answers ZeroSSL's fetch of a validation file from that cache."""
+        version = str(run.obj["metadata"].get("resourceVersion") or "")
+        store = self._caches.orders.store
+        if not await caught_up(store, run.key, version, self._clock, timeout=CACHE_WAIT):
+            log.info("order %s: the cache lags its last write; asking ZeroSSL anyway", run.key)
 
     async def _flush(self, run: _Run) -> None:
         """Writes the status if it changed since the last write, then records the Events."""
@@ -503,11 +502,6 @@ async def _adopt_or_create(client: ZeroSSLClient, action: AdoptOrCreate) -> Outc
         strict_domains=action.strict_domains,
     )
     return CertificateObtained(created, adopted=False)
-
-
-def _number(resource_version: str) -> int:
-    """A resourceVersion as a number (-1 if it is not one: nothing to wait for)."""
-    return int(resource_version) if resource_version.isdigit() else -1
 
 
 def _traceparent(order: Order) -> str | None:

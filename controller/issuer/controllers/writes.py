@@ -10,15 +10,19 @@ has not seen its own last write.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from controller.clock import Clock
 from controller.issuer.decision import Event
 from controller.kube.client import KubeClient
 from controller.kube.events import EventRecorder, object_reference
 from controller.kube.resource import Resource
+from controller.kube.store import Store
 
 FIELD_MANAGER = "zerossl-issuer"
+CACHE_POLL = 0.005  # seconds between looks at the cache while waiting for it
 
 
 async def replace_status(
@@ -86,3 +90,21 @@ class OwnWrites:
 
     def forget(self, key: str) -> None:
         self._versions.pop(key, None)
+
+
+async def caught_up(
+    store: Store, key: str, resource_version: str, clock: Clock, *, timeout: float
+) -> bool:
+    """Waits until the cached ``key`` is at least at ``resource_version`` (or gone), at most
+    ``timeout`` seconds; False if it still lags then. Non-numeric versions never wait."""
+    deadline = clock.monotonic() + timeout
+    while True:
+        cached = store.get_cached(key)
+        seen = (cached.resource_version or "") if cached is not None else ""
+        if cached is None or not (seen.isdigit() and resource_version.isdigit()):
+            return True
+        if int(seen) >= int(resource_version):
+            return True
+        if clock.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(CACHE_POLL)
