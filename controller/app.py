@@ -10,7 +10,9 @@ Invariants:
 - Readiness means every cache has synced; liveness fails when the event loop or the leader's
   renewals are stuck.
 - Lease calls go through a client of their own: a backlog of controller requests in the shared
-  client-side rate limiter can never delay a renewal past the renew deadline.
+  client-side rate limiter can never delay a renewal past the renew deadline. The elector's
+  watch on the Lease uses that client too (one long request, re-opened at most every few
+  seconds: a fraction of its QPS).
 """
 
 from __future__ import annotations
@@ -91,8 +93,9 @@ class Controller:
             clock=self.clock,
         )
         self.secrets = SecretCache(kube, self.caches.secrets.store, self.caches.secrets.has_synced)
+        lease_api = lease_client or kube
         self.elector = (
-            LeaderElector.from_settings(lease_client or kube, settings, clock=self.clock)
+            LeaderElector.from_settings(lease_api, settings, clock=self.clock, watch=lease_api)
             if settings.leader_elect
             else None
         )

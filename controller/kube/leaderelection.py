@@ -15,9 +15,22 @@ Invariants:
   candidate can consider the lease expired (the gap is the grace period for cancellation).
 - The Lease is released (holder "", ``leaseDurationSeconds: 1``) on a graceful stop, and only
   after the leader work has finished; ``leaseTransitions`` grows by one per change of holder.
-- A candidate re-checks the Lease every ``retry_period`` (plus up to 20 % jitter) and also
-  exactly when the record it watches would expire, so takeover after a holder dies comes
-  within about ``lease_duration + retry_period``, and within one retry period after a release.
+- Given a ``watch`` client, the elector also watches its Lease (``fieldSelector`` on its name)
+  for as long as it runs. The watch only feeds observations: a record is stamped with the local
+  monotonic time it was *first* seen, by the watch or by a read, whichever came first (kept per
+  resourceVersion), and that stamp is what expiry is counted from. Any stamp is taken after the
+  holder sent the write it shows, so the bound above holds however the record was seen, and
+  every takeover is still a GET then a conditional PUT. Watch failures (refusals, 410, broken
+  or closed streams) are logged and the watch is re-opened after a backoff; they never end or
+  delay the elector. The watch has no part in renewals: it runs in a task of its own and its
+  requests are bounded by the client's timeout.
+- A candidate re-checks the Lease every ``retry_period`` (plus up to 20 % jitter), exactly when
+  the observed record would expire (a renewal the watch sees moves that moment), and at once
+  when the watch shows the Lease released or deleted. Takeover after a holder dies therefore
+  comes within about ``lease_duration`` plus a few milliseconds (the watch delay and one GET
+  and PUT) of its last renewal while the watch works, and within ``lease_duration + 1.2 *
+  retry_period`` when it does not (the last renewal is seen at the next poll); after a release,
+  at once through the watch, else within one retry period.
 """
 
 from __future__ import annotations
@@ -27,15 +40,18 @@ import enum
 import logging
 import math
 import random
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from controller.clock import Clock, SystemClock, rfc3339_micro
-from controller.kube.errors import ApiError, Conflict, NotFound
-from controller.kube.objects import ObjectApi
+from controller.kube.backoff import Backoff
+from controller.kube.errors import ApiError, Conflict, Gone, NotFound
+from controller.kube.objects import ObjectApi, WatchApi
 from controller.kube.resource import LEASES
+from controller.kube.watchevents import WatchEvent, WatchProtocolError
 from controller.observability import metrics
 
 if TYPE_CHECKING:
@@ -45,6 +61,9 @@ log = logging.getLogger(__name__)
 
 POLL_JITTER = 0.2
 JITTER_FACTOR = 1.2  # client-go: renew_deadline must exceed 1.2 x retry_period
+WATCH_TIMEOUT = (60, 120)  # server-side timeoutSeconds of one Lease watch, drawn per request
+WATCH_BACKOFF_CAP = 30.0
+_SEEN_VERSIONS = 16  # resourceVersions whose first local sighting is remembered
 
 
 class LeadershipLost(Exception):
@@ -71,7 +90,10 @@ class LeaderElector:
         retry_period: float = 2.0,
         clock: Clock | None = None,
         rng: random.Random | None = None,
+        watch: WatchApi | None = None,
     ) -> None:
+        """``watch``: a client to watch the Lease with (see the module docstring); without
+        one, the Lease is only polled."""
         if not namespace or not name or not identity:
             raise ValueError("lease namespace, lease name and identity must not be empty")
         if not retry_period > 0:
@@ -87,6 +109,7 @@ class LeaderElector:
                 f"{JITTER_FACTOR} x retry_period ({retry_period})"
             )
         self.client = client
+        self.watch_api = watch
         self.namespace = namespace
         self.name = name
         self.identity = identity
@@ -98,6 +121,9 @@ class LeaderElector:
         self._lease: dict[str, Any] | None = None
         self._observed_spec: dict[str, Any] | None = None
         self._observed_at = 0.0
+        self._seen: OrderedDict[str, float] = OrderedDict()  # resourceVersion -> first sighting
+        self._changes = 0  # observed record changes so far
+        self._changed = asyncio.Event()  # set on every change of the observed record
         self._held_since = 0.0
         self._leading = False
         self._status = metrics.leader_status.labels(name)
@@ -107,7 +133,12 @@ class LeaderElector:
 
     @classmethod
     def from_settings(
-        cls, client: ObjectApi, settings: Settings, *, clock: Clock | None = None
+        cls,
+        client: ObjectApi,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        watch: WatchApi | None = None,
     ) -> LeaderElector:
         return cls(
             client,
@@ -118,6 +149,7 @@ class LeaderElector:
             renew_deadline=settings.renew_deadline,
             retry_period=settings.retry_period,
             clock=clock,
+            watch=watch,
         )
 
     @property
@@ -145,6 +177,19 @@ class LeaderElector:
         exception from ``leader_work`` propagates after the Lease is released. Cancelling
         ``run`` cancels the work, waits for it, then releases the Lease.
         """
+        watching = None
+        if self.watch_api is not None:
+            watching = asyncio.create_task(self._watch(self.watch_api), name="lease-watch")
+        try:
+            await self._lead(leader_work)
+        finally:
+            if watching is not None:
+                watching.cancel()
+                await asyncio.wait([watching])
+                if not watching.cancelled() and watching.exception() is not None:
+                    log.error("lease watch failed", exc_info=watching.exception())
+
+    async def _lead(self, leader_work: Callable[[], Awaitable[None]]) -> None:
         await self._acquire()
         self._set_leading(True)
         lost = False
@@ -176,7 +221,7 @@ class LeaderElector:
             if outcome is _Outcome.HELD:
                 log.info("acquired lease %s/%s", self.namespace, self.name)
                 return
-            await asyncio.sleep(self._next_poll())
+            await self._until_next_attempt()
 
     async def _keep_renewing(self) -> None:
         while True:
@@ -309,12 +354,22 @@ class LeaderElector:
     # --- observation ----------------------------------------------------------------------------
 
     def _observe(self, lease: dict[str, Any], at: float) -> None:
-        """Remembers when the record last changed, by the local monotonic clock."""
-        spec = lease.get("spec") or {}
+        """Remembers when the record last changed, by the local monotonic clock: a version of
+        the Lease seen before (by the watch or a read) keeps the time it was first seen."""
+        version = str((lease.get("metadata") or {}).get("resourceVersion") or "")
+        if version:
+            at = self._seen.setdefault(version, at)
+            if len(self._seen) > _SEEN_VERSIONS:
+                self._seen.popitem(last=False)
+        self._record_observed(lease.get("spec") or {}, at)
+
+    def _record_observed(self, spec: dict[str, Any], at: float) -> None:
         if spec == self._observed_spec:
             return
         previous = self.holder
         self._observed_spec, self._observed_at = spec, at
+        self._changes += 1
+        self._changed.set()
         holder = self.holder
         if holder and holder != previous:
             self._transitions.inc()
@@ -325,15 +380,95 @@ class LeaderElector:
         duration = float((self._observed_spec or {}).get("leaseDurationSeconds") or 0)
         return at < self._observed_at + duration
 
-    def _next_poll(self) -> float:
-        """Sleep before the next acquisition attempt: the retry period with jitter, or less if
-        the observed lease expires sooner."""
-        wait = self.retry_period * (1.0 + POLL_JITTER * self._rng.random())
-        if self.holder and self.holder != self.identity:
-            duration = float((self._observed_spec or {}).get("leaseDurationSeconds") or 0)
-            expiry = self._observed_at + duration - self._clock.monotonic()
-            wait = min(wait, max(expiry, 0.0) + 0.001)
-        return wait
+    async def _until_next_attempt(self) -> None:
+        """Waits before the next acquisition attempt: the retry period with jitter, or less if
+        the observed lease expires sooner (renewals seen meanwhile move the expiry), or until
+        the Lease is seen released or deleted."""
+        changes = self._changes
+        poll_at = self._clock.monotonic() + self.retry_period * (
+            1.0 + POLL_JITTER * self._rng.random()
+        )
+        while True:
+            now = self._clock.monotonic()
+            wake_at = poll_at
+            holder = self.holder
+            if holder and holder != self.identity:
+                duration = float((self._observed_spec or {}).get("leaseDurationSeconds") or 0)
+                expiry = max(self._observed_at + duration, now)  # (never a busy loop)
+                wake_at = min(wake_at, expiry + 0.001)
+            elif not holder and self._changes != changes:
+                return  # released (or deleted) since the last attempt: try at once
+            if wake_at <= now:
+                return
+            self._changed.clear()
+            try:
+                async with asyncio.timeout(wake_at - now):
+                    await self._changed.wait()
+            except TimeoutError:
+                return
+
+    # --- the watch ------------------------------------------------------------------------------
+
+    async def _watch(self, api: WatchApi) -> None:
+        """Watches the Lease until cancelled, feeding each version to the observation stamped
+        with its arrival. Never raises: every failure is logged and the watch re-opened after
+        a backoff (polls carry on meanwhile)."""
+        backoff = Backoff(
+            self.retry_period,
+            cap=max(self.retry_period, WATCH_BACKOFF_CAP),
+            clock=self._clock.monotonic,
+            rng=self._rng,
+        )
+        selector = f"metadata.name={self.name}"
+        resource_version = ""  # "": the current state first (an ADDED event), then changes
+        while True:
+            started, events = self._clock.monotonic(), 0
+            try:
+                async with api.watch(
+                    LEASES,
+                    self.namespace,
+                    resource_version=resource_version,
+                    timeout_seconds=self._rng.randint(*WATCH_TIMEOUT),
+                    field_selector=selector,
+                ) as stream:
+                    async for event in stream:
+                        events += 1
+                        resource_version = self._watched(event, self._clock.monotonic())
+            except Gone:
+                resource_version = ""
+                log.debug("lease watch expired (410); starting over")
+            except (
+                ApiError,
+                aiohttp.ClientError,
+                TimeoutError,
+                WatchProtocolError,
+                KeyError,
+                TypeError,
+                ValueError,
+            ) as exc:
+                log.info(
+                    "lease watch on %s/%s failed, polling meanwhile: %s: %s",
+                    self.namespace,
+                    self.name,
+                    type(exc).__name__,
+                    exc,
+                )
+            else:
+                if events and self._clock.monotonic() - started >= 1.0:
+                    continue  # ended by the server's timeout: resume at once
+            await asyncio.sleep(backoff.next())
+
+    def _watched(self, event: WatchEvent, at: float) -> str:
+        """Applies one watch event; returns its resourceVersion (the resume point)."""
+        lease = event.obj if event.obj is not None else event.as_dict()["object"]
+        version = str(lease["metadata"]["resourceVersion"])
+        if event.type in ("ADDED", "MODIFIED"):
+            self._observe(lease, at)
+        elif event.type == "DELETED":
+            self._record_observed({}, at)  # no holder: the next attempt creates the Lease
+        elif event.type != "BOOKMARK":
+            raise WatchProtocolError(f"unknown watch event type {event.type!r}")
+        return version
 
     def _set_leading(self, leading: bool) -> None:
         self._leading = leading

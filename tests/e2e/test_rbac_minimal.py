@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 import pytest
 
+from controller.clock import parse_rfc3339, rfc3339_micro
 from controller.issuer.api import ORDER_FINALIZER
 from controller.issuer.solvers.http import DOMAINS_ANNOTATION
 from controller.sandbox.stack import Replica, Stack, find_condition
@@ -42,6 +45,9 @@ from tests.manifests.rbac import Permission, controller_rbac
 LANES: Final = 2
 """Stacks running variants side by side (each variant restarts one replica process)."""
 LEASE_API: Final = "coordination.k8s.io/v1"
+LEASES: Final = "leases.coordination.k8s.io"
+GHOST: Final = "ghost"
+"""The holder of a ``held`` Lease: no replica, renewed by the test, then dead."""
 INFORMED: Final = (
     "certificaterequests.cert-manager.io",
     "zerosslorders.zerossl.issuer.dev",
@@ -52,7 +58,7 @@ INFORMED: Final = (
 """The resources every replica caches (list + watch)."""
 pytestmark = pytest.mark.timeout(240)
 
-LeaseState = Literal["any", "absent", "released"]
+LeaseState = Literal["any", "absent", "released", "held"]
 PermissionKey = tuple[str, str]
 """(verb, resource label as the API server counts requests)."""
 
@@ -196,6 +202,44 @@ async def _endpoint_current(probe: Probe) -> bool:
     return len(targets) == 1 and STALE_TARGET not in targets[0] and len(targets[0]) == 1
 
 
+async def _renew_as_ghost(world: RbacWorld) -> datetime:
+    c = world.stack.options.controller
+    renewed = datetime.now(UTC)
+    lease = {
+        "apiVersion": LEASE_API,
+        "kind": "Lease",
+        "metadata": {"name": c.lease_name, "namespace": c.namespace},
+        "spec": {"renewTime": rfc3339_micro(renewed)},
+    }
+    await world.stack.kube.merge_patch(lease)
+    return renewed
+
+
+_GHOST_DIED: dict[str, datetime] = {}
+"""When the ghost of a ``held`` Lease last renewed it, by the slug of the variant."""
+
+
+async def _ghost_dies_after_a_poll(world: RbacWorld, slug: str) -> None:
+    """The ghost renews a few times, the last time just after the replica read the Lease (so
+    that a replica with no watch sees it only at its next poll), then dies."""
+    for _ in range(4):
+        await _renew_as_ghost(world)
+        await asyncio.sleep(0.3)
+    audit = ApiAudit(world.stack, world.stack.controller_user)
+    reads = audit.count("get", LEASES, denied=False)
+    async with asyncio.timeout(WAIT):
+        while audit.count("get", LEASES, denied=False) == reads:
+            await asyncio.sleep(0.002)
+    _GHOST_DIED[slug] = await _renew_as_ghost(world)
+
+
+async def _took_over(probe: Probe) -> bool:
+    return await probe.world.stack.lease_holder() == probe.replica.name
+
+
+GHOST_DIES = Scenario(
+    "the holder of the Lease dies: the replica takes over", _ghost_dies_after_a_poll, _took_over
+)
 PLAIN = Scenario("a request validated over HTTP, no routing objects", _request("plain"), _issued)
 INGRESS = Scenario(
     "a request for two names routed through an Ingress", _request("ingress", 2), _routed("Ingress")
@@ -264,6 +308,19 @@ async def _no_lease(probe: Probe) -> bool:
     stack = probe.world.stack
     c = stack.options.controller
     return await stack.kube.get(LEASE_API, "Lease", c.lease_name, c.namespace) is None
+
+
+async def _took_over_a_poll_late(probe: Probe) -> bool:
+    """Taken over, but not at the expiry of the ghost's last renewal: only after the next poll
+    showed it (a watch shows it at once: takeover within milliseconds of the expiry)."""
+    stack = probe.world.stack
+    c = stack.options.controller
+    lease = await stack.kube.get(LEASE_API, "Lease", c.lease_name, c.namespace)
+    spec = (lease or {}).get("spec") or {}
+    if spec.get("holderIdentity") != probe.replica.name:
+        return False
+    late = parse_rfc3339(spec["acquireTime"]) - _GHOST_DIED[probe.slug]
+    return late.total_seconds() >= math.ceil(c.lease_duration) + c.retry_period / 2
 
 
 async def _no_request_condition(probe: Probe) -> bool:
@@ -389,6 +446,13 @@ BREAKAGES: Final[dict[PermissionKey, Breakage]] = {
     ("update", "leases.coordination.k8s.io"): Breakage(
         None, "the released Lease is never taken, so nobody leads", _not_leading, lease="released"
     ),
+    ("watch", "leases.coordination.k8s.io"): Breakage(
+        GHOST_DIES,
+        "the replica sees the dead holder's last renewal only at its next poll: it takes over "
+        "that much later than the Lease's expiry",
+        _took_over_a_poll_late,
+        lease="held",
+    ),
     ("get", "secrets"): Breakage(
         NAMESPACED_ISSUER,
         "the issuer's API key is never read: it never turns Ready",
@@ -481,17 +545,26 @@ def slug_of(permission: Permission) -> str:
 
 
 async def set_lease(stack: Stack, state: LeaseState) -> None:
-    """Make the leader-election Lease ``absent`` or ``released`` (``any``: leave it)."""
+    """Make the leader-election Lease ``absent``, ``released`` or ``held`` by a holder that no
+    replica is (``any``: leave it)."""
     c = stack.options.controller
     if state == "any":
         return
     await stack.kube.delete(LEASE_API, "Lease", c.lease_name, c.namespace)
-    if state == "released":
+    if state != "absent":
+        now = rfc3339_micro(datetime.now(UTC))
+        held = {
+            "holderIdentity": GHOST,
+            "leaseDurationSeconds": math.ceil(c.lease_duration),
+            "acquireTime": now,
+            "renewTime": now,
+        }
+        released = {"holderIdentity": "", "leaseDurationSeconds": 1}
         lease = {
             "apiVersion": LEASE_API,
             "kind": "Lease",
             "metadata": {"name": c.lease_name, "namespace": c.namespace},
-            "spec": {"holderIdentity": "", "leaseDurationSeconds": 1},
+            "spec": held if state == "held" else released,
         }
         await stack.kube.create(lease)
 

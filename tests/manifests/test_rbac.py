@@ -49,7 +49,7 @@ def intended(lease: str) -> set[Permission]:
         | {Permission(NAMESPACE, "coordination.k8s.io", "leases", "create")}
         | {
             Permission(NAMESPACE, "coordination.k8s.io", "leases", v, lease)
-            for v in ("get", "update")
+            for v in ("get", "update", "watch")
         }
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import unquote
 
 _NAMESPACE_SUBRESOURCES = {"status", "finalize"}
@@ -71,3 +71,23 @@ def parse(method: str, path: str, watch_param: bool) -> RequestInfo:
     else:
         verb = _METHOD_VERBS.get(method, method.lower())
     return RequestInfo(verb, path, True, group, version, namespace, resource, subresource, name)
+
+
+def with_selected_name(info: RequestInfo, field_selector: str | None) -> RequestInfo:
+    """For authorization: a list or watch whose field selector requires ``metadata.name=x``
+    is a request about ``x``, so ``resourceNames`` can allow it (the real server's
+    ``RequestInfoFactory`` does the same, for names that are valid path segments)."""
+    if info.verb not in ("list", "watch") or info.name is not None or not field_selector:
+        return info
+    for term in field_selector.split(","):
+        for op in ("!=", "==", "="):
+            field, sep, value = term.partition(op)
+            if sep:
+                break
+        else:
+            continue
+        if field.strip() == "metadata.name" and op != "!=":
+            name = value.strip()
+            valid = name not in ("", ".", "..") and "/" not in name and "%" not in name
+            return replace(info, name=name) if valid else info
+    return info

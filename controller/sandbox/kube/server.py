@@ -31,7 +31,7 @@ from .gc import GarbageCollector
 from .handlers import ResourceAPI, json_response, read_body
 from .rbac import RBACAuthorizer, bootstrap_objects, forbidden_error
 from .registry import Registry, WriteOptions
-from .requestinfo import RequestInfo, parse, query_bool
+from .requestinfo import RequestInfo, parse, query_bool, with_selected_name
 from .resources import Obj, ResourceType
 from .status import StatusError, bad_request, internal_error, path_not_found, unauthorized
 from .store import Store
@@ -285,8 +285,10 @@ class KubeAPIServer:
                 if user is ANONYMOUS and path not in PUBLIC_PATHS:
                     raise unauthorized()
                 await self.faults.before(info.verb, info.resource_label)
-                if self.settings.authorization and not self.rbac.allows(user, info):
-                    raise forbidden_error(user, info)
+                if self.settings.authorization:
+                    about = with_selected_name(info, request.query.get("fieldSelector"))
+                    if not self.rbac.allows(user, about):
+                        raise forbidden_error(user, about)
                 if info.resource_request:
                     response = await self.api.handle(request, info)
                 else:

@@ -4,6 +4,7 @@
 prints ``START <t>`` when its leader work starts and ``STOP <t>`` when it stops (t is
 CLOCK_MONOTONIC, comparable across processes on one host), ``LOST`` when the lease was lost
 (exit status 3). SIGTERM is a graceful stop: the work is cancelled, then the Lease released.
+Like the controller, it watches the Lease through the same client.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ async def main(argv: list[str]) -> int:
             lease_duration=float(lease),
             renew_deadline=float(renew),
             retry_period=float(retry),
+            watch=client,
         )
         say("READY")
         try:

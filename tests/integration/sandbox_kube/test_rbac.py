@@ -135,6 +135,17 @@ async def test_subresources_resource_names_and_wildcards(
     assert status == 403
     status, _ = await sa.call("GET", "/api/v1/namespaces/apps/configmaps")
     assert status == 403, "resourceNames never allow list"
+    for query in ({}, {"watch": "true", "timeoutSeconds": "1"}):
+        only_me = {**query, "fieldSelector": "metadata.name=only-me"}
+        status, _ = await sa.call("GET", "/api/v1/namespaces/apps/configmaps", params=only_me)
+        assert status == 200, "a field selector on the name makes it a request about that name"
+        for selector in ("metadata.name=other", "metadata.name!=only-me", "metadata.name=a/b"):
+            status, _ = await sa.call(
+                "GET",
+                "/api/v1/namespaces/apps/configmaps",
+                params={**query, "fieldSelector": selector},
+            )
+            assert status == 403, selector
 
 
 async def test_authentication_and_non_resource_urls(rbac: tuple[KubeAPIServer, Raw, Raw]) -> None:

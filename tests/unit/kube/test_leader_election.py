@@ -2,26 +2,38 @@
 
 Virtual time makes the timing claims exact and the tests instant: when every task waits, the
 loop jumps to the next timer. Intervals of leader work are recorded per elector and checked for
-overlap, so "one leader at a time" is verified at every instant, not sampled.
+overlap, so "one leader at a time" is verified at every instant, not sampled. The fake server
+also serves watches on the Lease (every write is delivered at once to each open watch).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import itertools
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+import aiohttp
 import pytest
 
 from controller.clock import parse_rfc3339
 from controller.config import Settings
-from controller.kube.errors import AlreadyExists, Conflict, Invalid, NotFound, ServerError
-from controller.kube.leaderelection import LeaderElector, LeadershipLost
+from controller.kube.errors import (
+    AlreadyExists,
+    Conflict,
+    Forbidden,
+    Gone,
+    Invalid,
+    NotFound,
+    ServerError,
+)
+from controller.kube.leaderelection import WATCH_BACKOFF_CAP, LeaderElector, LeadershipLost
 from controller.kube.resource import LEASES, Resource
+from controller.kube.watchevents import WatchEvent
 from controller.observability import metrics
 from tests.support.virtual_loop import run_virtual as virtual
 
@@ -54,6 +66,7 @@ class LeaseServer:
         self.leases: dict[str, dict[str, Any]] = {}
         self.rv = 0
         self.writes: list[tuple[float, str, dict[str, Any]]] = []  # (time, writer, spec)
+        self.watchers: list[asyncio.Queue[WatchEvent]] = []
 
     def api(self, writer: str) -> LeaseApi:
         return LeaseApi(self, writer)
@@ -67,6 +80,8 @@ class LeaseServer:
         stored["metadata"]["resourceVersion"] = str(self.rv)
         self.leases["ns/lock"] = stored
         self.writes.append((now(), writer, copy.deepcopy(stored["spec"])))
+        for watcher in self.watchers:
+            watcher.put_nowait(WatchEvent("MODIFIED", copy.deepcopy(stored)))
         return copy.deepcopy(stored)
 
 
@@ -81,6 +96,9 @@ class LeaseApi:
         self.failing = False
         self.lose_next_response = False  # the next PUT is applied, but its reply never comes
         self.gets = 0
+        self.refuse_watch = False  # opening a watch answers 403
+        self.break_watches = False  # open watches break (connection reset) at their next event
+        self.watch_opens = 0
 
     async def _gate(self) -> None:
         await self.reachable.wait()
@@ -103,6 +121,44 @@ class LeaseApi:
         if "ns/lock" in self.server.leases:
             raise AlreadyExists(409, "AlreadyExists", "exists")
         return self.server.store(self.writer, body)
+
+    @contextlib.asynccontextmanager
+    async def watch(
+        self,
+        res: Resource,
+        namespace: str | None = None,
+        *,
+        resource_version: str,
+        timeout_seconds: int,
+        field_selector: str | None = None,
+        inactivity_timeout: float | None = None,
+    ) -> AsyncIterator[AsyncIterator[WatchEvent]]:
+        """Starts with the current Lease (ADDED) whatever ``resource_version`` says, then every
+        write; a cut-off connection delivers nothing until healed."""
+        assert (res, namespace, field_selector) == (LEASES, "ns", "metadata.name=lock")
+        assert timeout_seconds > 0
+        self.watch_opens += 1
+        await self._gate()
+        if self.refuse_watch:
+            raise Forbidden(403, "Forbidden", "cannot watch leases")
+        queue: asyncio.Queue[WatchEvent] = asyncio.Queue()
+        if "ns/lock" in self.server.leases:
+            queue.put_nowait(WatchEvent("ADDED", copy.deepcopy(self.server.leases["ns/lock"])))
+        self.server.watchers.append(queue)
+        try:
+            yield self._events(queue)
+        finally:
+            self.server.watchers.remove(queue)
+
+    async def _events(self, queue: asyncio.Queue[WatchEvent]) -> AsyncIterator[WatchEvent]:
+        while True:
+            event = await queue.get()
+            await self.reachable.wait()
+            if event.type == "ERROR":
+                raise Gone(410, "Expired", "too old resource version")
+            if self.break_watches or self.failing:
+                raise aiohttp.ClientPayloadError("connection reset")
+            yield event
 
     async def replace(
         self,
@@ -127,7 +183,9 @@ class LeaseApi:
 class Candidate:
     """An elector plus a record of when its leader work ran."""
 
-    def __init__(self, server: LeaseServer, identity: str, **timings: float) -> None:
+    def __init__(
+        self, server: LeaseServer, identity: str, *, watch: bool = False, **timings: float
+    ) -> None:
         self.identity = identity
         self.api = server.api(identity)
         self.clock = LoopClock()
@@ -141,6 +199,7 @@ class Candidate:
             retry_period=timings.get("retry_period", R),
             clock=self.clock,
             rng=random.Random(identity),
+            watch=self.api if watch else None,
         )
         self.intervals: list[list[float]] = []
         self.task: asyncio.Task[None] | None = None
@@ -406,11 +465,12 @@ def test_health_fails_when_the_leader_stops_renewing() -> None:
     virtual(main())
 
 
-def test_randomised_outages_never_produce_two_leaders() -> None:
+@pytest.mark.parametrize("watch", [False, True])
+def test_randomised_outages_never_produce_two_leaders(watch: bool) -> None:
     async def main() -> None:
         server = LeaseServer()
         rng = random.Random(42)
-        candidates = [Candidate(server, name, retry_period=1.0) for name in "abcd"]
+        candidates = [Candidate(server, name, watch=watch, retry_period=1.0) for name in "abcd"]
         for candidate in candidates:
             candidate.start()
         for _ in range(150):
@@ -422,13 +482,17 @@ def test_randomised_outages_never_produce_two_leaders() -> None:
             elif action < 0.6:
                 victim.api.reachable.set()
                 victim.api.failing = False
-            elif action < 0.8:
+                victim.api.break_watches = False
+            elif action < 0.7:
                 victim.api.failing = not victim.api.failing
+            elif action < 0.8:
+                victim.api.break_watches = not victim.api.break_watches
             elif victim.task is not None and victim.task.done():
                 victim.start()
         for candidate in candidates:
             candidate.api.reachable.set()
             candidate.api.failing = False
+            candidate.api.break_watches = False
             if candidate.task is not None and candidate.task.done():
                 candidate.start()
         await settle(3 * L)
@@ -470,3 +534,137 @@ def test_from_settings() -> None:
     elector = LeaderElector.from_settings(LeaseServer().api("a"), settings)
     assert (elector.namespace, elector.name, elector.identity) == ("sys", "lock", "pod-1")
     assert (elector.lease_duration, elector.renew_deadline, elector.retry_period) == (15, 10, 1)
+
+
+# --- observing through a watch --------------------------------------------------------------
+
+
+async def takeover_after_kill(
+    server: LeaseServer, candidates: list[Candidate], kill_after: float
+) -> tuple[Candidate, float]:
+    """Lets the candidates elect, kills the leader ``kill_after`` seconds after one of its
+    renewals, and returns the successor and how long after that last renewal it took over."""
+    for candidate in candidates:
+        candidate.start()
+    await settle(3 * R)
+    leader = next(c for c in candidates if c.leading)
+    renewals = len([w for w in server.writes if w[1] == leader.identity])
+    while len([w for w in server.writes if w[1] == leader.identity]) == renewals:
+        await settle(0.001)
+    await settle(kill_after)
+    leader.api.reachable.clear()  # the process dies: no more calls, no release
+    await leader.stop()
+    last_renewal = max(t for t, writer, _ in server.writes if writer == leader.identity)
+    await settle(L + 2 * R)
+    successor = next(c for c in candidates if c.leading)
+    assert_never_two_leaders(candidates)
+    return successor, successor.intervals[-1][0] - last_renewal
+
+
+@pytest.mark.parametrize("kill_after", [0.0, 0.3, 0.9, 1.5, 1.99])
+def test_a_watching_candidate_takes_over_as_soon_as_the_dead_holders_lease_expires(
+    kill_after: float,
+) -> None:
+    """The last renewal is seen through the watch when it is written, not at the next poll:
+    takeover comes right at lease_duration after it, whatever the poll phase (R is 2 s)."""
+
+    async def main() -> None:
+        server = LeaseServer()
+        candidates = [Candidate(server, name, watch=True) for name in "abc"]
+        successor, takeover = await takeover_after_kill(server, candidates, kill_after)
+        assert L <= takeover <= L + 0.01
+        assert successor.api.watch_opens >= 1
+        assert server.spec()["holderIdentity"] == successor.identity
+
+    virtual(main())
+
+
+def test_without_a_watch_the_last_renewal_is_seen_only_at_the_next_poll() -> None:
+    """The contrast: the same kills with polls alone take over up to 1.2 R later."""
+
+    async def main() -> list[float]:
+        late: list[float] = []
+        for kill_after in (0.0, 0.3, 0.9, 1.5, 1.99):
+            server = LeaseServer()
+            candidates = [Candidate(server, name) for name in "abc"]
+            _, takeover = await takeover_after_kill(server, candidates, kill_after)
+            assert L <= takeover <= L + 1.2 * R + 0.01
+            late.append(takeover - L)
+            for candidate in candidates:
+                await candidate.stop()
+        return late
+
+    assert max(virtual(main())) > 0.1
+
+
+def test_a_release_seen_through_the_watch_hands_over_at_once() -> None:
+    async def main() -> None:
+        server = LeaseServer()
+        a, b = Candidate(server, "a", watch=True), Candidate(server, "b", watch=True)
+        a.start()
+        await settle(1)
+        b.start()
+        await settle(10)
+        stopped_at = now()
+        await a.stop()
+        await settle(0.01)
+        assert b.leading
+        assert b.intervals[0][0] - stopped_at <= 0.001
+        assert_never_two_leaders([a, b])
+
+    virtual(main())
+
+
+def test_a_refused_watch_leaves_the_polls_in_charge() -> None:
+    """403 on every watch: retried with a backoff, never fatal, and takeover still comes
+    within lease_duration + 1.2 retry periods of the kill."""
+
+    async def main() -> None:
+        server = LeaseServer()
+        candidates = [Candidate(server, name, watch=True) for name in "abc"]
+        for candidate in candidates:
+            candidate.api.refuse_watch = True
+        successor, takeover = await takeover_after_kill(server, candidates, 0.0)
+        assert takeover <= L + 1.2 * R + 0.01
+        opens = successor.api.watch_opens
+        assert 2 <= opens <= 10  # retried, with a backoff (~10 s in)
+        assert all(c.outcome is None for c in candidates)
+        await settle(120)
+        assert successor.leading
+        assert successor.api.watch_opens - opens <= 10  # capped backoff, no hot loop
+
+    virtual(main())
+
+
+@pytest.mark.parametrize("trouble", ["broken", "gone"])
+def test_a_watch_that_breaks_is_reopened_and_serves_again(trouble: str) -> None:
+    async def main() -> None:
+        server = LeaseServer()
+        a, b = Candidate(server, "a", watch=True), Candidate(server, "b", watch=True)
+        a.start()
+        await settle(1)
+        b.start()
+        await settle(5)
+        opens = b.api.watch_opens
+        if trouble == "broken":
+            b.api.break_watches = True  # the next event (a's renewal) resets the connection
+            await settle(R + 0.1)
+            b.api.break_watches = False
+        else:
+            for watcher in server.watchers:  # an ERROR event (410) on every open watch
+                watcher.put_nowait(WatchEvent("ERROR", {"metadata": {}}))
+        await settle(WATCH_BACKOFF_CAP)
+        assert b.api.watch_opens > opens
+        assert b.outcome is None
+        # Served again: a kill right after a renewal is taken over right at expiry.
+        renewals = len(server.writes)
+        while len(server.writes) == renewals:
+            await settle(0.001)
+        a.api.reachable.clear()
+        await a.stop()
+        last_renewal = max(t for t, writer, _ in server.writes if writer == "a")
+        await settle(L + 1)
+        assert b.leading
+        assert b.intervals[0][0] - last_renewal <= L + 0.01
+
+    virtual(main())
