@@ -12,6 +12,7 @@ from .sampling import CONTROLLER
 from .stats import cumulative, distribution, per_issuance
 
 KUBE_LOST_PER_STOP: Final = 40
+LEASES: Final = ("leases",)
 MAX_POINTS: Final = 400
 """Time series are thinned to about this many points."""
 
@@ -37,7 +38,13 @@ def issuance_summary(seen: Observations) -> dict[str, Any]:
             for role, usage in seen.usage.items()
         },
         "kube_requests_per_issuance": _rounded(per_issuance(seen.kube.by_verb(), issued)),
-        "kube_writes_per_issuance": round(seen.kube.writes() / issued, 3) if issued else 0.0,
+        # Lease renewals are a cost per second of leadership, not per issuance: counted apart.
+        "kube_writes_per_issuance": (
+            round(seen.kube.writes(exclude=LEASES) / issued, 3) if issued else 0.0
+        ),
+        "lease_writes_per_second": round(
+            (seen.kube.writes() - seen.kube.writes(exclude=LEASES)) / duration, 2
+        ),
         "kube_writes_by_resource_per_issuance": _rounded(
             per_issuance(seen.kube.writes_by_resource(), issued)
         ),

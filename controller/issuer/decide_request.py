@@ -21,7 +21,9 @@ The order of decisions (each an early return):
     not validate yet (a CAA record, a missing CNAME...), or waiting for an approval email.
 
 Events follow cert-manager's reporter: one on entering Pending (not on every Pending update),
-one on each of Denied, Failed and Issued. Requeues are never asked for: issuer
+one on each of Denied, Failed and Issued; but entering Pending because the order was created,
+the routine case, records none (the condition says it and the Issued Event follows: one API
+write fewer per issuance). Requeues are never asked for: issuer
 and order watches wake the request. A decision that would rewrite the same Ready condition
 writes nothing.
 """
@@ -183,7 +185,7 @@ def _create_order(
         csr_sha256=csr.hashes.sha256,
         choices=plan.choices,
     )
-    pending = _pending(
-        request, "OrderCreated", cond.message_order_working(request.name, csr.domains), now
-    )
-    return Decision(pending.status, pending.events, (EnsureOrder(manifest),))
+    message = cond.message_order_working(request.name, csr.domains)
+    pending = _pending(request, "OrderCreated", message, now)
+    # Routine work needs no Event: the condition says it, the Issued Event follows.
+    return Decision(pending.status, (), (EnsureOrder(manifest),))

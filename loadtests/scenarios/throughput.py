@@ -83,7 +83,7 @@ class Throughput:
         if self.max_kube_writes is not None:
             result.targets.append(
                 Target(
-                    "Kubernetes writes per issuance",
+                    "Kubernetes writes per issuance (Lease renewals apart)",
                     summary["kube_writes_per_issuance"],
                     self.max_kube_writes,
                     "writes",
