@@ -38,6 +38,9 @@ class Method(StrEnum):
         return _ZEROSSL_METHODS[self]
 
 
+METHODS = tuple(Method)
+
+
 _ZEROSSL_METHODS = {
     Method.HTTP: ValidationMethod.HTTP_CSR_HASH,
     Method.DNS: ValidationMethod.CNAME_CSR_HASH,
@@ -127,7 +130,7 @@ def _selector(value: Any, where: str) -> Selector | None:
 
 def parse_method(entry: Mapping[str, Any], where: str) -> tuple[Method, Mapping[str, Any]]:
     """The one method of a solver (or an order's solver entry) and its body."""
-    method = Method(_exactly_one(entry, tuple(Method), where))
+    method = Method(_exactly_one(entry, METHODS, where))
     config = _object(entry[method], f"{where}.{method}")
     if method is Method.HTTP:
         _exactly_one(config, HTTP_ROUTINGS, f"{where}.http")

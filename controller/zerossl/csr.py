@@ -14,6 +14,7 @@ Invariants:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import re
@@ -102,8 +103,13 @@ class CsrInfo:
 
 
 def parse_csr(pem: bytes | str) -> x509.CertificateSigningRequest:
-    """Loads a PEM CSR and verifies its self-signature."""
-    data = pem.encode() if isinstance(pem, str) else pem
+    """Loads a PEM CSR and verifies its self-signature. Verified CSRs are remembered (bounded):
+    the same request is decided several times, and the signature check dominates."""
+    return _verified_csr(pem.encode() if isinstance(pem, str) else pem)
+
+
+@functools.lru_cache(maxsize=1024)
+def _verified_csr(data: bytes) -> x509.CertificateSigningRequest:
     if b"-----BEGIN" not in data:
         raise CsrError("malformed", "the request is not a PEM certificate signing request")
     try:

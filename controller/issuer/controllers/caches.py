@@ -77,8 +77,19 @@ def _request_index(obj: dict[str, Any]) -> tuple[str, ...]:
     return (issuer_key(ref),) if ref else ()
 
 
+def _order_issuer(obj: dict[str, Any]) -> IssuerRef | None:
+    """The issuer in an order's ``spec.issuerRef``, read without parsing the rest of the order
+    (this runs for every order event); None if the reference is not one of our kinds."""
+    issuer = (obj.get("spec") or {}).get("issuerRef") or {}
+    try:
+        kind = IssuerKind(str(issuer.get("kind")))
+    except ValueError:
+        return None
+    return issuer_ref_of_order(kind, str(issuer.get("name")), obj["metadata"]["namespace"])
+
+
 def _order_index(obj: dict[str, Any]) -> tuple[str, ...]:
-    ref = Order.from_object(obj).issuer_ref
+    ref = _order_issuer(obj)
     return (issuer_key(ref),) if ref else ()
 
 
@@ -168,15 +179,11 @@ class Caches:
     def _order_secrets(self, obj: dict[str, Any]) -> tuple[str, ...]:
         """``namespace/name`` of the Secrets an order's solvers read (TSIG keys, API tokens),
         so that fixing one wakes the orders waiting on it."""
-        spec = obj.get("spec") or {}
-        issuer = spec.get("issuerRef") or {}
-        try:
-            kind = IssuerKind(str(issuer.get("kind")))
-        except ValueError:
+        ref = _order_issuer(obj)
+        if ref is None:
             return ()
-        ref = issuer_ref_of_order(kind, str(issuer.get("name")), obj["metadata"]["namespace"])
         namespace = secret_namespace(ref, self.cluster_resource_namespace)
-        names = _secret_refs(spec.get("solvers"))
+        names = _secret_refs((obj.get("spec") or {}).get("solvers"))
         return tuple(sorted({f"{namespace}/{name}" for name in names}))
 
     def issuer_store(self, kind: IssuerKind) -> Informer:

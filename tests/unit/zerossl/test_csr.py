@@ -96,6 +96,15 @@ def test_malformed_and_mis_signed() -> None:
     with pytest.raises(CsrError) as caught:
         parse_csr(tampered)
     assert caught.value.reason == "bad_signature"
+    with pytest.raises(CsrError):  # a refusal is never remembered as a success
+        parse_csr(tampered)
+
+
+def test_a_verified_csr_is_remembered_not_checked_again() -> None:
+    pem = make_csr()
+    first = parse_csr(pem)
+    assert parse_csr(pem.encode()) is first  # str or bytes, the same verified object
+    assert parse_csr(make_csr("other.example.com")) is not first
 
 
 def test_hashes_are_uppercase_hex_of_the_der_as_sent() -> None:
