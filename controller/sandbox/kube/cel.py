@@ -13,6 +13,17 @@ Outcomes are kept in one LRU of ``CACHE_ENTRIES`` keyed by the rule's serial num
 means byte-identical input). Values that serialisation cannot tell apart from others (``null``
 anywhere: orjson writes NaN and infinities as ``null``) or cannot serialise (integers beyond 64
 bits, non-string keys, anything but plain JSON types) are evaluated every time.
+
+Two refinements keep the memo useful when every object is new (each order's spec is unique):
+
+* A rule (with its messageExpression) that reads ``self`` only through field selections
+  (``self.f``, ``has(self.f)``) is a function of those fields alone when ``self`` is a map: the
+  selection of an absent field fails with an error naming only that field. Its key is then the
+  digest of the map restricted to the fields it selects, so a solver's presence rule is
+  evaluated once per distinct ``http``/``dns``/``email``, not once per order.
+* ``self == oldSelf`` holds when both serialise to the same bytes (CEL equality is reflexive on
+  everything but NaN, which cannot serialise apart from ``null``, which is never memoised), so
+  an unchanged immutable value is not evaluated.
 """
 
 from __future__ import annotations
@@ -190,6 +201,39 @@ def _called(tree: lark.Tree[Any]) -> set[str]:
     return names
 
 
+def _selected_fields(tree: lark.Tree[Any]) -> set[str] | None:
+    """The fields ``self`` is read through, or None if it is also read otherwise (whole, by
+    index, as a receiver of a function, bound by a macro...)."""
+    parents: dict[int, lark.Tree[Any]] = {}
+    for node in tree.iter_subtrees():
+        for child in node.children:
+            if isinstance(child, lark.Tree):
+                parents[id(child)] = node
+    fields: set[str] = set()
+    for node in tree.iter_subtrees():
+        if node.data != "ident" or not node.children or str(node.children[0]) != "self":
+            continue
+        primary = parents.get(id(node))
+        member = parents.get(id(primary)) if primary is not None else None
+        dot = parents.get(id(member)) if member is not None else None
+        if (
+            primary is None
+            or primary.data != "primary"
+            or member is None
+            or member.data != "member"
+            or dot is None
+            or dot.data != "member_dot"
+            or dot.children[0] is not member
+            or len(dot.children) != 2
+        ):
+            return None
+        fields.add(str(dot.children[1]))
+    return fields
+
+
+_REFLEXIVE = [_ENV.compile("self == oldSelf"), _ENV.compile("oldSelf == self")]
+
+
 def _uses_old_self(tree: lark.Tree[Any]) -> bool:
     return any(
         node.data == "ident" and node.children and str(node.children[0]) == "oldSelf"
@@ -206,6 +250,10 @@ class Rule:
     transition: bool
     program: Any
     message_program: Any | None
+    #: the fields of ``self`` the rule reads, when it reads it only through them (docstring)
+    fields: tuple[str, ...] | None = None
+    #: the rule is ``self == oldSelf``: it holds when both serialise alike
+    reflexive: bool = False
     serial: int = field(default_factory=lambda: next(_serials))
 
     def check(
@@ -222,12 +270,17 @@ class Rule:
         serialisation per scope for all its rules); they are computed here otherwise."""
         if self.transition and not has_old:
             return None
-        self_key, old_key = keys if keys is not None else (value_key(value), None)
+        if self.fields is not None and type(value) is dict:
+            self_key, old_key = value_key({f: value[f] for f in self.fields if f in value}), None
+        else:
+            self_key, old_key = keys if keys is not None else (value_key(value), None)
         if self.transition:
             if keys is None:
                 old_key = value_key(old)
             if old_key is None:
                 self_key = None
+            elif self.reflexive and self_key == old_key:
+                return None
         if self_key is None:
             return self._evaluate(value, old)
         memo = (self.serial, self_key, old_key if self.transition else None)
@@ -285,14 +338,20 @@ def compile_rule(spec: Any, where: str) -> Rule:
     source = spec["rule"]
     program, tree = _compile(source, where)
     message_program = None
+    transition = _uses_old_self(tree)
+    fields = _selected_fields(tree)
     if isinstance(spec.get("messageExpression"), str):
-        message_program, _ = _compile(spec["messageExpression"], where)
+        message_program, message_tree = _compile(spec["messageExpression"], where)
+        message_fields = _selected_fields(message_tree)
+        fields = None if message_fields is None or fields is None else fields | message_fields
     return Rule(
         source=source,
         message=str(spec.get("message") or f"failed rule: {source}"),
         reason=str(spec.get("reason") or "FieldValueInvalid"),
         field_path=str(spec.get("fieldPath") or ""),
-        transition=_uses_old_self(tree),
+        transition=transition,
         program=program,
         message_program=message_program,
+        fields=None if transition or fields is None else tuple(sorted(fields)),
+        reflexive=transition and tree in _REFLEXIVE,
     )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from .status import Cause
@@ -19,9 +19,16 @@ _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
+_stamp: list[tuple[int, str]] = [(-1, "")]
+
+
 def now_rfc3339() -> str:
-    """Seconds-precision UTC timestamp (``metav1.Time``)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Seconds-precision UTC timestamp (``metav1.Time``), formatted once per second."""
+    second = int(time.time())
+    stamp = _stamp[0]
+    if second != stamp[0]:
+        stamp = _stamp[0] = (second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second)))
+    return stamp[1]
 
 
 def new_uid() -> str:

@@ -675,7 +675,8 @@ def _check_rules(
     causes: list[Cause] = []
     has_old = old is not _MISSING
     old_value = old if has_old else None
-    self_key = value_key(value)
+    projected = type(value) is dict and all(rule.fields is not None for rule in node.rules)
+    self_key = None if projected else value_key(value)  # unused by rules keyed on their fields
     old_key = None
     if has_old and any(rule.transition for rule in node.rules):
         old_key = value_key(old_value)

@@ -111,3 +111,70 @@ def test_json_to_cel_matches_celpys() -> None:
     assert repr(cel.json_to_cel({"a": Text("v")})) == repr(adapter.json_to_cel({"a": Text("v")}))
     with pytest.raises(ValueError, match="unexpected type"):
         cel.json_to_cel({"a": object()})
+
+
+def test_rules_reading_self_through_fields_are_memoised_on_those_fields(
+    evaluations: list[Any],
+) -> None:
+    solver = rule("[has(self.http), has(self.dns)].filter(x, x).size() == 1")
+    assert solver.fields == ("dns", "http")
+    assert solver.check({"domain": "a.example", "http": {}}, None, has_old=False) is None
+    assert solver.check({"domain": "b.example", "http": {}}, None, has_old=False) is None
+    assert solver.check({"domain": "c.example", "http": {}, "dns": {}}, None, has_old=False)
+    assert solver.check({"domain": "d.example", "dns": {"z": 1}}, None, has_old=False) is None
+    # only the selected fields are keyed: one evaluation per distinct (http, dns)
+    assert evaluations == [
+        {"domain": "a.example", "http": {}},
+        {"domain": "c.example", "http": {}, "dns": {}},
+        {"domain": "d.example", "dns": {"z": 1}},
+    ]
+    # the error of an absent field names only that field: memoised alike
+    strict = rule("self.a == 1")
+    assert strict.check({"b": 1}, None, has_old=False) == (
+        "evaluation error: no such member in mapping: 'a'"
+    )
+    assert strict.check({"c": 2}, None, has_old=False) == (
+        "evaluation error: no such member in mapping: 'a'"
+    )
+    assert len(evaluations) == 4
+    # a value that is not a map is keyed whole (its error message shows it)
+    assert strict.check([1], None, has_old=False) != strict.check([2], None, has_old=False)
+
+
+def test_rules_reading_self_otherwise_are_keyed_on_the_whole_value() -> None:
+    for source in (
+        "self.size() > 1",
+        "self == {'a': 1}",
+        "self['a'] == 1",
+        "self.a == 1 && self.all(k, k != 'b')",
+        "[1].all(self, self > 0)",
+        "self.a == oldSelf.a",
+    ):
+        assert rule(source).fields is None, source
+    listed = cel.compile_rule(
+        {"rule": "has(self.a)", "messageExpression": "'has ' + string(self.size())"}, "test"
+    )
+    assert listed.fields is None
+    named = cel.compile_rule({"rule": "has(self.a)", "messageExpression": "self.b"}, "test")
+    assert named.fields == ("a", "b")
+    assert named.check({"b": "custom", "c": 1}, None, has_old=False) == "custom"
+    assert named.check({"b": "other", "c": 1}, None, has_old=False) == "other"
+
+
+def test_an_unchanged_value_holds_self_equals_old_self_unevaluated(
+    evaluations: list[Any],
+) -> None:
+    immutable = rule("self == oldSelf")
+    assert immutable.reflexive
+    assert rule("oldSelf == self").reflexive
+    assert not rule("self != oldSelf").reflexive
+    spec = {"request": "A" * 64, "domains": ["a.example"], "n": 1.5, "ok": True}
+    assert immutable.check(spec, dict(spec), has_old=True) is None
+    assert evaluations == []
+    assert immutable.check(spec, {**spec, "n": 2.5}, has_old=True) == "no"
+    # 1 and 1.0 serialise apart: evaluated (and CEL's numeric equality decides)
+    immutable.check({"n": 1}, {"n": 1.0}, has_old=True)
+    assert len(evaluations) == 2
+    # null is never keyed: evaluated
+    assert immutable.check({"n": None}, {"n": None}, has_old=True) is None
+    assert len(evaluations) == 3
