@@ -12,7 +12,9 @@ Invariants:
   the certificate observed as issued (the last listed view with its status replaced, or the
   bare id and status when it was never listed); ZeroSSL's "not issued" or "not downloadable"
   answers are settled by one GET (cancelled, expired, back to draft...). Either way the order
-  is enqueued. Any other failure leaves the certificate watched for the next round; a
+  is enqueued, ahead of orders not started yet (``add_first``): under a ZeroSSL quota a
+  finished certificate is recorded at once, not after every queued order has been created.
+  Any other failure leaves the certificate watched for the next round; a
   throttled account (its client already paused its bucket) sits the rest of the round out.
 - A chain is handed out once; :meth:`unwatch` forgets everything about a certificate.
 """
@@ -167,6 +169,6 @@ class IssuancePoller:
         self._observed[certificate_id] = certificate
         before = previous.status if previous else CertificateStatus.PENDING_VALIDATION
         if certificate.status is not before:
-            self._queue.add(watch.order_key)
+            self._queue.add_first(watch.order_key)  # finishing work goes before new work
         if certificate.status is not CertificateStatus.PENDING_VALIDATION:
             del self._watched[certificate_id]

@@ -2,7 +2,9 @@
 
 Invariants:
 - Every item in the FIFO is in ``dirty`` and not in ``processing``; an item appears in the FIFO
-  at most once.
+  at most once. The FIFO has two lanes: items added with ``add_first`` (work that finishes
+  what was started, e.g. a certificate found issued) are handed out before the others, each
+  lane in its own order; ``add_first`` of an item queued in the normal lane moves it over.
 - ``add`` of a dirty item is a no-op (deduplication); ``add`` of an item being processed only
   marks it dirty, and ``done`` puts it back in the FIFO. So no two workers ever hold the same
   item, and every ``add`` after the last ``get`` of an item leads to one more ``get`` of it.
@@ -41,6 +43,8 @@ class WorkQueue(Generic[K]):
         self.name = name
         self._metrics: QueueMetrics[K] = queue_metrics(name)
         self._queue: deque[K] = deque()
+        self._first: deque[K] = deque()  # the lane handed out before ``_queue``
+        self._first_after_done: set[K] = set()  # processed items to re-queue in ``_first``
         self._dirty: set[K] = set()
         self._processing: set[K] = set()
         self._getters: deque[asyncio.Future[None]] = deque()
@@ -50,7 +54,7 @@ class WorkQueue(Generic[K]):
         self._state_changed = asyncio.Event()
 
     def __len__(self) -> int:
-        return len(self._queue)
+        return len(self._first) + len(self._queue)
 
     @property
     def shutting_down(self) -> bool:
@@ -67,12 +71,31 @@ class WorkQueue(Generic[K]):
         self._queue.append(item)
         self._wake_one_getter()
 
+    def add_first(self, item: K) -> None:
+        """Like ``add``, but ``item`` is handed out before every item added with ``add``."""
+        if self._shutting_down:
+            return
+        if item in self._dirty:
+            if item in self._processing:
+                self._first_after_done.add(item)
+            elif item not in self._first:
+                self._queue.remove(item)
+                self._first.append(item)
+            return
+        self._metrics.add(item)
+        self._dirty.add(item)
+        if item in self._processing:
+            self._first_after_done.add(item)
+            return
+        self._first.append(item)
+        self._wake_one_getter()
+
     async def get(self) -> K:
         """Waits for an item and marks it as being processed; the caller must call ``done``.
 
         Raises :class:`QueueShutDown` when the queue is shutting down and empty.
         """
-        while not self._queue:
+        while not self._first and not self._queue:
             if self._shutting_down:
                 raise QueueShutDown
             waiter = asyncio.get_running_loop().create_future()
@@ -84,10 +107,10 @@ class WorkQueue(Generic[K]):
                 waiter.cancel()
                 with contextlib.suppress(ValueError):
                     self._getters.remove(waiter)
-                if woken and self._queue:
+                if woken and (self._first or self._queue):
                     self._wake_one_getter()  # hand our wake-up to another getter
                 raise
-        item = self._queue.popleft()
+        item = self._first.popleft() if self._first else self._queue.popleft()
         self._metrics.get(item)
         self._processing.add(item)
         self._dirty.discard(item)
@@ -99,8 +122,10 @@ class WorkQueue(Generic[K]):
             raise ValueError(f"done() called for an item that is not being processed: {item!r}")
         self._metrics.done(item)
         self._processing.remove(item)
+        first = item in self._first_after_done
+        self._first_after_done.discard(item)
         if item in self._dirty:
-            self._queue.append(item)
+            (self._first if first else self._queue).append(item)
             self._wake_one_getter()
         elif not self._processing:
             self._state_changed.set()

@@ -26,6 +26,7 @@ EPS = 1e-6
 delays = st.one_of(st.just(0.0), st.floats(min_value=-1, max_value=5, allow_nan=False))
 operations = st.one_of(
     st.tuples(st.just("add"), st.sampled_from(KEYS)),
+    st.tuples(st.just("add_first"), st.sampled_from(KEYS)),
     st.tuples(st.just("add_after"), st.sampled_from(KEYS), delays),
     st.tuples(st.just("get"), st.integers(0, WORKERS - 1)),
     st.tuples(st.just("done"), st.integers(0, WORKERS - 1)),
@@ -73,10 +74,12 @@ class Harness:
         if key is not None:
             self.q.done(key)
 
-    def add(self, key: str, delay: float | None) -> None:
+    def add(self, key: str, delay: float | None, *, first: bool = False) -> None:
         now = self.loop.time()
         self.log.append(Entry("add", key, now, now + max(delay or 0.0, 0.0)))
-        if delay is None:
+        if first:
+            self.q.add_first(key)
+        elif delay is None:
             self.q.add(key)
         else:
             self.q.add_after(key, delay)
@@ -105,6 +108,8 @@ async def play(ops: list[tuple[object, ...]]) -> list[Entry]:
             match op:
                 case ("add", str(key)):
                     h.add(key, None)
+                case ("add_first", str(key)):
+                    h.add(key, None, first=True)
                 case ("add_after", str(key), float(delay)):
                     h.add(key, delay)
                 case ("get", int(worker)):

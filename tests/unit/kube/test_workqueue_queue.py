@@ -191,3 +191,24 @@ def test_shutdown_drops_waiting_items() -> None:
             await q.get()
 
     run_virtual(main())
+
+
+async def test_add_first_is_handed_out_before_plain_adds_each_lane_in_order() -> None:
+    q: WorkQueue[str] = WorkQueue()
+    for key in ("a", "b", "c"):
+        q.add(key)
+    q.add_first("x")
+    q.add_first("b")  # queued already: moved to the first lane, not duplicated
+    q.add_first("x")  # no-op
+    assert len(q) == 4
+    assert [await q.get() for _ in range(4)] == ["x", "b", "a", "c"]
+
+
+async def test_add_first_while_processing_requeues_it_first_when_done() -> None:
+    q: WorkQueue[str] = WorkQueue()
+    q.add("a")
+    held = await q.get()
+    q.add("b")
+    q.add_first(held)  # being processed: marked dirty, to go first once done
+    q.done(held)
+    assert [await q.get(), await q.get()] == ["a", "b"]
