@@ -5,15 +5,19 @@ Not a test: it prints numbers. Run (it measures the checkout it is in):
     .venv/bin/python benchmarks/informer_bench.py [--events 50000] [--objects 10000]
 
 1. Records (generates) a watch stream of CertificateRequest events as the API server would send
-   them (managedFields included, ~3.5 KB of JSON each), once, as bytes.
-2. Serves that same stream from a local aiohttp server and measures events/s from the watch
-   request to the last key added to a ``WorkQueue``:
-   - through this project's Informer as production builds it with the default transform (lean
-     watch: simdjson envelopes, managedFields cut from the bytes, CachedObject handlers);
-   - through the same Informer with a custom transform (identical to the default), which takes
-     the full path every custom-transform informer takes (orjson decode, transform, re-encode);
-   - through ``kubernetes_asyncio.watch.Watch`` over ``CustomObjectsApi`` (list, then watch with
-     its deserialisation into response objects), adding the same keys to the same kind of queue.
+   them (managedFields included, ~3.7 KB of JSON each), once, as bytes.
+2. Serves that same stream from a child process (an aiohttp server: the server's CPU is not the
+   client's, as with a real API server) and measures events/s from the first event a client
+   handles to the last key it added to a ``WorkQueue``, wall and per CPU-second of the client:
+   - this project's Informer with the default transform (lean watch: msgspec reads the
+     envelope, managedFields cut from the bytes, CachedObject handlers);
+   - the same Informer with a custom transform (identical to the default), which takes the full
+     path every custom-transform informer takes (orjson decode, transform, re-encode);
+   - the CertificateRequest informer exactly as the controller builds it (its transform, which
+     keeps only routing fields of other issuers' requests, and its by-issuer index: full path);
+   - ``kubernetes_asyncio.watch.Watch`` over ``CustomObjectsApi`` (list, then watch with its
+     deserialisation into response objects), adding the same keys to the same kind of queue.
+   Each round measures every client once, in turn; the medians of the rounds are printed.
 3. Measures resident memory per cached object in fresh child processes (RSS delta around filling
    the cache with N distinct objects through the informer), and reports it beyond the object's
    raw JSON size on the wire.
@@ -33,7 +37,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -47,6 +51,7 @@ from kubernetes_asyncio import watch as k8s_watch
 # script puts only benchmarks/ on sys.path; an editable install may point elsewhere).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from controller.issuer.controllers.caches import Caches
 from controller.kube.client import KubeClient
 from controller.kube.informer import CachedObject, HandlerFuncs, Informer, Transform, trim_object
 from controller.kube.kubeconfig import ClusterConfig
@@ -198,14 +203,13 @@ def record_stream(events: int, objects: int, seed: int = 1) -> tuple[bytes, floa
 
 
 class Replay:
-    """Lists nothing, then serves the recorded stream to the first watch; later watches idle."""
+    """Lists nothing, then serves the recorded stream to every watch and holds it open (the
+    client decides when it has seen enough). The first watch waits for ``go``."""
 
     def __init__(self, stream: bytes) -> None:
         self.stream = stream
-        self.go = asyncio.Event()  # the first watch waits for this before streaming
+        self.go = asyncio.Event()
         self.go.set()
-        self.watch_started = (0.0, 0.0)  # (wall, process CPU) when the first watch arrived
-        self._served = False
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -235,30 +239,35 @@ class Replay:
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         response.enable_chunked_encoding()
         await response.prepare(request)
-        if self._served:
-            await asyncio.sleep(3600)
-            return response
-        self._served = True
         await self.go.wait()
-        self.watch_started = (time.perf_counter(), time.process_time())
         step = 256 * 1024
         for start in range(0, len(self.stream), step):
             await response.write(self.stream[start : start + step])
-        await asyncio.sleep(3600)  # stay open: the client decides when it has seen enough
+        await asyncio.sleep(3600)
         return response
 
 
-def counting_handler(queue: WorkQueue[str], total: int, done: asyncio.Event) -> HandlerFuncs:
-    seen = 0
+@contextlib.contextmanager
+def replay_process(events: int, objects: int) -> Iterator[str]:
+    """A Replay of ``record_stream(events, objects)`` in a child process, as a real API server
+    is: its CPU is not the client's. Yields its URL."""
+    child = subprocess.Popen(  # noqa: S603 (our own interpreter and script)
+        [sys.executable, __file__, "--serve", str(events), "--objects", str(objects)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        yield child.stdout.readline().strip()
+    finally:
+        child.kill()
+        child.wait()
 
-    def enqueue(obj: CachedObject) -> None:
-        nonlocal seen
-        queue.add(obj.key)
-        seen += 1
-        if seen == total:
-            done.set()
 
-    return HandlerFuncs(add=enqueue, update=lambda old, new: enqueue(new))
+async def serve(events: int, objects: int) -> None:
+    async with Replay(record_stream(events, objects)[0]) as replay:
+        print(replay.url, flush=True)
+        await asyncio.sleep(3600 * 24)
 
 
 class Rate(NamedTuple):
@@ -266,9 +275,34 @@ class Rate(NamedTuple):
     cpu: float  # events per second of this process's CPU time (steadier on a shared machine)
 
 
-def rate(total: int, started: tuple[float, float]) -> Rate:
-    wall, cpu = started
-    return Rate(total / (time.perf_counter() - wall), total / (time.process_time() - cpu))
+class Clocked:
+    """Times the events a client handles, from the first to the ``total``-th: the rate of
+    events already on their way, so connection set-up and the empty list do not count."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.seen = 0
+        self.done = asyncio.Event()
+        self._first = (0.0, 0.0)
+        self.rate = Rate(0.0, 0.0)
+
+    def tick(self) -> None:
+        self.seen += 1
+        if self.seen == 1:
+            self._first = (time.perf_counter(), time.process_time())
+        elif self.seen == self.total:
+            wall, cpu = self._first
+            n = self.total - 1
+            self.rate = Rate(n / (time.perf_counter() - wall), n / (time.process_time() - cpu))
+            self.done.set()
+
+
+def counting_handler(queue: WorkQueue[str], clock: Clocked) -> HandlerFuncs:
+    def enqueue(obj: CachedObject) -> None:
+        queue.add(obj.key)
+        clock.tick()
+
+    return HandlerFuncs(add=enqueue, update=lambda old, new: enqueue(new))
 
 
 def full_trim(obj: dict[str, Any]) -> dict[str, Any]:
@@ -276,61 +310,59 @@ def full_trim(obj: dict[str, Any]) -> dict[str, Any]:
     return trim_object(obj)
 
 
-async def through_informer(stream: bytes, total: int, transform: Transform = trim_object) -> Rate:
-    async with Replay(stream) as replay:
-        client = KubeClient.from_config(ClusterConfig(replay.url), qps=1e6, burst=1_000_000)
-        queue: WorkQueue[str] = WorkQueue("bench-informer")
-        done = asyncio.Event()
-        informer = Informer(
-            client,
-            CERTIFICATE_REQUESTS,
-            options=ReflectorOptions(inactivity_timeout=600),
-            transform=transform,
+def as_configured(client: KubeClient, informer: str) -> Informer:
+    """The informer measured: ``lean`` (default transform), ``full`` (a custom transform), or
+    ``controller`` (the CertificateRequest informer exactly as the controller builds it)."""
+    if informer == "controller":
+        return Caches(client, "zerossl-issuer").requests
+    transform: Transform = trim_object if informer == "lean" else full_trim
+    return Informer(client, CERTIFICATE_REQUESTS, transform=transform)
+
+
+async def through_informer(url: str, total: int, informer: str) -> Rate:
+    client = KubeClient.from_config(ClusterConfig(url), qps=1e6, burst=1_000_000)
+    queue: WorkQueue[str] = WorkQueue(f"bench-{informer}")
+    clock = Clocked(total)
+    measured = as_configured(client, informer)
+    measured.add_handler(counting_handler(queue, clock))
+    async with client:
+        task = asyncio.create_task(measured.run())
+        await clock.done.wait()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    return clock.rate
+
+
+async def through_kubernetes_asyncio(url: str, total: int) -> Rate:
+    configuration = k8s_client.Configuration(host=url)
+    queue: WorkQueue[str] = WorkQueue("bench-kubernetes-asyncio")
+    clock = Clocked(total)
+    async with k8s_client.ApiClient(configuration) as api:
+        objects = k8s_client.CustomObjectsApi(api)
+        listed = await objects.list_cluster_custom_object(
+            CERTIFICATE_REQUESTS.group, CERTIFICATE_REQUESTS.version, CERTIFICATE_REQUESTS.plural
         )
-        informer.add_handler(counting_handler(queue, total, done))
-        async with client:
-            task = asyncio.create_task(informer.run())
-            await done.wait()
-            measured = rate(total, replay.watch_started)
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-    return measured
-
-
-async def through_kubernetes_asyncio(stream: bytes, total: int) -> Rate:
-    async with Replay(stream) as replay:
-        configuration = k8s_client.Configuration(host=replay.url)
-        queue: WorkQueue[str] = WorkQueue("bench-kubernetes-asyncio")
-        seen = 0
-        async with k8s_client.ApiClient(configuration) as api:
-            objects = k8s_client.CustomObjectsApi(api)
-            listed = await objects.list_cluster_custom_object(
+        async with k8s_watch.Watch() as watcher:
+            async for event in watcher.stream(
+                objects.list_cluster_custom_object,
                 CERTIFICATE_REQUESTS.group,
                 CERTIFICATE_REQUESTS.version,
                 CERTIFICATE_REQUESTS.plural,
-            )
-            async with k8s_watch.Watch() as watcher:
-                async for event in watcher.stream(
-                    objects.list_cluster_custom_object,
-                    CERTIFICATE_REQUESTS.group,
-                    CERTIFICATE_REQUESTS.version,
-                    CERTIFICATE_REQUESTS.plural,
-                    resource_version=listed["metadata"]["resourceVersion"],
-                    allow_watch_bookmarks=True,
-                    timeout_seconds=3600,
-                    _request_timeout=3600,
-                ):
-                    queue.add(object_key(event["object"]))
-                    seen += 1
-                    if seen == total:
-                        break
-            measured = rate(total, replay.watch_started)
-    return measured
+                resource_version=listed["metadata"]["resourceVersion"],
+                allow_watch_bookmarks=True,
+                timeout_seconds=3600,
+                _request_timeout=3600,
+            ):
+                queue.add(object_key(event["object"]))
+                clock.tick()
+                if clock.done.is_set():
+                    break
+    return clock.rate
 
 
 def orjson_alone(stream: bytes) -> float:
     """orjson.loads alone over the same lines: the ceiling of any full-parse pipeline (the lean
-    path parses with simdjson and builds no objects, so it is not bound by it)."""
+    path builds no objects for the content, so it is not bound by it)."""
     lines = stream.split(b"\n")[:-1]
     started = time.perf_counter()
     for line in lines:
@@ -431,9 +463,29 @@ def run_child(objects: int, mode: str) -> dict[str, float]:
 # --- main --------------------------------------------------------------------------------------
 
 
-def median_of(runs: int, measure: Callable[[], Rate]) -> Rate:
-    rates = [measure() for _ in range(runs)]
-    return Rate(statistics.median(r.wall for r in rates), statistics.median(r.cpu for r in rates))
+MEASURED = {
+    "lean": "informer, default transform (lean)",
+    "full": "informer, custom transform (full)",
+    "controller": "controller's CertificateRequest informer",
+    "kubernetes_asyncio": "kubernetes_asyncio Watch",
+}
+
+
+def measure_rates(url: str, events: int, runs: int) -> dict[str, Rate]:
+    """Medians over ``runs`` rounds; each round measures every client once, in turn, so that
+    a noisy neighbour on a shared machine weighs on all of them alike."""
+    rates: dict[str, list[Rate]] = {name: [] for name in MEASURED}
+    for _ in range(runs):
+        for name in MEASURED:
+            if name == "kubernetes_asyncio":
+                rate = asyncio.run(through_kubernetes_asyncio(url, events))
+            else:
+                rate = asyncio.run(through_informer(url, events, name))
+            rates[name].append(rate)
+    return {
+        name: Rate(statistics.median(r.wall for r in got), statistics.median(r.cpu for r in got))
+        for name, got in rates.items()
+    }
 
 
 def main() -> int:
@@ -444,35 +496,35 @@ def main() -> int:
     parser.add_argument("--memory", default="10000,50000", help="cache sizes to measure")
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="informer", help=argparse.SUPPRESS)
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
         print(json.dumps(memory_child(args.memory_child, args.mode)))
+        return 0
+    if args.serve:
+        asyncio.run(serve(args.serve, args.objects))
         return 0
 
     stream, object_size = record_stream(args.events, args.objects)
     print(
         f"recorded stream: {args.events} events over {args.objects} CertificateRequests, "
-        f"{len(stream) / 1e6:.1f} MB, {object_size:.0f} B of JSON per object"
+        f"{len(stream) / 1e6:.1f} MB, {object_size:.0f} B of JSON per object, "
+        "served by a child process"
     )
-    ceiling = orjson_alone(stream)
-    ours = median_of(args.runs, lambda: asyncio.run(through_informer(stream, args.events)))
-    full = median_of(
-        args.runs, lambda: asyncio.run(through_informer(stream, args.events, full_trim))
-    )
-    theirs = median_of(
-        args.runs, lambda: asyncio.run(through_kubernetes_asyncio(stream, args.events))
-    )
-    print(f"orjson.loads alone: {ceiling:>9,.0f} events/s")
-    for label, r in (
-        ("informer -> WorkQueue", ours),
-        ("informer, full-parse path", full),
-        ("kubernetes_asyncio Watch", theirs),
-    ):
-        print(f"{label:>32}: {r.wall:>9,.0f} events/s wall, {r.cpu:>9,.0f} per CPU-second")
-    print(
-        f"ratio informer / kubernetes_asyncio: {ours.wall / theirs.wall:.1f}x wall, "
-        f"{ours.cpu / theirs.cpu:.1f}x CPU (medians of {args.runs} runs)"
-    )
+    print(f"orjson.loads alone: {orjson_alone(stream):>9,.0f} events/s")
+    del stream
+    with replay_process(args.events, args.objects) as url:
+        rates = measure_rates(url, args.events, args.runs)
+    for name, label in MEASURED.items():
+        r = rates[name]
+        print(f"{label:>42}: {r.wall:>9,.0f} events/s wall, {r.cpu:>9,.0f} per CPU-second")
+    theirs = rates["kubernetes_asyncio"]
+    for name in ("lean", "controller"):
+        ours = rates[name]
+        print(
+            f"ratio {MEASURED[name]} / kubernetes_asyncio: {ours.wall / theirs.wall:.1f}x wall,"
+            f" {ours.cpu / theirs.cpu:.1f}x CPU (medians of {args.runs} runs)"
+        )
     for size in (int(s) for s in args.memory.split(",") if s):
         for mode in ("informer", "dicts"):
             m = run_child(size, mode)

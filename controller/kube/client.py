@@ -2,7 +2,7 @@
 
 Invariants:
 - Bodies are plain dicts encoded and decoded with orjson; no model classes on any path. A watch
-  opened with ``lean=True`` decodes only its events' envelopes (simdjson) where it can and
+  opened with ``lean=True`` decodes only its events' envelopes (msgspec) where it can and
   hands out their objects as trimmed bytes (:mod:`controller.kube.watchevents`).
 - Every call (client-side throttling, retries and reading the body included) completes or
   fails within ``timeout`` seconds (client-go's request timeout). A watch is bounded instead by
@@ -39,7 +39,7 @@ from opentelemetry import trace
 from controller.kube.errors import ApiError
 from controller.kube.kubeconfig import ClusterConfig, load_cluster_config, load_kubeconfig
 from controller.kube.resource import Resource
-from controller.kube.watchevents import LeanDecoder, WatchEvent, WatchProtocolError, decode_event
+from controller.kube.watchevents import WatchEvent, WatchProtocolError, decode_event, decode_lean
 from controller.observability import metrics
 from controller.tokenbucket import TokenBucket
 
@@ -296,7 +296,7 @@ class KubeClient:
         ``TimeoutError`` when no byte arrived for ``inactivity_timeout`` seconds,
         ``aiohttp.ClientError`` when the connection broke, and the ApiError of an ERROR event
         (``Gone`` for 410). Opening is not retried: the informer owns that policy. ``lean``: see
-        :class:`~controller.kube.watchevents.LeanDecoder`.
+        :func:`~controller.kube.watchevents.decode_lean`.
         """
         params = _query(
             watch="true",
@@ -437,7 +437,7 @@ class WatchStream:
         self._pos = 0
         self._tail: list[bytes] = []
         self._carried = 0
-        self.decode: Callable[[bytes], WatchEvent] = LeanDecoder().decode if lean else decode_event
+        self.decode: Callable[[bytes], WatchEvent] = decode_lean if lean else decode_event
 
     def __aiter__(self) -> WatchStream:
         return self

@@ -1,37 +1,38 @@
 """Watch events decoded from the lines of a watch stream: in full (orjson), or lean (the
-envelope only, with simdjson).
+envelope and a few metadata fields only, with msgspec).
 
 The API server writes each event as one compact line ``{"type":"ADDED","object":{...}}`` (Go's
-encoder: ``type`` first, no whitespace). A lean decode parses the line once with simdjson,
-reads the type and ``metadata.{name,namespace,uid,resourceVersion}``, and takes the object's
-bytes as a slice of the line, with ``metadata.managedFields`` cut out of them: no Python object
-is built for the object's content. An informer whose objects are only routed by key never
-parses a spec.
+encoder: ``type`` first, no whitespace). A lean decode checks that prefix, decodes the object
+text after it (the line minus prefix and final ``}``) with msgspec into a small typed schema
+(``metadata.{resourceVersion,name,namespace,uid,annotations,managedFields}``; everything else
+is skipped, still validated) and keeps the object's bytes, with ``metadata.managedFields`` cut
+out of them: no Python object is built for the object's content. An informer whose objects are
+only routed by key never parses a spec.
 
 Invariants:
 - Full decoding (``decode_event``) yields ``WatchEvent.obj``, the event's object as a dict; an
   ERROR event raises its ApiError, anything that is not a ``{type, object}`` JSON object raises
   WatchProtocolError.
-- A lean event (``WatchEvent.cached`` set) is produced only when the line has exactly that
-  shape: the prefix ``{"type":"<ADDED|MODIFIED|DELETED>","object":{``, exactly two members,
-  ``}}`` at the end, valid JSON (simdjson), str name/namespace/uid/resourceVersion, no
-  last-applied annotation, and metadata's ``managedFields`` either absent with no
-  ``"managedFields"`` anywhere in the line, or cut exactly (below); and when the stored bytes
-  hold no ``\\u`` escape. Then ``cached.raw`` decodes to exactly what the full path stores,
-  ``trim_object(full decode)``, and the envelope fields equal what ``CachedObject.encode``
-  reads from it. A lean BOOKMARK carries only its resourceVersion. Every other line takes the
-  full path, so its errors are exactly those of the full path.
-- The cut: simdjson minifies metadata's ``managedFields`` value to ``mini``; the line must hold
-  ``"managedFields":`` + ``mini`` preceded by ``{``/``,`` and followed by ``,``/``}``, and no
-  other ``"managedFields"`` outside that span. That member and one adjacent comma are removed.
-  Why it is metadata's: the kept bytes have no ``\\u`` escape, so metadata's key (which is not
-  inside the cut span: the span is one member's value, and metadata has no ancestor but the
-  object) is written literally, hence is the only occurrence; the raw value starts with
-  ``mini`` and is followed by a delimiter, so it *is* that text. The API server never writes
-  duplicate keys (for those, simdjson reads the first and orjson the last).
-- One simdjson parser per stream; no simdjson proxy outlives the decode of its line (the
-  parser refuses to parse while one exists). Should that ever happen the line takes the full
-  path and the decoder starts a new parser.
+- A lean event (``WatchEvent.cached`` set) is produced only when the line is exactly
+  ``{"type":"<ADDED|MODIFIED|DELETED>","object":`` + X + ``}`` where X is one JSON object
+  (msgspec accepts nothing after it, so the line has exactly these two members) with str
+  ``resourceVersion`` and ``name``, str or absent ``namespace``/``uid``, no last-applied
+  annotation; the line is valid UTF-8 (msgspec does not check strings it skips, so it is
+  checked apart unless the line is ASCII) and holds no ``\\u`` escape; and metadata's
+  ``managedFields`` is absent or cut exactly (below). Then ``cached.raw`` decodes to exactly
+  what the full path stores, ``trim_object(full decode)``, and the envelope fields equal what
+  ``CachedObject.encode`` reads from it. A lean BOOKMARK carries only its resourceVersion.
+  Every other line takes the full path, so its errors are exactly those of the full path.
+  One difference is left: a number beyond float64's range (``1e999``), which orjson rejects
+  and msgspec skips; Go's encoder cannot write one, so an API server never sends it.
+- The cut: msgspec gives the exact text T of metadata's ``managedFields`` value. The first
+  ``"managedFields"`` of the line must be followed by ``:`` and T, preceded by ``{``/``,``
+  and followed by ``,``/``}``, and no other ``"managedFields"`` may follow T. That member and
+  one adjacent comma are removed. Why it is metadata's: with no ``\\u`` escape, metadata's key
+  is written literally; an unescaped ``"managedFields"`` is always a whole string token; the
+  first one is followed by ``:``, so it is a key; the only one outside T, so it is metadata's.
+  The API server never writes duplicate keys (for those, msgspec and orjson both read the
+  last; a duplicate ``object`` member fails the X check).
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import msgspec
 import orjson
-import simdjson
 
 from controller.kube.cached import LAST_APPLIED, CachedObject
 from controller.kube.errors import ApiError
@@ -98,101 +99,100 @@ _PREFIXES = {
     kind: b'{"type":"' + kind.encode() + b'","object":'
     for kind in ("ADDED", "MODIFIED", "DELETED", "BOOKMARK")
 }
+_BY_INITIAL = {prefix[9]: (kind, prefix) for kind, prefix in _PREFIXES.items()}
 _MANAGED = b'"managedFields"'
 _COMMA, _COLON, _OPEN, _CLOSE = b",:{}"
 _UNICODE_ESCAPE = re.compile(rb"\\u")
-_CONTAINERS = (simdjson.Object, simdjson.Array)
-_DECODE_ERRORS = (ValueError, RuntimeError, KeyError, TypeError, IndexError, AttributeError)
+_ABSENT = msgspec.Raw()
+# ValidationError is a DecodeError; invalid UTF-8 in a string it decodes: UnicodeDecodeError
+_LEAN_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 
 
-class LeanDecoder:
-    """Decodes the lines of one watch stream lean where possible (see the module docstring)."""
+class _Metadata(msgspec.Struct):
+    """The metadata fields a lean decode reads (the others are skipped, still validated)."""
 
-    __slots__ = ("_parser",)
+    resourceVersion: str
+    name: str | None = None
+    namespace: str | None = None
+    uid: str | None = None
+    annotations: dict[str, msgspec.Raw] | None = None
+    managedFields: msgspec.Raw = _ABSENT
 
-    def __init__(self) -> None:
-        self._parser = simdjson.Parser()
 
-    def decode(self, line: bytes | memoryview) -> WatchEvent:
-        if not isinstance(line, bytes):
-            line = line.tobytes()  # simdjson and bytes.find want bytes
-        try:
-            event = self._lean(line)
-        except _DECODE_ERRORS:
-            # Malformed or unusual: the full path decides. A fresh parser, in case a proxy of
-            # the failed parse is still referenced from somewhere.
-            event = None
-            self._parser = simdjson.Parser()
-        return event if event is not None else decode_event(line)
+class _Object(msgspec.Struct):
+    metadata: _Metadata
 
-    def _lean(self, line: bytes) -> WatchEvent | None:
-        """The lean event of ``line``, or None when it must take the full path. Every simdjson
-        proxy is local to this frame, so none outlives the call."""
-        doc: Any = self._parser.parse(line)  # proxies (the stubs are too loose to help)
-        if len(doc) != 2:
-            return None
-        kind = doc["type"]
-        prefix = _PREFIXES.get(kind) if type(kind) is str else None
-        start = len(prefix) if prefix is not None else 0
-        if (
-            prefix is None
-            or not line.startswith(prefix)
-            or line[start] != _OPEN
-            or line[-2] != _CLOSE
-            or line[-1] != _CLOSE
-        ):
-            return None
-        meta: Any = doc["object"]["metadata"]
-        version = meta["resourceVersion"]
-        if type(version) is not str:
-            return None
-        if kind == "BOOKMARK":
-            return WatchEvent(kind, resource_version=version)
-        name = meta["name"]
-        namespace = meta.get("namespace")
-        uid = meta.get("uid")
-        if (
-            type(name) is not str
-            or (namespace is not None and type(namespace) is not str)
-            or (uid is not None and type(uid) is not str)
-        ):
-            return None
-        annotations = meta.get("annotations")
-        if annotations is not None:
-            if not isinstance(annotations, simdjson.Object):
-                return None
-            for annotation in annotations:
-                if annotation == LAST_APPLIED:
-                    return None
-        managed = meta.get("managedFields")
-        mini: bytes | None = managed.mini if type(managed) in _CONTAINERS else None
-        del doc, meta, annotations, managed  # no proxy outlives the parse
-        found = line.find(_MANAGED, start)
-        if mini is None:
-            if found >= 0:  # null, a scalar, or some other "managedFields": full path
-                return None
-            raw = line[start:-1]
-        else:
-            if found < 0:
-                return None
-            value = found + len(_MANAGED) + 1
-            end = value + len(mini)
-            if (
-                line[value - 1] != _COLON
-                or not line.startswith(mini, value)
-                or line.find(_MANAGED, end) >= 0  # [start, found) has none either
-            ):
-                return None
-            before, after = line[found - 1], line[end]
-            if after not in (_COMMA, _CLOSE):
-                return None
-            if before == _COMMA:
-                raw = b"".join((line[start : found - 1], line[end:-1]))
-            elif before == _OPEN:
-                raw = b"".join((line[start:found], line[end + (after == _COMMA) : -1]))
-            else:
-                return None
-        if b"\\" in raw and _UNICODE_ESCAPE.search(raw) is not None:
-            return None
-        cached = CachedObject(raw, name, namespace or "", uid, version)
-        return WatchEvent(kind, cached=cached, resource_version=version)
+
+_decode_object = msgspec.json.Decoder(_Object).decode
+
+
+def decode_lean(line: bytes | memoryview) -> WatchEvent:
+    """The lean decode of one line where possible, else the full one (module docstring)."""
+    if not isinstance(line, bytes):
+        line = line.tobytes()  # bytes.find wants bytes
+    event = _lean(line)
+    return event if event is not None else decode_event(line)
+
+
+def _lean(line: bytes) -> WatchEvent | None:
+    """The lean event of ``line``, or None when it must take the full path."""
+    known = _BY_INITIAL.get(line[9]) if len(line) > 9 else None
+    if known is None:
+        return None
+    kind, prefix = known
+    start = len(prefix)
+    if not line.startswith(prefix) or line[-1] != _CLOSE:
+        return None
+    try:
+        meta = _decode_object(memoryview(line)[start:-1]).metadata
+    except _LEAN_ERRORS:
+        return None
+    if not line.isascii() and not _is_utf8(line):
+        return None
+    version = meta.resourceVersion
+    if kind == "BOOKMARK":
+        return WatchEvent(kind, resource_version=version)
+    name = meta.name
+    if name is None or (meta.annotations is not None and LAST_APPLIED in meta.annotations):
+        return None
+    managed = meta.managedFields
+    raw = line[start:-1] if managed is _ABSENT else _cut(line, start, managed)
+    if raw is None:
+        return None
+    cached = CachedObject(raw, name, meta.namespace or "", meta.uid, version)
+    return WatchEvent(kind, cached=cached, resource_version=version)
+
+
+def _cut(line: bytes, start: int, managed: msgspec.Raw) -> bytes | None:
+    """The object text ``line[start:-1]`` without metadata's managedFields member, whose value
+    text is ``managed``; None unless it can be located exactly (module docstring)."""
+    key = line.find(_MANAGED, start)
+    value = key + len(_MANAGED) + 1
+    end = value + len(managed)
+    if (
+        key < 0
+        or line[value - 1] != _COLON
+        or not line.startswith(managed, value)
+        or line.find(_MANAGED, end) >= 0
+    ):
+        return None
+    before, after = line[key - 1], line[end]
+    view = memoryview(line)
+    if before == _COMMA and after in (_COMMA, _CLOSE):
+        raw = b"".join((view[start : key - 1], view[end:-1]))
+    elif before == _OPEN and after in (_COMMA, _CLOSE):
+        raw = b"".join((view[start:key], view[end + (after == _COMMA) : -1]))
+    else:
+        return None
+    # No escape in what is kept: metadata's key, which is not in the cut value, is literal.
+    if b"\\" in raw and _UNICODE_ESCAPE.search(raw) is not None:
+        return None
+    return raw
+
+
+def _is_utf8(line: bytes) -> bool:
+    try:
+        line.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
