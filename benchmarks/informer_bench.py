@@ -58,7 +58,10 @@ from controller.kube.kubeconfig import ClusterConfig
 from controller.kube.reflector import ReflectorOptions
 from controller.kube.resource import Resource, object_key
 from controller.kube.workqueue import WorkQueue
+from loadtests.results import Target
 
+EVENTS_RATIO_TARGET = 10.0  # at least 10x kubernetes_asyncio's events/s (issue #4)
+MEMORY_BEYOND_RAW_TARGET = 2048  # under 2 KB per cached object beyond its raw JSON (issue #4)
 CERTIFICATE_REQUESTS = Resource(
     "cert-manager.io", "v1", "certificaterequests", "CertificateRequest", namespaced=True
 )
@@ -497,6 +500,7 @@ def main() -> int:
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="informer", help=argparse.SUPPRESS)
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--targets", type=Path, help="write the targets met or missed here (JSON)")
     args = parser.parse_args()
     if args.memory_child:
         print(json.dumps(memory_child(args.memory_child, args.mode)))
@@ -519,12 +523,16 @@ def main() -> int:
         r = rates[name]
         print(f"{label:>42}: {r.wall:>9,.0f} events/s wall, {r.cpu:>9,.0f} per CPU-second")
     theirs = rates["kubernetes_asyncio"]
+    targets: list[Target] = []
     for name in ("lean", "controller"):
         ours = rates[name]
         print(
             f"ratio {MEASURED[name]} / kubernetes_asyncio: {ours.wall / theirs.wall:.1f}x wall,"
             f" {ours.cpu / theirs.cpu:.1f}x CPU (medians of {args.runs} runs)"
         )
+        ratio = round(ours.wall / theirs.wall, 2)
+        label = f"events/s of the {MEASURED[name]} over kubernetes_asyncio's"
+        targets.append(Target(label, ratio, EVENTS_RATIO_TARGET, "times", at_most=False))
     for size in (int(s) for s in args.memory.split(",") if s):
         for mode in ("informer", "dicts"):
             m = run_child(size, mode)
@@ -540,6 +548,12 @@ def main() -> int:
                     else ""
                 )
             )
+            if mode == "informer":
+                beyond = round(m["beyond_raw_json"])
+                label = f"RSS per cached object beyond its raw JSON ({size:,} cached)"
+                targets.append(Target(label, beyond, MEMORY_BEYOND_RAW_TARGET, "B"))
+    if args.targets:
+        args.targets.write_text(json.dumps([t.to_json() for t in targets], indent=1) + "\n")
     return 0
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Final
 
 from .profiles import BENCH, CHAOS, PROFILES
-from .report import INFORMER_BENCH, write_report
+from .report import INFORMER_BENCH, INFORMER_TARGETS, write_report
 from .results import REPO_ROOT, RunResult, machine_info
 from .scenarios import Scenario
 
@@ -55,10 +55,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _components(results: Path) -> int:
-    """Run the informer benchmark (bounded) and save what it printed, dated."""
+    """Run the informer benchmark (bounded) and save what it printed, dated, and its targets."""
+    (results / INFORMER_TARGETS).parent.mkdir(parents=True, exist_ok=True)
     try:
         done = subprocess.run(
-            [sys.executable, str(INFORMER_SCRIPT)],
+            [sys.executable, str(INFORMER_SCRIPT), "--targets", str(results / INFORMER_TARGETS)],
             cwd=REPO_ROOT,
             capture_output=True,
             text=True,
@@ -76,7 +77,6 @@ def _components(results: Path) -> int:
         f"# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine['cpu']}, "
         f"{machine['usable_cpus']} CPUs, commit {machine['commit']}\n"
     )
-    results.mkdir(parents=True, exist_ok=True)
     (results / INFORMER_BENCH).write_text(header + done.stdout)
     print(done.stdout)
     return 0

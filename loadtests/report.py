@@ -7,13 +7,14 @@ quotes the component benchmarks other scripts print, attributed to them.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 from .plots import plot
-from .results import RunResult, load_results
+from .results import RunResult, Target, load_results
 
 SECTIONS: Final = (
     ("throughput", "Throughput and latency"),
@@ -69,6 +70,10 @@ ServiceAccount's, as the API server counted them; ZeroSSL calls are the emulator
 """
 INFORMER_BENCH: Final = "informer_bench.txt"
 """Output of ``benchmarks/informer_bench.py`` saved by ``python -m loadtests components``."""
+INFORMER_TARGETS: Final = "components/informer-targets.json"
+"""The targets ``benchmarks/informer_bench.py`` measured, saved with its output (apart from
+the run results, which are every ``*.json`` at the top)."""
+INFORMER_RUN: Final = "informer (component)"
 
 
 def write_report(results_dir: Path, page: Path) -> Path:
@@ -76,13 +81,19 @@ def write_report(results_dir: Path, page: Path) -> Path:
     results = load_results(results_dir)
     saved = results_dir / INFORMER_BENCH
     informer_bench = saved.read_text() if saved.exists() else None
+    saved_targets = results_dir / INFORMER_TARGETS
+    component_targets = (
+        [Target.from_json(t) for t in json.loads(saved_targets.read_text())]
+        if saved_targets.exists()
+        else []
+    )
     images: dict[str, str] = {}
     for result in results:
         drawn = plot(result, page.parent / page.stem)
         if drawn is not None:
             images[result.name] = Path(os.path.relpath(drawn, page.parent)).as_posix()
     link = Path(os.path.relpath(results_dir, page.parent))
-    page.write_text(render(results, images, link, informer_bench))
+    page.write_text(render(results, images, link, informer_bench, component_targets))
     return page
 
 
@@ -91,6 +102,7 @@ def render(
     images: Mapping[str, str],
     results_link: Path,
     informer_bench: str | None,
+    component_targets: Sequence[Target] = (),
 ) -> str:
     parts = [
         "# Benchmarks\n",
@@ -101,7 +113,7 @@ def render(
         "controller replicas and the harness, each its own process). Do not edit by hand: "
         "run the harness again.\n",
         _machines(results),
-        _targets(results),
+        _targets(results, component_targets),
         _correctness(results),
     ]
     renderers: dict[str, Callable[[list[RunResult], Mapping[str, str]], str]] = {
@@ -190,17 +202,18 @@ def _machines(results: Sequence[RunResult]) -> str:
     return "\n".join(lines)
 
 
-def _targets(results: Sequence[RunResult]) -> str:
+def _targets(results: Sequence[RunResult], component_targets: Sequence[Target]) -> str:
+    runs = [(r.name, t) for r in results for t in r.targets]
+    runs += [(INFORMER_RUN, t) for t in component_targets]
     rows = [
         (
-            r.name,
+            run,
             t.name,
             f"{_num(t.measured)} {t.unit}".strip(),
             f"{'≤' if t.at_most else '≥'} {_num(t.limit)} {t.unit}".strip(),
             "met" if t.met else "**missed**",
         )
-        for r in results
-        for t in r.targets
+        for run, t in runs
     ]
     if not rows:
         return ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import random
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from controller.sandbox.stack import make_csr
 from loadtests import profiles
 from loadtests.__main__ import main as loadtests_main
 from loadtests.audit import Check, chain_matches, compare_counts
-from loadtests.report import write_report
+from loadtests.report import INFORMER_TARGETS, write_report
 from loadtests.results import RunResult, Target, load_results
 from loadtests.scenarios import Scenario
 from loadtests.scenarios.failover import Failover
@@ -152,8 +153,14 @@ def test_report_shows_targets_failures_and_plots(tmp_path: Path) -> None:
     results = tmp_path / "benchmarks" / "results"
     result.write(results)
     assert [r.to_json() for r in load_results(results)] == [result.to_json()]
+    component = [Target("events ratio", 4.5, 10.0, "times", at_most=False).to_json()]
+    (results / INFORMER_TARGETS).parent.mkdir()
+    (results / INFORMER_TARGETS).write_text(json.dumps(component))
     page = write_report(results, tmp_path / "benchmarks.md")
     text = page.read_text()
+    assert (
+        "| informer (component) | events ratio | 4.50 times | ≥ 10.00 times | **missed** |" in text
+    )
     assert (
         "| tiny | Kubernetes writes per issuance | 9.00 writes | ≤ 8.00 writes | **missed** |"
         in text
