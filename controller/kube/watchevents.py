@@ -18,8 +18,8 @@ Invariants:
   (msgspec accepts nothing after it, so the line has exactly these two members) with str
   ``resourceVersion`` and ``name``, str or absent ``namespace``/``uid``, no last-applied
   annotation; the line is valid UTF-8 (msgspec does not check strings it skips, so it is
-  checked apart unless the line is ASCII) and holds no ``\\u`` escape; and metadata's
-  ``managedFields`` is absent or cut exactly (below). Then ``cached.raw`` decodes to exactly
+  checked apart unless the line is ASCII); and metadata's ``managedFields`` is absent or cut
+  exactly (below). Then ``cached.raw`` decodes to exactly
   what the full path stores, ``trim_object(full decode)``, and the envelope fields equal what
   ``CachedObject.encode`` reads from it. A lean BOOKMARK carries only its resourceVersion.
   Every other line takes the full path, so its errors are exactly those of the full path.
@@ -28,9 +28,10 @@ Invariants:
 - The cut: msgspec gives the exact text T of metadata's ``managedFields`` value. The first
   ``"managedFields"`` of the line must be followed by ``:`` and T, preceded by ``{``/``,``
   and followed by ``,``/``}``, and no other ``"managedFields"`` may follow T. That member and
-  one adjacent comma are removed. Why it is metadata's: with no ``\\u`` escape, metadata's key
-  is written literally; an unescaped ``"managedFields"`` is always a whole string token; the
-  first one is followed by ``:``, so it is a key; the only one outside T, so it is metadata's.
+  one adjacent comma are removed, and the bytes kept must hold no ``\\u`` escape. Why it is
+  metadata's: metadata's key is not inside T, so it is in the bytes kept, hence written
+  literally; an unescaped ``"managedFields"`` is always a whole string token; the first one is
+  followed by ``:``, so it is a key; it is the only one outside T, so it is metadata's.
   The API server never writes duplicate keys (for those, msgspec and orjson both read the
   last; a duplicate ``object`` member fails the X check).
 """
