@@ -1,0 +1,256 @@
+"""DraftSearches: lost-draft searches of one account share a listing, never a stale one."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from controller.issuer.controllers.drafts import DraftSearches
+from controller.zerossl.csr import CsrHashes
+from controller.zerossl.errors import ErrorKind, ZeroSSLError
+from controller.zerossl.models import Certificate, CertificatePage, CertificateStatus
+from tests.unit.issuer.factories import zerossl_json
+
+LISTING = None  # the search term of an account-wide listing
+
+
+def hashes(n: int) -> CsrHashes:
+    return CsrHashes(f"{n:032X}", f"{n:064X}")
+
+
+def draft(n: int, status: str = "draft") -> dict[str, Any]:
+    """Certificate ``c<n>`` for ``n<n>.example.com``, created from CSR ``hashes(n)``."""
+    csr = hashes(n)
+    return zerossl_json(f"c{n}", status, (f"n{n}.example.com",), csr.md5, csr.sha256)
+
+
+@dataclass(eq=False)
+class FakeAccount:
+    """ZeroSSL's list endpoint over one account's certificates, newest first. Each call is
+    logged as (search, page); ``fail`` makes the next call raise, then a call waits while
+    ``hold`` is set; the certificates in ``leaving`` leave the set as page 2 is read."""
+
+    certificates: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[tuple[str | None, int]] = field(default_factory=list)
+    hold: asyncio.Event | None = None
+    fail: bool = False
+    leaving: set[str] = field(default_factory=set)
+
+    def add(self, *numbers: int) -> None:
+        for n in numbers:
+            self.certificates.insert(0, draft(n))
+
+    async def list_certificates(
+        self,
+        statuses: Collection[CertificateStatus],
+        *,
+        search: str | None = None,
+        page: int = 1,
+        limit: int = 100,
+    ) -> CertificatePage:
+        assert set(statuses) == {CertificateStatus.DRAFT, CertificateStatus.PENDING_VALIDATION}
+        self.calls.append((search, page))
+        if self.fail:
+            self.fail = False
+            raise ZeroSSLError(ErrorKind.RETRYABLE, endpoint="list", message="timed out")
+        if self.hold is not None:
+            await self.hold.wait()
+        if page == 2:
+            self.certificates = [c for c in self.certificates if c["id"] not in self.leaving]
+        found = [c for c in self.certificates if search is None or search in c["common_name"]]
+        body = {"total_count": len(found), "results": found[(page - 1) * limit : page * limit]}
+        return CertificatePage.from_json(body, page=page, limit=limit)
+
+
+@contextlib.asynccontextmanager
+async def running() -> AsyncIterator[DraftSearches]:
+    drafts = DraftSearches()
+    task = asyncio.create_task(drafts.run())
+    try:
+        yield drafts
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def settle(condition: Any = lambda: False, rounds: int = 50) -> None:
+    """Lets the loop run until ``condition()`` (or for ``rounds`` turns)."""
+    for _ in range(rounds):
+        if condition():
+            return
+        await asyncio.sleep(0)
+
+
+def find(drafts: DraftSearches, account: FakeAccount, n: int) -> asyncio.Task[Certificate | None]:
+    return asyncio.create_task(drafts.find(account, f"n{n}.example.com", hashes(n)))
+
+
+def ids(results: list[Certificate | None]) -> list[str | None]:
+    return [c.id if c else None for c in results]
+
+
+async def busy(drafts: DraftSearches, account: FakeAccount) -> asyncio.Task[Certificate | None]:
+    """A lone search (its own call), held in flight: the next searches gather behind it."""
+    account.hold = asyncio.Event()
+    first = find(drafts, account, 0)
+    await settle(lambda: account.calls)
+    return first
+
+
+def release(account: FakeAccount, *, hold_next: bool = False) -> None:
+    """Lets the held call go on; with ``hold_next`` the next call is held in turn."""
+    assert account.hold is not None
+    account.hold.set()
+    account.hold = asyncio.Event() if hold_next else None
+
+
+async def test_a_lone_search_is_one_call_by_common_name() -> None:
+    account = FakeAccount()
+    account.add(1, 2)
+    async with running() as drafts:
+        found = await drafts.find(account, "n1.example.com", hashes(1))
+    assert ids([found]) == ["c1"]
+    assert account.calls == [("n1.example.com", 1)]
+
+
+async def test_searches_waiting_together_share_one_listing() -> None:
+    account = FakeAccount()
+    account.add(1, 2, 3)
+    async with running() as drafts:
+        first = await busy(drafts, account)
+        waiting = [find(drafts, account, n) for n in (1, 2, 3, 4)]
+        await settle()
+        release(account)
+        results = await asyncio.gather(first, *waiting)
+    assert ids(results) == [None, "c1", "c2", "c3", None]
+    assert account.calls == [("n0.example.com", 1), (LISTING, 1)]
+
+
+async def test_a_search_asked_during_a_listing_waits_for_the_next_one() -> None:
+    """The draft of a create that was lost just before the search was asked for appears after
+    the running listing started: joining that listing would miss it and create a duplicate."""
+    account = FakeAccount()
+    async with running() as drafts:
+        first = await busy(drafts, account)
+        gathered = [find(drafts, account, n) for n in (1, 2)]
+        await settle()
+        release(account, hold_next=True)
+        await settle(lambda: len(account.calls) == 2)
+        assert account.calls[-1] == (LISTING, 1)  # running, held
+
+        account.add(5)  # a create of order 5 reaches ZeroSSL, its answer is lost
+        late = find(drafts, account, 5)  # then order 5 searches
+        await settle()
+        release(account)
+        results = await asyncio.gather(first, *gathered, late)
+    assert ids(results) == [None, None, None, "c5"]
+    assert account.calls == [("n0.example.com", 1), (LISTING, 1), ("n5.example.com", 1)]
+
+
+async def test_a_listing_reads_every_page_and_learns_what_it_costs() -> None:
+    account = FakeAccount()
+    account.add(*range(1, 2501))  # three pages of 1000; c1 is on the last
+    async with running() as drafts:
+        first = await busy(drafts, account)
+        waiting = [find(drafts, account, n) for n in (1, 1500, 2500, 9999)]
+        await settle()
+        release(account)
+        results = await asyncio.gather(first, *waiting)
+        assert ids(results) == [None, "c1", "c1500", "c2500", None]
+        assert account.calls[1:] == [(LISTING, 1), (LISTING, 2), (LISTING, 3)]
+
+        # Three searches cost three calls either way: each makes its own.
+        account.calls.clear()
+        first = await busy(drafts, account)
+        three = [find(drafts, account, n) for n in (1, 2, 3)]
+        await settle()
+        release(account)
+        await asyncio.gather(first, *three)
+        assert [search for search, _ in account.calls] == [
+            f"n{n}.example.com" for n in (0, 1, 2, 3)
+        ]
+
+        # Four save a call: one listing again.
+        account.calls.clear()
+        first = await busy(drafts, account)
+        four = [find(drafts, account, n) for n in (1, 2, 3, 4)]
+        await settle()
+        release(account)
+        await asyncio.gather(first, *four)
+        assert account.calls[1:] == [(LISTING, 1), (LISTING, 2), (LISTING, 3)]
+
+
+async def test_a_listing_whose_total_moved_between_pages_is_not_trusted() -> None:
+    """A certificate that left the first page while the second was read shifts c1, alone on
+    page 2, onto page 1: the listing misses it, the changed total gives that away, and each
+    search makes its own call."""
+    account = FakeAccount()
+    account.add(*range(1, 1002))
+    account.leaving = {"c1001"}  # issued meanwhile
+    async with running() as drafts:
+        first = await busy(drafts, account)
+        waiting = [find(drafts, account, n) for n in (1, 2, 3)]
+        await settle()
+        release(account)
+        results = await asyncio.gather(first, *waiting)
+    assert ids(results) == [None, "c1", "c2", "c3"]
+    assert account.calls[1:3] == [(LISTING, 1), (LISTING, 2)]
+    assert sorted(account.calls[3:]) == [(f"n{n}.example.com", 1) for n in (1, 2, 3)]
+
+
+async def test_a_failed_listing_fails_its_searches_and_the_next_search_retries() -> None:
+    account = FakeAccount()
+    account.add(1)
+    async with running() as drafts:
+        first = await busy(drafts, account)
+        waiting = [find(drafts, account, n) for n in (1, 2)]
+        await settle()
+        account.fail = True  # the listing (the held call has passed the check)
+        release(account)
+        assert await first is None
+        for task in waiting:
+            with pytest.raises(ZeroSSLError) as caught:
+                await task
+            assert caught.value.kind is ErrorKind.RETRYABLE
+        found = await drafts.find(account, "n1.example.com", hashes(1))
+    assert ids([found]) == ["c1"]
+    assert account.calls == [("n0.example.com", 1), (LISTING, 1), ("n1.example.com", 1)]
+
+
+async def test_an_order_that_gives_up_leaves_the_listing_to_the_others() -> None:
+    account = FakeAccount()
+    account.add(1, 2)
+    async with running() as drafts:
+        first = await busy(drafts, account)
+        waiting = [find(drafts, account, n) for n in (1, 2, 3)]
+        await settle()
+        release(account, hold_next=True)
+        await settle(lambda: len(account.calls) == 2)  # the listing is running
+        waiting[0].cancel()
+        await settle()
+        release(account)
+        results = await asyncio.gather(first, waiting[1], waiting[2])
+        assert waiting[0].cancelled()
+    assert ids(results) == [None, "c2", None]
+    assert account.calls == [("n0.example.com", 1), (LISTING, 1)]
+
+
+async def test_stopping_cancels_every_search_and_flight() -> None:
+    account = FakeAccount()
+    drafts = DraftSearches()
+    runner = asyncio.create_task(drafts.run())
+    first = await busy(drafts, account)
+    queued = find(drafts, account, 1)
+    await settle()
+    runner.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await runner
+    for task in (first, queued):
+        with pytest.raises(asyncio.CancelledError):
+            await task
