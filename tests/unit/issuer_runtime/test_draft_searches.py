@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from controller.issuer.controllers.drafts import DraftSearches
+from controller.issuer.controllers.drafts import ATTR_SERVED_BY, DraftSearches
+from controller.observability import tracing
 from controller.zerossl.csr import CsrHashes
 from controller.zerossl.errors import ErrorKind, ZeroSSLError
 from controller.zerossl.models import Certificate, CertificatePage, CertificateStatus
@@ -40,6 +41,7 @@ class FakeAccount:
     hold: asyncio.Event | None = None
     fail: bool = False
     leaving: set[str] = field(default_factory=set)
+    traced: bool = False  # each call is a span, as the real client's are
 
     def add(self, *numbers: int) -> None:
         for n in numbers:
@@ -54,6 +56,12 @@ class FakeAccount:
         limit: int = 100,
     ) -> CertificatePage:
         assert set(statuses) == {CertificateStatus.DRAFT, CertificateStatus.PENDING_VALIDATION}
+        if self.traced:
+            with tracing.start_span("zerossl.list"):
+                return await self._list(search, page, limit)
+        return await self._list(search, page, limit)
+
+    async def _list(self, search: str | None, page: int, limit: int) -> CertificatePage:
         self.calls.append((search, page))
         if self.fail:
             self.fail = False
@@ -254,3 +262,37 @@ async def test_stopping_cancels_every_search_and_flight() -> None:
     for task in (first, queued):
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+async def test_a_listing_links_the_searches_it_served_and_a_search_call_joins_its_order() -> None:
+    exporter = tracing.install_in_memory_exporter()
+    exporter.clear()
+    account = FakeAccount(traced=True)
+    account.add(1)
+
+    async def order(n: int) -> Certificate | None:
+        with tracing.start_span(f"reconcile.order-{n}"):
+            return await drafts.find(account, f"n{n}.example.com", hashes(n))
+
+    async with running() as drafts:
+        account.hold = asyncio.Event()
+        first = asyncio.create_task(order(0))
+        await settle(lambda: account.calls)
+        waiting = [asyncio.create_task(order(n)) for n in (1, 2)]
+        await settle()
+        release(account)
+        await asyncio.gather(first, *waiting)
+
+    finished = exporter.get_finished_spans()
+    searches = [s for s in finished if s.name == "zerossl.draft_search"]
+    served_by = {
+        how: {s.context.span_id for s in searches if (s.attributes or {})[ATTR_SERVED_BY] == how}
+        for how in ("search", "listing")
+    }
+    assert [len(served_by["search"]), len(served_by["listing"])] == [1, 2]
+    orders = {s.context.span_id for s in finished if s.name.startswith("reconcile.order")}
+    assert {s.parent.span_id for s in searches if s.parent} == orders
+    [listing] = [s for s in finished if s.name == "zerossl.draft_listing"]
+    assert {link.context.span_id for link in listing.links} == served_by["listing"]
+    calls = [s.parent.span_id for s in finished if s.name == "zerossl.list" and s.parent]
+    assert sorted(calls) == sorted([*served_by["search"], listing.context.span_id])
