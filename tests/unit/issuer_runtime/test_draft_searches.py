@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from controller.issuer.controllers.drafts import ATTR_SERVED_BY, DraftSearches
 from controller.observability import tracing
@@ -32,13 +34,16 @@ def draft(n: int, status: str = "draft") -> dict[str, Any]:
 
 @dataclass(eq=False)
 class FakeAccount:
-    """ZeroSSL's list endpoint over one account's certificates, newest first. Each call is
-    logged as (search, page); ``fail`` makes the next call raise, then a call waits while
-    ``hold`` is set; the certificates in ``leaving`` leave the set as page 2 is read."""
+    """ZeroSSL's list endpoint over one account's certificates, newest first. A call answers
+    with the certificates there when it arrived (what is created later is not in it), logged
+    as (search, page). ``fail`` makes the next call raise; while ``held`` each call waits
+    for its gate (:func:`release`) before answering; the certificates in ``leaving`` leave
+    the set as page 2 is read."""
 
     certificates: list[dict[str, Any]] = field(default_factory=list)
     calls: list[tuple[str | None, int]] = field(default_factory=list)
-    hold: asyncio.Event | None = None
+    held: bool = False
+    gates: list[asyncio.Event] = field(default_factory=list)
     fail: bool = False
     leaving: set[str] = field(default_factory=set)
     traced: bool = False  # each call is a span, as the real client's are
@@ -66,13 +71,16 @@ class FakeAccount:
         if self.fail:
             self.fail = False
             raise ZeroSSLError(ErrorKind.RETRYABLE, endpoint="list", message="timed out")
-        if self.hold is not None:
-            await self.hold.wait()
         if page == 2:
             self.certificates = [c for c in self.certificates if c["id"] not in self.leaving]
         found = [c for c in self.certificates if search is None or search in c["common_name"]]
         body = {"total_count": len(found), "results": found[(page - 1) * limit : page * limit]}
-        return CertificatePage.from_json(body, page=page, limit=limit)
+        answer = CertificatePage.from_json(body, page=page, limit=limit)
+        if self.held:
+            gate = asyncio.Event()
+            self.gates.append(gate)
+            await gate.wait()
+        return answer
 
 
 @contextlib.asynccontextmanager
@@ -105,17 +113,19 @@ def ids(results: list[Certificate | None]) -> list[str | None]:
 
 async def busy(drafts: DraftSearches, account: FakeAccount) -> asyncio.Task[Certificate | None]:
     """A lone search (its own call), held in flight: the next searches gather behind it."""
-    account.hold = asyncio.Event()
+    account.held = True
     first = find(drafts, account, 0)
-    await settle(lambda: account.calls)
+    await settle(lambda: account.gates)
     return first
 
 
 def release(account: FakeAccount, *, hold_next: bool = False) -> None:
-    """Lets the held call go on; with ``hold_next`` the next call is held in turn."""
-    assert account.hold is not None
-    account.hold.set()
-    account.hold = asyncio.Event() if hold_next else None
+    """Lets the held calls answer; with ``hold_next`` the calls to come are held in turn."""
+    assert account.gates
+    account.held = hold_next
+    for gate in account.gates:
+        gate.set()
+    account.gates.clear()
 
 
 async def test_a_lone_search_is_one_call_by_common_name() -> None:
@@ -149,7 +159,7 @@ async def test_a_search_asked_during_a_listing_waits_for_the_next_one() -> None:
         gathered = [find(drafts, account, n) for n in (1, 2)]
         await settle()
         release(account, hold_next=True)
-        await settle(lambda: len(account.calls) == 2)
+        await settle(lambda: account.gates)
         assert account.calls[-1] == (LISTING, 1)  # running, held
 
         account.add(5)  # a create of order 5 reaches ZeroSSL, its answer is lost
@@ -159,6 +169,52 @@ async def test_a_search_asked_during_a_listing_waits_for_the_next_one() -> None:
         results = await asyncio.gather(first, *gathered, late)
     assert ids(results) == [None, None, None, "c5"]
     assert account.calls == [("n0.example.com", 1), (LISTING, 1), ("n5.example.com", 1)]
+
+
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.sampled_from(["lost", "search"]), st.integers(1, 6)),
+        st.just(("answer", 0)),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(operations)
+def test_a_search_sees_every_draft_created_before_it_was_asked(
+    plan: list[tuple[str, int]],
+) -> None:
+    """Orders search, some right after a create that reached ZeroSSL and whose answer was
+    lost ("lost"), while held calls are answered one at a time, in any order: whatever batch
+    a search joins, it finds the draft of every create made before it was asked."""
+    asyncio.run(play(plan))
+
+
+async def play(plan: list[tuple[str, int]]) -> None:
+    account = FakeAccount(held=True)
+    searches: list[tuple[int, bool, asyncio.Task[Certificate | None]]] = []
+    async with running() as drafts:
+        for operation, n in plan:
+            exists = f"c{n}" in {c["id"] for c in account.certificates}
+            if operation == "answer":
+                if account.gates:
+                    account.gates.pop(0).set()
+            else:
+                if operation == "lost" and not exists:
+                    account.add(n)
+                    exists = True
+                searches.append((n, exists, find(drafts, account, n)))
+            await settle()
+        while not all(task.done() for _, _, task in searches):
+            if account.gates:
+                release(account, hold_next=True)
+            await settle(rounds=1)
+    for n, existed, task in searches:
+        found = task.result()
+        assert found is None or found.id == f"c{n}"
+        if existed:
+            assert found is not None, f"search {n} missed a draft created before it"
 
 
 async def test_a_listing_reads_every_page_and_learns_what_it_costs() -> None:
@@ -239,7 +295,7 @@ async def test_an_order_that_gives_up_leaves_the_listing_to_the_others() -> None
         waiting = [find(drafts, account, n) for n in (1, 2, 3)]
         await settle()
         release(account, hold_next=True)
-        await settle(lambda: len(account.calls) == 2)  # the listing is running
+        await settle(lambda: account.gates)  # the listing is running
         waiting[0].cancel()
         await settle()
         release(account)
@@ -275,9 +331,9 @@ async def test_a_listing_links_the_searches_it_served_and_a_search_call_joins_it
             return await drafts.find(account, f"n{n}.example.com", hashes(n))
 
     async with running() as drafts:
-        account.hold = asyncio.Event()
+        account.held = True
         first = asyncio.create_task(order(0))
-        await settle(lambda: account.calls)
+        await settle(lambda: account.gates)
         waiting = [asyncio.create_task(order(n)) for n in (1, 2)]
         await settle()
         release(account)
