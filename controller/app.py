@@ -37,6 +37,7 @@ from controller.issuer.controllers.caches import (
     issuer_key,
     request_is_ours,
 )
+from controller.issuer.controllers.drafts import DraftSearches
 from controller.issuer.controllers.fresh import FreshOrders
 from controller.issuer.controllers.issuers import IssuerReconciler
 from controller.issuer.controllers.orders import OrderReconciler
@@ -221,6 +222,7 @@ class Controller:
         )
         poller = IssuancePoller(self.order_queue, interval=settings.poll_interval, clock=self.clock)
         fresh = FreshOrders()  # this term's knowledge only: a new leader knows no order as fresh
+        drafts = DraftSearches()  # the term's lost-draft searches, coalesced per account
         orders = OrderReconciler(
             self.kube,
             self.caches,
@@ -233,6 +235,7 @@ class Controller:
             clock=self.clock,
             policy=OrderPolicy.from_settings(settings),
             fresh=fresh,
+            drafts=drafts,
         )
         requests = RequestReconciler(self.kube, self.caches, self.recorder, self.clock, fresh)
         workers = settings.workers
@@ -251,6 +254,7 @@ class Controller:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self.recorder.run(), name="events")
                 tasks.create_task(poller.run(), name="poller")
+                tasks.create_task(drafts.run(), name="draft-searches")
                 for pool in pools:
                     tasks.create_task(pool.run(), name=f"workers-{pool.name}")
         finally:

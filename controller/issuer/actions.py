@@ -93,8 +93,9 @@ class FlagIssuer:
 class AdoptOrCreate:
     """Obtain the order's ZeroSSL certificate: adopt a lost draft, else create one.
 
-    With ``search_first`` list unfinished certificates (``draft,pending_validation``, search
-    by the common name ``domains[0]``) and adopt the one whose validation data carries
+    With ``search_first`` list unfinished certificates (``draft,pending_validation``, searched
+    by the common name ``domains[0]``, or one listing of the account shared with concurrent
+    searches: ``DraftSearches``) and adopt the one whose validation data carries
     ``csr_md5`` (``CsrHashes.matches``); only if none matches and ``allow_create``, create
     (``strict_domains``, ``validity_days``). Report :class:`CertificateObtained`, or
     :class:`NoDraftFound` when nothing matched and creating was not allowed.

@@ -52,6 +52,13 @@ zerossl_quota_exhausted = Gauge(
     ["kind", "namespace", "name"],
 )
 
+draft_searches = Counter(
+    f"{NS}_draft_searches",
+    "Searches for a lost draft by how they were served (search: the order's own call; "
+    "listing: one listing of the account shared by concurrent searches).",
+    ["served_by"],
+)
+
 # --- Issuance ----------------------------------------------------------------------------------
 issuance_duration = Histogram(
     f"{NS}_issuance_duration_seconds",

@@ -163,6 +163,7 @@ def start_span(
     *,
     kind: SpanKind = SpanKind.INTERNAL,
     parent: otel_context.Context | None = None,
+    links: Sequence[trace.Link] = (),
     tracer: trace.Tracer | None = None,
 ) -> Iterator[Span]:
     """A current span with safe attributes; an exception marks it failed, redacted, and propagates.
@@ -175,6 +176,7 @@ def start_span(
         context=parent,
         kind=kind,
         attributes=safe_attributes(attributes),
+        links=links,
         record_exception=False,
         set_status_on_exception=False,
     ) as span:

@@ -70,6 +70,7 @@ from controller.issuer.api import (
 )
 from controller.issuer.conditions import TERMINAL_ORDER_REASONS, IssuerReason
 from controller.issuer.controllers.caches import Caches
+from controller.issuer.controllers.drafts import DraftSearches
 from controller.issuer.controllers.fresh import FreshOrders
 from controller.issuer.controllers.issuers import IssuerReconciler
 from controller.issuer.controllers.poller import IssuancePoller
@@ -106,7 +107,7 @@ from controller.kube.errors import Conflict, NotFound
 from controller.kube.events import EventRecorder
 from controller.kube.worker import DONE, RequeueAfter, Result, Retry
 from controller.observability import tracing
-from controller.zerossl.client import MAX_LIST_LIMIT, ZeroSSLClient
+from controller.zerossl.client import ZeroSSLClient
 from controller.zerossl.csr import CsrHashes
 from controller.zerossl.errors import ZeroSSLError
 from controller.zerossl.models import CertificateStatus, ValidationMethod
@@ -115,7 +116,6 @@ log = logging.getLogger(__name__)
 
 ACTION = "Issue"
 MISCONFIGURED_WAIT = 300.0  # a solver that needs a fix to its spec or Secret is retried this often
-UNFINISHED = (CertificateStatus.DRAFT, CertificateStatus.PENDING_VALIDATION)
 NOT_ELIGIBLE = "certificate_not_eligible"  # ZeroSSL 2830: e.g. verify of a non-draft
 
 ZeroSSLAction = AdoptOrCreate | Verify | ResendEmail | Download | CancelAtZeroSSL
@@ -178,9 +178,11 @@ class OrderReconciler:
         clock: Clock,
         policy: OrderPolicy,
         fresh: FreshOrders,
+        drafts: DraftSearches,
     ) -> None:
         self._kube = kube
         self._fresh = fresh
+        self._drafts = drafts
         self._caches = caches
         self._accounts = accounts
         self._secrets = secrets
@@ -388,7 +390,7 @@ class OrderReconciler:
             match action:
                 case AdoptOrCreate():
                     self._fresh.forget(run.key)  # from here on, a certificate may exist
-                    return await _adopt_or_create(client, action)
+                    return await _adopt_or_create(client, self._drafts, action)
                 case Verify():
                     return await _verify(client, action)
                 case ResendEmail(cert_id, token):
@@ -479,18 +481,14 @@ class OrderReconciler:
         return PendingError(note, requeue_after=MISCONFIGURED_WAIT)
 
 
-async def _adopt_or_create(client: ZeroSSLClient, action: AdoptOrCreate) -> Outcome:
-    """Adopt the unfinished certificate created from this CSR (searching by common name when
-    asked), else create one if allowed. The search reads every page (a generator left open
-    would be closed by a task nobody awaits); pages hold 1000 certificates."""
+async def _adopt_or_create(
+    client: ZeroSSLClient, drafts: DraftSearches, action: AdoptOrCreate
+) -> Outcome:
+    """Adopt the unfinished certificate created from this CSR (searching for it when asked,
+    coalesced with the account's other searches), else create one if allowed."""
     if action.search_first:
         hashes = CsrHashes(action.csr_md5, action.csr_sha256)
-        found = None
-        async for certificate in client.iter_certificates(
-            UNFINISHED, search=action.domains[0], limit=MAX_LIST_LIMIT
-        ):
-            if found is None and hashes.matches(certificate):
-                found = certificate
+        found = await drafts.find(client, action.domains[0], hashes)
         if found is not None:
             return CertificateObtained(found, adopted=True)
     if not action.allow_create:

@@ -20,6 +20,7 @@ from controller.config import Settings
 from controller.issuer.accounts import ZeroSSLAccounts
 from controller.issuer.api import ZEROSSL_ORDERS
 from controller.issuer.controllers.caches import BY_ISSUER, Caches, issuer_key, request_is_ours
+from controller.issuer.controllers.drafts import DraftSearches
 from controller.issuer.controllers.fresh import FreshOrders
 from controller.issuer.controllers.issuers import IssuerReconciler
 from controller.issuer.controllers.orders import OrderReconciler
@@ -155,6 +156,7 @@ class Replica:
             )
             poller = IssuancePoller(self.orders, interval=settings.poll_interval, clock=clock)
             fresh = FreshOrders()  # one per run: a restarted sandbox knows no order as fresh
+            drafts = DraftSearches()
             orders = OrderReconciler(
                 self.kube,
                 self.caches,
@@ -167,6 +169,7 @@ class Replica:
                 clock=clock,
                 policy=self.policy,
                 fresh=fresh,
+                drafts=drafts,
             )
             requests = RequestReconciler(self.kube, self.caches, recorder, clock, fresh)
             running = [tasks.create_task(i.run()) for i in self.caches.informers]
@@ -177,7 +180,7 @@ class Replica:
                 WorkerPool("issuers", self.issuers, issuers.reconcile, workers=1),
             )
             running += [tasks.create_task(p.run()) for p in pools]
-            running += [tasks.create_task(recorder.run()), tasks.create_task(poller.run())]
+            running += [tasks.create_task(t.run()) for t in (recorder, poller, drafts)]
             try:
                 yield self
             finally:

@@ -20,6 +20,7 @@ from controller.clock import parse_rfc3339
 from controller.issuer.controllers.poller import JITTER
 from controller.issuer.solvers.http import HTTPROUTES
 from controller.kube.resource import INGRESSES
+from controller.observability import metrics
 from controller.sandbox.stack.cluster import REQUEST_API_VERSION as REQUEST_API
 from controller.sandbox.stack.csr import make_csr
 from controller.sandbox.zerossl import EndpointFaults, Faults, IssuanceDelay
@@ -141,35 +142,56 @@ async def test_verify_not_yet_backs_off_then_succeeds_routed_by_a_route_object(
     assert counts["verify"] >= 3  # two refusals, then the success
 
 
-async def test_a_create_whose_answer_was_lost_is_adopted_after_a_restart(
+async def test_creates_whose_answers_were_lost_are_adopted_after_a_restart(
     sandbox: Sandbox,
 ) -> None:
+    """Every order's create reached ZeroSSL, no answer came back, the replica died: the next
+    replica did not create these orders, so each searches before creating. The searches that
+    wait together share one listing of the account (a slow bucket keeps them waiting
+    together), and every order adopts its own draft."""
+    orders = 6
     await sandbox.issuer(HTTP_NONE)
     zerossl = sandbox.zerossl
     zerossl.faults = Faults(
         endpoints={"create": EndpointFaults(timeout_rate=1.0, after_effect=True)},
         hang_seconds=30.0,
     )
-    async with sandbox.running():
-        await sandbox.request("shop", "web-1", make_csr(["shop.example.com"]))
+    async with sandbox.running(workers=orders + 2):
+        for index in range(orders):
+            await sandbox.request("shop", f"web-{index}", make_csr([f"w{index}.example.com"]))
         await sandbox.until(
-            lambda: len(zerossl.certificates()) == 1 or None,
-            lambda: "the create reached ZeroSSL?",
+            lambda: len(zerossl.certificates()) == orders or None,
+            lambda: "every create reached ZeroSSL?",
         )
-    # The replica died while waiting for the answer: no certificate id recorded. The next
-    # replica did not create the order, so it searches before creating.
-    status = (sandbox.order("shop", "web-1") or {}).get("status") or {}
-    assert "certificateID" not in status
+    for index in range(orders):
+        status = (sandbox.order("shop", f"web-{index}") or {}).get("status") or {}
+        assert "certificateID" not in status
 
     zerossl.faults = Faults()
     zerossl.request_log.clear()
-    async with sandbox.running():
-        order = await sandbox.order_reason("shop", "web-1", "Issued")
+    searches_before = {how: draft_searches(how) for how in ("search", "listing")}
+    async with sandbox.running(
+        workers=orders + 2, zerossl_qps=5.0, zerossl_burst=1, poll_interval=1.0
+    ):
+        adopted = [
+            await sandbox.order_reason("shop", f"web-{index}", "Issued") for index in range(orders)
+        ]
 
-    md5 = order["spec"]["csrHash"]["md5"]
-    mine = [c for c in zerossl.certificates() if c.csr_md5 == md5]
-    assert [(c.id, c.status) for c in mine] == [(order["status"]["certificateID"], "issued")]
-    assert "create" not in zerossl.request_log.counts_by_endpoint()  # found by the search
+    for order in adopted:
+        md5 = order["spec"]["csrHash"]["md5"]
+        mine = [c for c in zerossl.certificates() if c.csr_md5 == md5]
+        assert [(c.id, c.status) for c in mine] == [(order["status"]["certificateID"], "issued")]
+    assert "create" not in zerossl.request_log.counts_by_endpoint()  # found by the searches
+    searches = {how: draft_searches(how) - searches_before[how] for how in searches_before}
+    assert sum(searches.values()) >= orders
+    assert searches["listing"] >= 2, searches
+
+
+def draft_searches(served_by: str) -> float:
+    value = metrics.registry.get_sample_value(
+        "zerossl_issuer_draft_searches_total", {"served_by": served_by}
+    )
+    return value or 0.0
 
 
 async def test_a_verify_that_took_effect_unseen_is_followed_not_failed(sandbox: Sandbox) -> None:
