@@ -4,10 +4,10 @@ Under a rate limit every certificate costs a create, a verify and a download. Se
 order, a deep queue of new orders takes most of the tokens with creates while certificates
 ZeroSSL has already issued wait to be downloaded, so few certificates finish. Calls that move an
 existing certificate along (FINISH) go first; calls that begin a new one (START) take the tokens
-left. Creates still progress: FINISH calls are bounded by the certificates already at ZeroSSL
-(about two per certificate, plus one list per poll round), and a START call that has waited
-``SlotScheduler``'s aging time is served by arrival with the FINISH calls
-(see :mod:`controller.zerossl.scheduler`).
+left. Creates still progress: FINISH calls come only from certificates already at ZeroSSL (a
+verify and a download each, retries backing off, plus one list per poll round), so they dry up
+unless creates feed them; and, as a hard bound, a START call that has waited the scheduler's
+aging time is served by arrival with the FINISH calls (:mod:`controller.zerossl.scheduler`).
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ def priority_of(endpoint: Endpoint) -> Priority:
     START: ``create`` opens a new certificate and takes quota; ``validate_csr`` only precedes a
     create. Everything else acts on a certificate that exists: ``verify``, ``resend_email``,
     ``status``, ``get``, ``download`` finish one; ``cancel`` and ``revoke`` end one; ``list``
-    is the batch poller's one call per round that finds the finished ones (and the adoption
-    search that recovers a lost draft instead of creating a second one).
+    is the batch poller's one call per round that finds the finished ones (also the adoption
+    search that recovers a lost draft, and the issuer's rare health check).
     """
     match endpoint:
         case Endpoint.CREATE | Endpoint.VALIDATE_CSR:
