@@ -1,7 +1,8 @@
 """Async client of the ZeroSSL REST API.
 
 Invariants:
-- Every call takes a token from the account's limiter first, runs under a total timeout,
+- Every call takes a token from the account's limiter first, at its endpoint's priority
+  (``priority_of``: finishing a certificate before starting one), runs under a total timeout,
   is one span ``zerossl.<endpoint>`` and counts each HTTP attempt in
   ``zerossl_requests{endpoint,outcome}`` / ``zerossl_request_duration_seconds{endpoint}``.
 - The access key travels only in the request URL (ZeroSSL has no header auth); every URL that
@@ -36,7 +37,7 @@ from controller.clock import Clock, SystemClock
 from controller.observability import metrics
 from controller.observability.redact import redact_text, redact_url, register_secret
 from controller.zerossl.errors import ErrorKind, TransportError, ZeroSSLError
-from controller.zerossl.limiter import AccountLimiter, Sleep
+from controller.zerossl.limiter import AccountLimiter
 from controller.zerossl.models import (
     Certificate,
     CertificateBundle,
@@ -48,7 +49,9 @@ from controller.zerossl.models import (
     ValidationMethod,
     VerificationStatus,
 )
+from controller.zerossl.priority import priority_of
 from controller.zerossl.protocol import ROUTES, Endpoint, decode_response, parse_retry_after
+from controller.zerossl.scheduler import Sleep
 
 _log = logging.getLogger(__name__)
 _tracer = trace.get_tracer(__name__)
@@ -252,6 +255,7 @@ class ZeroSSLClient:
         form: Mapping[str, str] | None = None,
     ) -> T:
         route = ROUTES[endpoint]
+        priority = priority_of(endpoint)
         path = route.path
         if "{id}" in path:
             if certificate_id is None:
@@ -278,7 +282,7 @@ class ZeroSSLClient:
             while True:
                 attempt += 1
                 span.set_attribute("zerossl.attempts", attempt)
-                waited = await self._limiter.acquire()
+                waited = await self._limiter.acquire(priority)
                 if waited > 0:
                     span.add_event("zerossl.limiter.wait", {"seconds": waited})
                 try:

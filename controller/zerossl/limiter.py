@@ -5,25 +5,25 @@ Invariants:
   itself is never stored here) and named by the issuer reference it was first registered
   with, e.g. "ZeroSSLClusterIssuer/prod": that name, never the key, labels the metrics.
 - Over any window of length t at most ``rate * t + burst`` acquisitions complete, pauses
-  included: a pause empties the bucket (``TokenBucket.pause_until``), so calls queued during
-  it are spread out after it, and a waiter whose slot a later pause covers books again after
-  it.
+  included: a pause stops the refill (``TokenBucket.pause_until``), tokens saved before it are
+  spent when it ends and calls queued during it are spread out after it.
+- Tokens go to FINISH calls before START calls (:mod:`controller.zerossl.priority`), in arrival
+  order within a priority, through a :class:`SlotScheduler`.
 - ``throttle`` (HTTP 429 or Retry-After) pauses the whole account; waiting is cancellable
   and a cancelled waiter returns its token; every wait is observed in
-  ``zerossl_limiter_wait_seconds``.
+  ``zerossl_limiter_wait_seconds{account,priority}``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable
 
 from controller.clock import Clock, SystemClock
 from controller.observability import metrics
 from controller.tokenbucket import TokenBucket
-
-Sleep = Callable[[float], Awaitable[None]]
+from controller.zerossl.priority import Priority
+from controller.zerossl.scheduler import Sleep, SlotScheduler
 
 DEFAULT_PAUSE = 5.0  # a 429 without Retry-After
 MAX_PAUSE = 900.0  # a Retry-After of a day must not stop issuance for a day
@@ -35,7 +35,7 @@ def account_id(access_key: str) -> str:
 
 
 class AccountLimiter:
-    """The token bucket of one ZeroSSL account."""
+    """The token bucket of one ZeroSSL account, its tokens handed out by priority."""
 
     def __init__(
         self,
@@ -50,35 +50,21 @@ class AccountLimiter:
     ) -> None:
         self.name = name
         self._clock = clock
-        self._sleep = sleep
         self._default_pause = default_pause
         self._max_pause = max_pause
         self._bucket = TokenBucket(rate, burst, clock.monotonic)
-        self._wait = metrics.zerossl_limiter_wait.labels(account=name)
+        self._slots = SlotScheduler(self._bucket, clock.monotonic, sleep)
+        self._wait = {
+            p: metrics.zerossl_limiter_wait.labels(account=name, priority=p.label) for p in Priority
+        }
         self._tokens = metrics.zerossl_limiter_tokens.labels(account=name)
         self._throttled = metrics.zerossl_throttled.labels(account=name)
         self._tokens.set(burst)
 
-    async def acquire(self) -> float:
+    async def acquire(self, priority: Priority) -> float:
         """Waits for this account's next slot; returns the seconds waited. Cancellable."""
-        start = self._clock.monotonic()
-        slept = False
-        while True:
-            delay = self._bucket.reserve()
-            if delay > 0:
-                slept = True
-                slot = self._clock.monotonic() + delay
-                try:
-                    await self._sleep(delay)
-                except asyncio.CancelledError:
-                    self._bucket.cancel_reservation(slot)
-                    raise
-            if self._bucket.paused_for() <= 0:
-                break
-            # A pause started while we waited and covers our slot: book again after it
-            # (the old token is spent; returning it could let two bookings share a slot).
-        waited = self._clock.monotonic() - start if slept else 0.0
-        self._wait.observe(waited)
+        waited = await self._slots.acquire(priority)
+        self._wait[priority].observe(waited)
         self._tokens.set(self._bucket.tokens())
         return waited
 

@@ -4,7 +4,9 @@ account is waiting on, so a certificate costs create, verify and download and li
 Invariants:
 - A round lists ``certificate_status=pending_validation`` (pages of 1000) once per account with
   watched certificates; accounts are polled concurrently (at most ``concurrency`` at a time),
-  each account's calls one after another through its client (its token bucket, its timeout).
+  each through its client (its token bucket, its timeout): the list, then the certificates that
+  left it, at most ``DOWNLOADS_PER_ACCOUNT`` at a time (each waits in the account's bucket, so
+  one at a time would get one token in as many as there are workers).
 - A watched certificate still listed is observed as listed; the order is enqueued only when
   the observed status changes. One no longer listed left ``pending_validation`` since the
   round began (only certificates watched before the list call are judged): it is downloaded
@@ -15,7 +17,8 @@ Invariants:
   is enqueued, ahead of orders not started yet (``add_first``): under a ZeroSSL quota a
   finished certificate is recorded at once, not after every queued order has been created.
   Any other failure leaves the certificate watched for the next round; a
-  throttled account (its client already paused its bucket) sits the rest of the round out.
+  throttled account (its client already paused its bucket) sits the rest of the round out: its
+  other downloads are cancelled and their certificates stay watched.
 - A chain is handed out once; :meth:`unwatch` forgets everything about a certificate.
 """
 
@@ -25,6 +28,7 @@ import asyncio
 import dataclasses
 import logging
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from controller.clock import Clock
@@ -37,6 +41,7 @@ log = logging.getLogger(__name__)
 
 NOT_DOWNLOADABLE = frozenset({"certificate_not_issued", "certificate_not_downloadable"})
 JITTER = 0.2  # each pause is the interval times a factor within 1 +- JITTER
+DOWNLOADS_PER_ACCOUNT = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,19 +119,29 @@ class IssuancePoller:
         async with self._slots:
             try:
                 await self._poll_ids(client, ids)
-            except ZeroSSLError as error:
-                log.warning("batch poll: %s; trying again next round", error)
-            except Exception:
+            except* ZeroSSLError as errors:  # the list failed, or the account was throttled
+                log.warning("batch poll: %s; trying again next round", errors.exceptions[0])
+            except* Exception:
                 # A bug must not end the poller (and with it the leader); the next round retries.
                 log.exception("batch poll of %d certificate(s) failed", len(ids))
 
     async def _poll_ids(self, client: ZeroSSLClient, ids: list[str]) -> None:
         statuses = [CertificateStatus.PENDING_VALIDATION]
         listed = {c.id: c async for c in client.iter_certificates(statuses, limit=MAX_LIST_LIMIT)}
+        finished = []
         for certificate_id in ids:
             if certificate_id in listed:
                 self._observe(certificate_id, listed[certificate_id])
-                continue
+            else:
+                finished.append(certificate_id)
+        shared = iter(finished)  # each id goes to one downloader
+        async with asyncio.TaskGroup() as group:  # THROTTLED cancels the account's other calls
+            for _ in range(min(DOWNLOADS_PER_ACCOUNT, len(finished))):
+                group.create_task(self._download_each(client, shared))
+
+    async def _download_each(self, client: ZeroSSLClient, ids: Iterator[str]) -> None:
+        """Settles certificates that left the list, one after another; raises only THROTTLED."""
+        for certificate_id in ids:
             try:
                 certificate, chain = await self._settle(client, certificate_id)
             except ZeroSSLError as error:

@@ -12,7 +12,7 @@ from typing import cast
 import pytest
 
 from controller.clock import SystemClock
-from controller.issuer.controllers.poller import IssuancePoller
+from controller.issuer.controllers.poller import DOWNLOADS_PER_ACCOUNT, IssuancePoller
 from controller.kube.workqueue import RateLimitingQueue
 from controller.zerossl.client import ZeroSSLClient
 from controller.zerossl.errors import ErrorKind, ZeroSSLError
@@ -28,13 +28,21 @@ def error(type_: str, kind: ErrorKind, endpoint: str) -> ZeroSSLError:
 
 
 class FakeAccount:
-    """Certificates by id and status; ``failures`` maps an endpoint to errors raised in turn."""
+    """Certificates by id and status; ``failures`` maps an endpoint to errors raised in turn.
+
+    Like the real client's bucket, a THROTTLED failure closes ``bucket``: later calls wait
+    until the test opens it again. A download takes ``download_time`` seconds."""
 
     def __init__(self) -> None:
         self.status: dict[str, CertificateStatus] = {}
         self.calls: Counter[str] = Counter()
         self.failures: dict[str, list[ZeroSSLError]] = {}
         self.during_list: Callable[[], None] = lambda: None
+        self.bucket = asyncio.Event()
+        self.bucket.set()
+        self.download_time = 0.0
+        self.downloading = 0
+        self.most_downloading = 0
 
     def client(self) -> ZeroSSLClient:
         return cast(ZeroSSLClient, self)
@@ -43,30 +51,41 @@ class FakeAccount:
         status = self.status[certificate_id]
         return Certificate(certificate_id, status, status.value, common_name="shop.example.com")
 
-    def _fail(self, endpoint: str) -> None:
+    async def _fail(self, endpoint: str) -> None:
+        await self.bucket.wait()
         self.calls[endpoint] += 1
         if self.failures.get(endpoint):
-            raise self.failures[endpoint].pop(0)
+            failure = self.failures[endpoint].pop(0)
+            if failure.kind is ErrorKind.THROTTLED:
+                self.bucket.clear()
+            raise failure
 
     async def iter_certificates(
         self, statuses: Collection[CertificateStatus], *, limit: int
     ) -> AsyncIterator[Certificate]:
         assert list(statuses) == [PENDING]
         assert limit == 1000
-        self._fail("list")
+        await self._fail("list")
         self.during_list()
         for certificate_id, status in self.status.items():
             if status is PENDING:
                 yield self.view(certificate_id)
 
     async def download(self, certificate_id: str) -> CertificateBundle:
-        self._fail("download")
+        await self._fail("download")
+        self.downloading += 1
+        self.most_downloading = max(self.most_downloading, self.downloading)
+        try:
+            if self.download_time:
+                await asyncio.sleep(self.download_time)
+        finally:
+            self.downloading -= 1
         if self.status[certificate_id] is not CertificateStatus.ISSUED:
             raise error("certificate_not_issued", ErrorKind.NOT_YET, "download")
         return CertificateBundle(LEAF, CA)
 
     async def get_certificate(self, certificate_id: str) -> Certificate:
-        self._fail("get")
+        await self._fail("get")
         return self.view(certificate_id)
 
 
@@ -186,6 +205,25 @@ async def test_a_transient_download_failure_is_retried_next_round(
     assert await drain(queue) == ["shop/c1"]
 
 
+async def test_an_account_downloads_its_finished_certificates_concurrently(
+    queue: RateLimitingQueue[str],
+) -> None:
+    account = FakeAccount()
+    poller = make_poller(queue)
+    ids = [f"c{i}" for i in range(DOWNLOADS_PER_ACCOUNT + 2)]
+    watch(poller, account, *ids)
+    for certificate_id in ids:
+        account.status[certificate_id] = CertificateStatus.ISSUED
+    account.download_time = 0.02
+
+    await poller.poll()
+
+    assert account.most_downloading == DOWNLOADS_PER_ACCOUNT  # overlapping, and bounded
+    assert account.calls == Counter(list=1, download=len(ids))
+    assert sorted(await drain(queue)) == [f"shop/{i}" for i in ids]
+    assert all(poller.bundle(i) == LEAF + CA for i in ids)
+
+
 async def test_a_throttled_account_sits_the_round_out(queue: RateLimitingQueue[str]) -> None:
     account, other = FakeAccount(), FakeAccount()
     poller = make_poller(queue)
@@ -199,8 +237,9 @@ async def test_a_throttled_account_sits_the_round_out(queue: RateLimitingQueue[s
 
     await poller.poll()
 
-    assert account.calls == Counter(list=1, download=1)  # c2 waits for the next round
+    assert account.calls == Counter(list=1, download=1)  # c2's download was cancelled
     assert await drain(queue) == ["shop/o1"]  # the other account is not held up
+    account.bucket.set()  # the pause is over
     await poller.poll()
     assert sorted(await drain(queue)) == ["shop/c1", "shop/c2"]
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -184,6 +185,36 @@ async def test_get_status_download(client: ZeroSSLClient, zerossl: FakeZeroSSL) 
         ("GET", f"/certificates/{CERT_ID}/download/return"),
     ]
     assert zerossl.requests[2].query == {"include_cross_signed": "1", "access_key": KEY}
+
+
+async def test_a_download_goes_before_a_create_that_waited_longer(
+    zerossl: FakeZeroSSL, session: aiohttp.ClientSession
+) -> None:
+    account = "ZeroSSLClusterIssuer/priority"
+    limiter = LimiterRegistry(20, 1).for_account(KEY, account)
+    client = ZeroSSLClient(session, KEY, limiter, base_url=zerossl.url)
+    waits = {
+        p: metrics.zerossl_limiter_wait.labels(account=account, priority=p)._sum
+        for p in ("start", "finish")
+    }
+    zerossl.script(
+        json_answer({"certificate.crt": LEAF, "ca_bundle.crt": CA}),
+        json_answer(certificate_json(id=CERT_ID)),
+    )
+    limiter.throttle(0.05)  # both calls queue; the pause ends with one token
+
+    create = asyncio.create_task(
+        client.create_certificate(["example.com"], make_csr("example.com"))
+    )
+    await asyncio.sleep(0.01)
+    download = asyncio.create_task(client.download(CERT_ID))
+    await asyncio.gather(create, download)
+
+    assert [r.path for r in zerossl.requests] == [
+        f"/certificates/{CERT_ID}/download/return",
+        "/certificates",
+    ]
+    assert 0.02 < waits["finish"].get() < waits["start"].get()
 
 
 async def test_cancel_revoke_resend(client: ZeroSSLClient, zerossl: FakeZeroSSL) -> None:

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from controller.observability import metrics
 from controller.zerossl.limiter import MAX_PAUSE, LimiterRegistry, account_id
+from controller.zerossl.priority import Priority
 from tests.unit.zerossl.virtual_time import VirtualTime
 
 EPS = 1e-6
@@ -17,14 +18,14 @@ EPS = 1e-6
 @dataclass(frozen=True)
 class Step:
     gap: float
-    action: str  # "acquire", "throttle", "cancel"
+    action: str  # "start", "finish" (acquire at that priority), "throttle", "cancel"
     retry_after: float | None = None
 
 
 steps = st.lists(
     st.one_of(
-        st.builds(Step, st.floats(0, 1), st.just("acquire")),
-        st.builds(Step, st.floats(0, 1), st.just("acquire")),
+        st.builds(Step, st.floats(0, 1), st.just("start")),
+        st.builds(Step, st.floats(0, 1), st.just("finish")),
         st.builds(Step, st.floats(0, 2), st.just("cancel")),
         st.builds(Step, st.floats(0, 2), st.just("throttle"), st.none() | st.floats(0, 5)),
     ),
@@ -46,8 +47,8 @@ def run_scenario(
     async def scenario() -> None:
         tasks: list[asyncio.Task[None]] = []
 
-        async def acquirer(i: int) -> None:
-            await limiters[i].acquire()
+        async def acquirer(i: int, priority: Priority) -> None:
+            await limiters[i].acquire(priority)
             grants[i].append(time.now())
 
         timeline = []
@@ -55,8 +56,11 @@ def run_scenario(
         for n, step in enumerate(plan):
             t += step.gap
             i = n % accounts
-            if step.action == "acquire":
-                timeline.append((t, lambda i=i: tasks.append(asyncio.create_task(acquirer(i)))))
+            if step.action in ("start", "finish"):
+                priority = Priority[step.action.upper()]
+                timeline.append(
+                    (t, lambda i=i, p=priority: tasks.append(asyncio.create_task(acquirer(i, p))))
+                )
             elif step.action == "throttle":
 
                 def throttle(i: int = i, retry_after: float | None = step.retry_after) -> None:
@@ -107,7 +111,7 @@ def test_queued_calls_spread_out_after_a_pause() -> None:
         limiter.throttle(10)
 
         async def one() -> None:
-            await limiter.acquire()
+            await limiter.acquire(Priority.START)
             grants.append(time.now() - start)
 
         tasks = [asyncio.create_task(one()) for _ in range(5)]
@@ -128,8 +132,8 @@ def test_a_pause_holds_back_a_waiter_already_booked() -> None:
     grants: list[float] = []
 
     async def scenario() -> None:
-        await limiter.acquire()  # the burst token
-        task = asyncio.create_task(limiter.acquire())  # booked for start + 1
+        await limiter.acquire(Priority.START)  # the burst token
+        task = asyncio.create_task(limiter.acquire(Priority.START))  # booked for start + 1
         await time.run([(start + 0.5, lambda: limiter.throttle(4))])
         await task
         grants.append(time.now() - start)
@@ -169,13 +173,14 @@ def test_registry_shares_one_bucket_per_key_and_never_keeps_the_key() -> None:
 async def test_cancelled_waiter_returns_its_token_and_wait_is_observed() -> None:
     registry = LimiterRegistry(20.0, 1)
     limiter = registry.for_account("k-cancel", "Issuer/cancel")
-    assert await limiter.acquire() == 0.0
-    waiter = asyncio.create_task(limiter.acquire())
+    assert await limiter.acquire(Priority.START) == 0.0
+    waiter = asyncio.create_task(limiter.acquire(Priority.START))
     await asyncio.sleep(0.005)
     waiter.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiter
-    waited = await limiter.acquire()  # gets the returned slot, ~0.05 s after the first
+    waited = await limiter.acquire(Priority.START)  # the slot it left, ~0.05 s after the first
     assert 0 < waited < 0.2
-    samples = metrics.zerossl_limiter_wait.labels(account="Issuer/cancel")._sum.get()
+    wait = metrics.zerossl_limiter_wait.labels(account="Issuer/cancel", priority="start")
+    samples = wait._sum.get()
     assert samples >= waited
