@@ -143,6 +143,7 @@ class Observations:
     controller_zerossl: Mapping[str, float]
     controller_kube: Mapping[str, float]
     reconciles: Mapping[str, float]
+    draft_searches: Mapping[str, float]
     depth: Sequence[DepthSample]
     watcher_relists: int
 
@@ -260,6 +261,9 @@ class LoadRun:
             ),
             reconciles=self.metrics.counter_delta(
                 "zerossl_issuer_reconcile_total", "controller", "result"
+            ),
+            draft_searches=self.metrics.counter_delta(
+                "zerossl_issuer_draft_searches_total", "served_by"
             ),
             depth=list(self.metrics.depth),
             watcher_relists=self.watcher.relists,

@@ -279,7 +279,8 @@ def _issuance_details(result: RunResult) -> str:
             f"{s.get('lease_writes_per_second', 0)}/s (a cost of leadership, not of issuance: "
             "apart from the writes-per-issuance target)",
             f"- ZeroSSL calls per issuance by endpoint: "
-            f"{_pairs(s['zerossl_calls_by_endpoint_per_issuance'])}",
+            f"{_pairs(s['zerossl_calls_by_endpoint_per_issuance'])}; lost-draft searches by "
+            f"how they were served: {_pairs(s.get('draft_searches_per_issuance', {}))}",
             f"- Reconciles per issuance: {_pairs(s['reconciles_per_issuance'])}",
             f"- Processes: {_processes(s)}",
             f"- {_settings(result)}",

@@ -55,6 +55,7 @@ def issuance_summary(seen: Observations) -> dict[str, Any]:
         ),
         "zerossl_429s": seen.zerossl.throttled(),
         "reconciles_per_issuance": _rounded(per_issuance(seen.reconciles, issued)),
+        "draft_searches_per_issuance": _rounded(per_issuance(seen.draft_searches, issued)),
         "watcher_relists": seen.watcher_relists,
         "failure_messages": _failure_messages(seen),
     }
