@@ -279,13 +279,20 @@ def _issuance_details(result: RunResult) -> str:
             f"{s.get('lease_writes_per_second', 0)}/s (a cost of leadership, not of issuance: "
             "apart from the writes-per-issuance target)",
             f"- ZeroSSL calls per issuance by endpoint: "
-            f"{_pairs(s['zerossl_calls_by_endpoint_per_issuance'])}; lost-draft searches by "
-            f"how they were served: {_pairs(s.get('draft_searches_per_issuance', {}))}",
+            f"{_pairs(s['zerossl_calls_by_endpoint_per_issuance'])}{_draft_searches(s)}",
             f"- Reconciles per issuance: {_pairs(s['reconciles_per_issuance'])}",
             f"- Processes: {_processes(s)}",
             f"- {_settings(result)}",
         ]
     )
+
+
+def _draft_searches(summary: Mapping[str, Any]) -> str:
+    """Lost-draft searches by how they were served (runs recorded before it was: nothing)."""
+    searches = summary.get("draft_searches_per_issuance")
+    if searches is None:
+        return ""
+    return f"; lost-draft searches by how they were served: {_pairs(searches)}"
 
 
 # --- sections -----------------------------------------------------------------------------

@@ -140,6 +140,7 @@ def test_report_shows_targets_failures_and_plots(tmp_path: Path) -> None:
             "kube_writes_by_resource_per_issuance": {"patch x": 4.0},
             "zerossl_calls_by_endpoint_per_issuance": {"create": 1.0},
             "reconciles_per_issuance": {"certificaterequests/done": 3.0},
+            "draft_searches_per_issuance": {"listing": 0.25, "search": 0.5},
             "processes": {"controller": {"cpu_seconds": 0.5, "peak_rss_mib": 100.0}},
         },
         targets=[Target("Kubernetes writes per issuance", 9.0, 8.0, "writes")],
@@ -166,6 +167,10 @@ def test_report_shows_targets_failures_and_plots(tmp_path: Path) -> None:
         in text
     )
     assert "| tiny | 1/2 | lost: one |" in text
+    assert (
+        "create 1.00; lost-draft searches by how they were served: listing 0.25, search 0.50"
+        in text
+    )
     assert "![two requests](benchmarks/tiny.png)" in text
     assert (tmp_path / "benchmarks" / "tiny.png").read_bytes().startswith(b"\x89PNG")
 
