@@ -222,7 +222,9 @@ class Controller:
         )
         poller = IssuancePoller(self.order_queue, interval=settings.poll_interval, clock=self.clock)
         fresh = FreshOrders()  # this term's knowledge only: a new leader knows no order as fresh
-        drafts = DraftSearches()  # the term's lost-draft searches, coalesced per account
+        # The term's lost-draft searches, coalesced per account; a create the old leader sent is
+        # answered within the ZeroSSL call timeout.
+        drafts = DraftSearches(grace=settings.zerossl_timeout)
         orders = OrderReconciler(
             self.kube,
             self.caches,

@@ -16,6 +16,14 @@ Invariants:
   / 1000) by the last listing's ``total_count``; 1 before any), only if ``k > pages``; else
   each search makes its own call. A lone search never lists; a stale estimate over-prices one
   listing, which corrects it.
+- Inherited searches: an order this leader never sent a create for in its term
+  (:meth:`attempting` not called for it) can only have a draft from an earlier term, which
+  existed when this term began: the old leader stopped before its Lease expired, and a create
+  ZeroSSL received is answered within the ZeroSSL timeout (``grace``). So one consistent
+  listing started at least ``grace`` after the term began answers every inherited search of
+  the account for the rest of the term (the term's snapshot: CSR MD5 -> certificates); the
+  first inherited search after ``grace`` lists even when alone. Searches of orders whose create
+  this term sent follow the freshness rule above.
 - A listing reads every page and is trusted only if every page reported the same total.
   ZeroSSL lists newest first: a certificate leaving an earlier page during the listing shifts
   a later one past a page boundary, unseen, and only drafts added in front shift back; an
@@ -28,8 +36,10 @@ Invariants:
   waits on a future of its own: cancelling one order cancels only that future, never the
   flight serving the others (waiters owning a shielded flight would need the last one out to
   stop it). When :meth:`run` stops, every unanswered search is cancelled.
-- Memory: one small record per account (keyed by its client; ZeroSSLAccounts keeps one per
-  account) for one term; waiting searches are bounded by the workers.
+- Memory: one record per account (keyed by its client; ZeroSSLAccounts keeps one per account)
+  for one term, holding at most one snapshot (the account's unfinished certificates); the keys
+  of orders with a create sent this term until they are forgotten; waiting searches are
+  bounded by the workers.
 """
 
 from __future__ import annotations
@@ -37,7 +47,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import math
-from collections.abc import Collection, Iterable
+import time
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -49,7 +60,9 @@ from controller.zerossl.csr import CsrHashes
 from controller.zerossl.models import Certificate, CertificatePage, CertificateStatus
 
 UNFINISHED = (CertificateStatus.DRAFT, CertificateStatus.PENDING_VALIDATION)
-SEARCH, LISTING = "search", "listing"  # how a search was served (metric label, span attribute)
+# How a search was served (metric label, span attribute): its own call, a listing shared with
+# the searches waiting with it, or the term's snapshot.
+SEARCH, LISTING, SNAPSHOT = "search", "listing", "snapshot"
 ATTR_SERVED_BY = "zerossl_issuer.draft_search.served_by"
 
 
@@ -75,6 +88,7 @@ class _Search:
     answer: asyncio.Future[Certificate | None]
     context: contextvars.Context  # the order's, so its own call joins the order's trace
     span: trace.SpanContext
+    inherited: bool  # no create of its order was sent this term
     served_by: str = SEARCH  # set when a flight takes it
 
 
@@ -84,6 +98,7 @@ class _Account:
     waiting: list[_Search] = field(default_factory=list)
     flying: bool = False  # a flight is queued or running
     pages: int = 1  # what listing the account costs, as last learnt
+    snapshot: dict[str, list[Certificate]] | None = None  # by CSR MD5 (module docstring)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,25 +115,43 @@ class DraftSearches:
     """This leadership term's lost-draft searches, coalesced per account; :meth:`run` serves
     them until cancelled."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, grace: float, clock: Callable[[], float] = time.monotonic) -> None:
+        """The term begins now; ``grace``: the ZeroSSL call timeout (module docstring)."""
         self._accounts: dict[CertificateLister, _Account] = {}
         self._ready: asyncio.Queue[_Account] = asyncio.Queue()
+        self._clock = clock
+        self._snapshot_from = clock() + grace
+        self._attempted: set[str] = set()
+
+    def attempting(self, order_key: str) -> None:
+        """A create of ``order_key``'s certificate is about to be sent (call it first)."""
+        self._attempted.add(order_key)
+
+    def forget(self, order_key: str) -> None:
+        """The order is gone."""
+        self._attempted.discard(order_key)
 
     async def find(
-        self, client: CertificateLister, common_name: str, hashes: CsrHashes
+        self, client: CertificateLister, common_name: str, hashes: CsrHashes, order_key: str
     ) -> Certificate | None:
         """The unfinished certificate created from the CSR ``hashes`` names, if any; raises
         the client's error when the call serving this search failed."""
         account = self._accounts.get(client)
         if account is None:
             account = self._accounts[client] = _Account(client)
+        inherited = order_key not in self._attempted
         with tracing.start_span("zerossl.draft_search") as span:
+            if inherited and account.snapshot is not None:
+                span.set_attribute(ATTR_SERVED_BY, SNAPSHOT)
+                metrics.draft_searches.labels(served_by=SNAPSHOT).inc()
+                return _in_snapshot(account.snapshot, hashes)
             search = _Search(
                 common_name,
                 hashes,
                 asyncio.get_running_loop().create_future(),
                 contextvars.copy_context(),
                 span.get_span_context(),
+                inherited,
             )
             account.waiting.append(search)
             if not account.flying:
@@ -146,8 +179,8 @@ class DraftSearches:
         try:
             while batch := _take(account):
                 try:
-                    if len(batch) > account.pages:
-                        await _list(account, batch)
+                    if len(batch) > account.pages or self._snapshot_wanted(account, batch):
+                        await self._list(account, batch)
                     else:
                         await _search_each(account.client, batch)
                 except Exception as error:  # each order's reconcile judges it
@@ -156,33 +189,57 @@ class DraftSearches:
             account.flying = False
             _cancel(batch)
 
+    def _snapshot_wanted(self, account: _Account, batch: list[_Search]) -> bool:
+        """A listing now would become the term's snapshot, and an inherited search waits."""
+        return (
+            account.snapshot is None
+            and self._clock() >= self._snapshot_from
+            and any(search.inherited for search in batch)
+        )
 
-async def _list(account: _Account, batch: list[_Search]) -> None:
-    """One listing of the account answers every search of ``batch``."""
-    for search in batch:
-        search.served_by = LISTING
-    links = [trace.Link(s.span) for s in batch]
-    attributes = {"zerossl_issuer.draft_search.orders": len(batch)}
-    with tracing.start_span("zerossl.draft_listing", attributes, links=links):
-        listed = await _read(account.client, search=None)
-    account.pages = max(1, math.ceil(max(listed.totals) / MAX_LIST_LIMIT))
-    if not listed.consistent:
-        await _search_each(account.client, batch)
-        return
-    by_md5: dict[str, list[Certificate]] = {}
-    for certificate in listed.certificates:
-        if certificate.csr_md5 is not None:
-            by_md5.setdefault(certificate.csr_md5, []).append(certificate)
-    for search in batch:
-        candidates = by_md5.get(search.hashes.md5, ())
-        _answer(search, _first_match(candidates, search.hashes))
+    async def _list(self, account: _Account, batch: list[_Search]) -> None:
+        """One listing of the account answers every search of ``batch``; it becomes the term's
+        snapshot when it started late enough and is consistent."""
+        for search in batch:
+            search.served_by = LISTING
+        links = [trace.Link(s.span) for s in batch]
+        attributes = {"zerossl_issuer.draft_search.orders": len(batch)}
+        started = self._clock()
+        with tracing.start_span("zerossl.draft_listing", attributes, links=links):
+            listed = await _read(account.client, search=None)
+        account.pages = max(1, math.ceil(max(listed.totals) / MAX_LIST_LIMIT))
+        if not listed.consistent:
+            await _search_each(account.client, batch)
+            return
+        by_md5: dict[str, list[Certificate]] = {}
+        for certificate in listed.certificates:
+            if certificate.csr_md5 is not None:
+                by_md5.setdefault(certificate.csr_md5, []).append(certificate)
+        if started >= self._snapshot_from:
+            account.snapshot = by_md5
+        for search in batch:
+            candidates = by_md5.get(search.hashes.md5, ())
+            _answer(search, _first_match(candidates, search.hashes))
 
 
 def _take(account: _Account) -> list[_Search]:
-    """The searches waiting now (those whose order gave up are dropped)."""
-    batch = [s for s in account.waiting if not s.answer.done()]
+    """The searches waiting now that a flight must serve: those whose order gave up are
+    dropped, inherited ones are answered from the snapshot if there is one."""
+    batch = []
+    for search in account.waiting:
+        if search.answer.done():
+            continue
+        if search.inherited and account.snapshot is not None:
+            search.served_by = SNAPSHOT
+            _answer(search, _in_snapshot(account.snapshot, search.hashes))
+        else:
+            batch.append(search)
     account.waiting.clear()
     return batch
+
+
+def _in_snapshot(snapshot: dict[str, list[Certificate]], hashes: CsrHashes) -> Certificate | None:
+    return _first_match(snapshot.get(hashes.md5, ()), hashes)
 
 
 async def _search_each(client: CertificateLister, batch: list[_Search]) -> None:

@@ -202,6 +202,7 @@ class OrderReconciler:
         if obj is None:
             self._written.forget(key)
             self._fresh.forget(key)
+            self._drafts.forget(key)
             return DONE
         if not self._written.caught_up(key, obj):
             return DONE
@@ -390,7 +391,7 @@ class OrderReconciler:
             match action:
                 case AdoptOrCreate():
                     self._fresh.forget(run.key)  # from here on, a certificate may exist
-                    return await _adopt_or_create(client, self._drafts, action)
+                    return await _adopt_or_create(client, self._drafts, action, run.key)
                 case Verify():
                     return await _verify(client, action)
                 case ResendEmail(cert_id, token):
@@ -482,17 +483,18 @@ class OrderReconciler:
 
 
 async def _adopt_or_create(
-    client: ZeroSSLClient, drafts: DraftSearches, action: AdoptOrCreate
+    client: ZeroSSLClient, drafts: DraftSearches, action: AdoptOrCreate, order_key: str
 ) -> Outcome:
     """Adopt the unfinished certificate created from this CSR (searching for it when asked,
     coalesced with the account's other searches), else create one if allowed."""
     if action.search_first:
         hashes = CsrHashes(action.csr_md5, action.csr_sha256)
-        found = await drafts.find(client, action.domains[0], hashes)
+        found = await drafts.find(client, action.domains[0], hashes, order_key)
         if found is not None:
             return CertificateObtained(found, adopted=True)
     if not action.allow_create:
         return NoDraftFound()
+    drafts.attempting(order_key)  # from here on, this term may have made its draft
     created = await client.create_certificate(
         action.domains,
         action.csr_pem,

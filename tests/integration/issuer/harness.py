@@ -156,7 +156,7 @@ class Replica:
             )
             poller = IssuancePoller(self.orders, interval=settings.poll_interval, clock=clock)
             fresh = FreshOrders()  # one per run: a restarted sandbox knows no order as fresh
-            drafts = DraftSearches()
+            drafts = DraftSearches(grace=settings.zerossl_timeout)
             orders = OrderReconciler(
                 self.kube,
                 self.caches,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,8 +85,9 @@ class FakeAccount:
 
 
 @contextlib.asynccontextmanager
-async def running() -> AsyncIterator[DraftSearches]:
-    drafts = DraftSearches()
+async def running(drafts: DraftSearches | None = None) -> AsyncIterator[DraftSearches]:
+    """Runs ``drafts`` (by default one that never takes a snapshot: the freshness rule alone)."""
+    drafts = drafts or DraftSearches(grace=math.inf)
     task = asyncio.create_task(drafts.run())
     try:
         yield drafts
@@ -104,7 +106,7 @@ async def settle(condition: Any = lambda: False, rounds: int = 50) -> None:
 
 
 def find(drafts: DraftSearches, account: FakeAccount, n: int) -> asyncio.Task[Certificate | None]:
-    return asyncio.create_task(drafts.find(account, f"n{n}.example.com", hashes(n)))
+    return asyncio.create_task(drafts.find(account, f"n{n}.example.com", hashes(n), f"o{n}"))
 
 
 def ids(results: list[Certificate | None]) -> list[str | None]:
@@ -132,7 +134,7 @@ async def test_a_lone_search_is_one_call_by_common_name() -> None:
     account = FakeAccount()
     account.add(1, 2)
     async with running() as drafts:
-        found = await drafts.find(account, "n1.example.com", hashes(1))
+        found = await drafts.find(account, "n1.example.com", hashes(1), "o1")
     assert ids([found]) == ["c1"]
     assert account.calls == [("n1.example.com", 1)]
 
@@ -282,7 +284,7 @@ async def test_a_failed_listing_fails_its_searches_and_the_next_search_retries()
             with pytest.raises(ZeroSSLError) as caught:
                 await task
             assert caught.value.kind is ErrorKind.RETRYABLE
-        found = await drafts.find(account, "n1.example.com", hashes(1))
+        found = await drafts.find(account, "n1.example.com", hashes(1), "o1")
     assert ids([found]) == ["c1"]
     assert account.calls == [("n0.example.com", 1), (LISTING, 1), ("n1.example.com", 1)]
 
@@ -307,7 +309,7 @@ async def test_an_order_that_gives_up_leaves_the_listing_to_the_others() -> None
 
 async def test_stopping_cancels_every_search_and_flight() -> None:
     account = FakeAccount()
-    drafts = DraftSearches()
+    drafts = DraftSearches(grace=math.inf)
     runner = asyncio.create_task(drafts.run())
     first = await busy(drafts, account)
     queued = find(drafts, account, 1)
@@ -328,7 +330,7 @@ async def test_a_listing_links_the_searches_it_served_and_a_search_call_joins_it
 
     async def order(n: int) -> Certificate | None:
         with tracing.start_span(f"reconcile.order-{n}"):
-            return await drafts.find(account, f"n{n}.example.com", hashes(n))
+            return await drafts.find(account, f"n{n}.example.com", hashes(n), f"o{n}")
 
     async with running() as drafts:
         account.held = True
@@ -352,3 +354,61 @@ async def test_a_listing_links_the_searches_it_served_and_a_search_call_joins_it
     assert {link.context.span_id for link in listing.links} == served_by["listing"]
     calls = [s.parent.span_id for s in finished if s.name == "zerossl.list" and s.parent]
     assert sorted(calls) == sorted([*served_by["search"], listing.context.span_id])
+
+
+# --- the term's snapshot -------------------------------------------------------------------
+
+
+@dataclass
+class Clock:
+    now: float = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_inherited_searches_share_one_snapshot_listing_once_the_grace_is_over() -> None:
+    account = FakeAccount()
+    account.add(1, 2)
+    clock = Clock()
+    async with running(DraftSearches(grace=10.0, clock=clock)) as drafts:
+        assert ids([await find(drafts, account, 1)]) == ["c1"]  # within the grace: own call
+        clock.now = 10.0
+        assert ids([await find(drafts, account, 2)]) == ["c2"]  # alone, yet a listing
+        account.add(3)  # an old leader's draft cannot appear now; this one shows it is unseen
+        results = [await find(drafts, account, n) for n in (1, 2, 3)]
+    assert ids(results) == ["c1", "c2", None]  # from the snapshot, no call
+    assert account.calls == [("n1.example.com", 1), (LISTING, 1)]
+
+
+async def test_an_order_that_sent_a_create_this_term_is_not_answered_from_the_snapshot() -> None:
+    account = FakeAccount()
+    clock = Clock()
+    async with running(DraftSearches(grace=10.0, clock=clock)) as drafts:
+        clock.now = 20.0
+        assert await find(drafts, account, 9) is None  # takes the snapshot (empty)
+        drafts.attempting("o5")
+        account.add(5)  # its create's answer was lost, the draft exists
+        assert ids([await find(drafts, account, 5)]) == ["c5"]  # its own call sees it
+        drafts.forget("o5")
+        assert await find(drafts, account, 5) is None  # a new order o5: inherited, snapshot
+    assert account.calls == [(LISTING, 1), ("n5.example.com", 1)]
+
+
+async def test_a_snapshot_is_only_a_listing_started_after_the_grace() -> None:
+    account = FakeAccount()
+    clock = Clock()
+    async with running(DraftSearches(grace=10.0, clock=clock)) as drafts:
+        clock.now = 5.0
+        first = await busy(drafts, account)
+        waiting = [find(drafts, account, n) for n in (1, 2)]
+        await settle()
+        release(account, hold_next=True)
+        await settle(lambda: account.gates)  # the shared listing started at 5 s
+        clock.now = 15.0
+        release(account)
+        await asyncio.gather(first, *waiting)
+        account.add(7)
+        assert ids([await find(drafts, account, 7)]) == ["c7"]  # so this one lists again
+        assert await find(drafts, account, 8) is None  # and that listing is the snapshot
+    assert account.calls == [("n0.example.com", 1), (LISTING, 1), (LISTING, 1)]
