@@ -16,6 +16,7 @@ import pytest
 import yarl
 
 from controller.sandbox.stack import ControllerOptions, Stack, StackOptions
+from tests.conftest import KubeWorld
 
 FAKE_CONTROLLER = (sys.executable, "-m", "tests.integration.stack.fake_controller")
 
@@ -32,8 +33,10 @@ def fake_options(solver_dir: Path, **options: Any) -> StackOptions:
 
 
 @pytest.fixture
-async def stack() -> AsyncIterator[Stack]:
-    async with Stack(StackOptions(replicas=0, authorization=True)) as running:
+async def stack(kube_world: KubeWorld) -> AsyncIterator[Stack]:
+    """No replicas, RBAC enforced, on each API-server world."""
+    kube_mode = "real" if kube_world == "real" else "in-process"
+    async with Stack(StackOptions(replicas=0, authorization=True, kube_mode=kube_mode)) as running:
         yield running
 
 
