@@ -90,8 +90,9 @@ class OrderFacts:
     after a restart or a failover). ``http_turn``: another order with the same CSR (its key)
     holds the HTTP validation file, so this one waits for its turn (the act layer's
     ``HttpTurns``; only ever set for an order validating a draft over HTTP). ``account_known``:
-    the act layer still holds a client of the issuer's account although the issuer or its
-    Secret may be gone (a namespace being deleted), so a cancel can still be sent.
+    the order is being deleted and the act layer still holds a client of its issuer's account
+    although the issuer or its Secret may be gone (a namespace being deleted), so a cancel can
+    still be sent.
     """
 
     issuer: Issuer | None

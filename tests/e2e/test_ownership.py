@@ -53,15 +53,12 @@ async def stack() -> AsyncIterator[Stack]:
 
 
 @pytest.fixture(autouse=True)
-def _report(request: pytest.FixtureRequest, stack: Stack) -> Iterator[None]:
-    yield from reported(request, stack)
-
-
-@pytest.fixture
-def faults(stack: Stack) -> Iterator[None]:
-    """The test may set ``stack.emulator.faults``; they are reset after it."""
-    yield
-    stack.emulator.faults = Faults()
+def _each_test(request: pytest.FixtureRequest, stack: Stack) -> Iterator[None]:
+    """A failed test's report shows the stack; the emulator's faults are reset after each."""
+    try:
+        yield from reported(request, stack)
+    finally:
+        stack.emulator.faults = Faults()
 
 
 async def order_status(stack: Stack, name: str, namespace: str = E2E_NAMESPACE) -> JSON:
@@ -93,14 +90,20 @@ async def wait_create_failed(stack: Stack, name: str) -> None:
     await poll(probe, timeout=WAIT, describe=lambda: f"order {name} never failed a create")
 
 
-async def request_with_failed_create(stack: Stack, name: str, csr: bytes) -> None:
-    """A request whose first create at ZeroSSL fails (so its order is not fresh any more)."""
+async def same_csr_in_flight(stack: Stack, first: str, second: str, host: str) -> tuple[bytes, str]:
+    """Request ``first`` held in pending_validation at ZeroSSL, then ``second`` with the same
+    CSR, whose first create fails (so its order is not fresh any more and searches for a lost
+    draft); the CSR and the id of ``first``'s certificate."""
+    csr = make_csr([f"{host}.{DOMAIN}"])
+    stack.emulator.faults = Faults(stuck_issuance=True)
+    await stack.cluster.create_certificate_request(E2E_NAMESPACE, first, csr, REF)
+    (held,) = await wait_held(stack, csr, 1)
     stack.emulator.faults = Faults(stuck_issuance=True, endpoints={"create": ALWAYS_FAILS})
-    await stack.cluster.create_certificate_request(E2E_NAMESPACE, name, csr, REF)
-    await wait_create_failed(stack, name)
+    await stack.cluster.create_certificate_request(E2E_NAMESPACE, second, csr, REF)
+    await wait_create_failed(stack, second)
+    return csr, held
 
 
-@pytest.mark.usefixtures("faults")
 async def test_identical_csrs_in_flight_are_both_issued_with_their_own_certificates(
     stack: Stack,
 ) -> None:
@@ -118,15 +121,10 @@ async def test_identical_csrs_in_flight_are_both_issued_with_their_own_certifica
     assert sorted(c.status for c in certificates_for(stack, csr)) == ["issued", "issued"]
 
 
-@pytest.mark.usefixtures("faults")
 async def test_deleting_one_of_two_identical_requests_leaves_the_other_untouched(
     stack: Stack,
 ) -> None:
-    csr = make_csr([f"keep.{DOMAIN}"])
-    stack.emulator.faults = Faults(stuck_issuance=True)
-    await stack.cluster.create_certificate_request(E2E_NAMESPACE, "keep", csr, REF)
-    (kept,) = await wait_held(stack, csr, 1)
-    await request_with_failed_create(stack, "drop", csr)
+    csr, kept = await same_csr_in_flight(stack, "keep", "drop", "keep")
 
     await stack.kube.delete(REQUEST_API_VERSION, "CertificateRequest", "drop", E2E_NAMESPACE)
     await wait_gone(stack, ISSUER_API_VERSION, "ZeroSSLOrder", "drop", E2E_NAMESPACE)
@@ -138,15 +136,10 @@ async def test_deleting_one_of_two_identical_requests_leaves_the_other_untouched
     assert (await order_status(stack, "keep"))["certificateID"] == kept
 
 
-@pytest.mark.usefixtures("faults")
 async def test_renewal_with_an_unchanged_key_after_a_restart_gets_a_new_certificate(
     stack: Stack,
 ) -> None:
-    csr = make_csr([f"renewal.{DOMAIN}"])
-    stack.emulator.faults = Faults(stuck_issuance=True)
-    await stack.cluster.create_certificate_request(E2E_NAMESPACE, "renewal-1", csr, REF)
-    (first,) = await wait_held(stack, csr, 1)
-    await request_with_failed_create(stack, "renewal-2", csr)
+    csr, first = await same_csr_in_flight(stack, "renewal-1", "renewal-2", "renewal")
 
     stack.emulator.faults = Faults()
     await stack.replicas[0].restart()
@@ -163,7 +156,6 @@ async def test_renewal_with_an_unchanged_key_after_a_restart_gets_a_new_certific
     assert new.serial_number != old.serial_number
 
 
-@pytest.mark.usefixtures("faults")
 async def test_namespace_deleted_mid_flight_cancels_its_certificate(stack: Stack) -> None:
     namespace = "ownership-gone"
     await stack.cluster.create_namespace(namespace)

@@ -248,7 +248,9 @@ class OrderReconciler:
             request_gone=self._request_gone(order),
             fresh=self._fresh.is_fresh(key, order.uid),
             http_turn=self._http_turn(key, order, remote),
-            account_known=ref is not None and self._accounts.last_client(ref) is not None,
+            account_known=order.deleting
+            and ref is not None
+            and self._accounts.last_client(ref) is not None,
         )
 
     def _http_turn(self, key: str, order: Order, remote: Certificate | None) -> str | None:
