@@ -15,6 +15,10 @@ Invariants:
 - A decision's Events are recorded once the status they describe is written.
 - Read your writes: an order is never decided from a cache older than this reconciler's own
   last write of it; the informer event of that write wakes the order again.
+- An order owns only what it created or can prove is its own: per CSR one order at a time
+  searches, adopts or creates, what it obtains is claimed before that ends, and a search
+  passes over certificates other orders own (CertificateOwners). Orders sharing a CSR take
+  turns for HTTP validation (HttpTurns, a fact of the decision).
 - ZeroSSL errors, unusable API keys and solver faults become outcomes, never exceptions. A
   solver that cannot work as configured (credentials refused, zone or API missing, invalid
   spec) waits long with a Warning Event, never fails the order: fixing the spec or Secret is
