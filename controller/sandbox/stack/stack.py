@@ -23,7 +23,7 @@ from typing import Final, Literal, Self, TypeVar
 from controller.sandbox.kube import KubeAPIServer
 from controller.sandbox.zerossl import ZeroSSLEmulator
 
-from . import manifests
+from . import handstart, manifests
 from .apiserver import (
     ApiServer,
     ApiServerAccess,
@@ -163,6 +163,11 @@ class Stack:
         return self.workdir / "controller.kubeconfig"
 
     @property
+    def solver_registry(self) -> Path:
+        """Where replicas started by hand register their solver address (see handstart)."""
+        return self.workdir / "solver-endpoints"
+
+    @property
     def controller_user(self) -> str:
         """The user name of the controller's ServiceAccount."""
         o = self.options.controller
@@ -290,7 +295,8 @@ class Stack:
     # --- replicas --------------------------------------------------------------------------
 
     def _solver_endpoints(self) -> list[Address]:
-        return [r.solver_address for r in self.replicas if r.running]
+        started = [r.solver_address for r in self.replicas if r.running]
+        return list(dict.fromkeys([*started, *handstart.registered(self.solver_registry)]))
 
     async def add_replica(self, *, ready: bool = True) -> Replica:
         """Start one more replica (named ``replica-<i>``); with ``ready``, wait for /readyz."""
@@ -303,6 +309,7 @@ class Stack:
             logdir=self.workdir / f"replica-{index}",
             ports=self._ports,
             cwd=manifests.REPO_ROOT,
+            solver_registry=self.solver_registry,
         )
         self.replicas.append(replica)
         await replica.start(ready=ready)
