@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import signal
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from controller.sandbox.certmanager import keys
+from controller.sandbox.certmanager import keys, kubeconfig
 from controller.sandbox.certmanager.approver import approve_waiting
 from controller.sandbox.certmanager.certificates import (
     CERTIFICATE_API_VERSION,
@@ -352,3 +355,65 @@ def test_go_durations() -> None:
     for bad in ("", "1d", "h", "5 m"):
         with pytest.raises(ValueError, match="is not a duration"):
             go_duration(bad)
+
+
+async def test_the_stand_in_command_approves_until_interrupted(stack: Stack) -> None:
+    await stack.cluster.create_certificate_request(
+        "default", "queued", make_csr(NAMES), OURS, approved=False
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "controller.sandbox",
+        "cert-manager",
+        "--kubeconfig",
+        str(stack.admin_kubeconfig),
+        "--interval",
+        "0.1",
+        cwd=REPO_ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    assert process.stdout is not None
+    lines: list[bytes] = []
+    try:
+        async with asyncio.timeout(20):
+            while b"approved CertificateRequest default/queued (auto-approver)" not in (
+                line := await process.stdout.readline()
+            ):
+                assert line, b"".join(lines).decode()
+                lines.append(line)
+        assert approved(await stack.cluster.get_request("default", "queued"))
+    finally:
+        process.send_signal(signal.SIGINT)
+        async with asyncio.timeout(10):
+            await process.communicate()
+    text = b"".join(lines).decode()
+    assert process.returncode == 0, text
+    assert f"cert-manager stand-in on {stack.access.url}: auto-approving" in text
+
+
+def test_kubeconfig_errors_are_specific(tmp_path: Path) -> None:
+    path = tmp_path / "config"
+    with pytest.raises(ValueError, match="cannot read the kubeconfig"):
+        kubeconfig.load(path)
+    base = {
+        "current-context": "c",
+        "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
+        "clusters": [{"name": "k", "cluster": {"server": "https://127.0.0.1:1"}}],
+        "users": [{"name": "u", "user": {"client-certificate-data": "x"}}],
+    }
+    path.write_text(yaml.safe_dump(base))
+    with pytest.raises(ValueError, match="user 'u' has no token"):
+        kubeconfig.load(path)
+    base["users"] = [{"name": "u", "user": {"token": "t"}}]
+    path.write_text(yaml.safe_dump(base))
+    with pytest.raises(ValueError, match="names no certificate authority"):
+        kubeconfig.load(path)
+    base["clusters"][0]["cluster"]["insecure-skip-tls-verify"] = True  # type: ignore[index]
+    path.write_text(yaml.safe_dump(base))
+    assert kubeconfig.load(path) == kubeconfig.Access("https://127.0.0.1:1", "t", None)
+    base["current-context"] = "other"
+    path.write_text(yaml.safe_dump(base))
+    with pytest.raises(ValueError, match="no context named 'other'"):
+        kubeconfig.load(path)
