@@ -34,27 +34,12 @@ KEPT = re.compile(r"files \(kubeconfigs, logs, replica command scripts\) are kep
 
 async def test_demo_issues_and_prints_the_certificate() -> None:
     started = time.monotonic()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "controller.sandbox",
-        "demo",
-        cwd=REPO_ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        async with asyncio.timeout(DEMO_LIMIT):
-            out, err = await process.communicate()
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        pytest.fail(f"the demo did not finish within {DEMO_LIMIT:g}s")
+    async with demo() as running:
+        code, output = await running.finish(DEMO_LIMIT)
     elapsed = time.monotonic() - started
-    output = out.decode()
     lines = output.splitlines()
 
-    assert process.returncode == 0, f"{output}\n{err.decode()}"
+    assert code == 0, output
     # Up front, before anything slow: --keep, and what stands in for cert-manager.
     assert "make demo ARGS=--keep" in lines[0]
     assert "has no cert-manager" in lines[1]
@@ -120,8 +105,15 @@ class Demo:
 
     async def interrupt(self) -> tuple[int, str]:
         self.process.send_signal(signal.SIGINT)
-        async with asyncio.timeout(30):
-            rest, _ = await self.process.communicate()
+        return await self.finish(30)
+
+    async def finish(self, timeout: float) -> tuple[int, str]:
+        """The exit status and the whole output, once the demo exits within ``timeout``."""
+        try:
+            async with asyncio.timeout(timeout):
+                rest, _ = await self.process.communicate()
+        except TimeoutError:
+            pytest.fail(f"the demo did not finish within {timeout:g}s")
         self.lines += rest.decode().splitlines()
         assert self.process.returncode is not None
         return self.process.returncode, "\n".join(self.lines)
