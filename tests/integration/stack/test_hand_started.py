@@ -4,12 +4,8 @@ validation to it (also a second one on other ports); the script holds no secret 
 
 from __future__ import annotations
 
-import asyncio
 import os
-import signal
 import subprocess
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
@@ -17,35 +13,11 @@ import pytest
 
 from controller.sandbox.stack import Stack, make_csr
 from controller.sandbox.stack.handstart import parse_address, registered, render_script
-from controller.sandbox.stack.replica import http_get
-from tests.integration.stack.conftest import ZeroSSL, fake_options
+from tests.integration.stack.conftest import ZeroSSL, by_hand, fake_options
 
 pytestmark = pytest.mark.integration
 
 NAMES = ["hand.zerossl-issuer.dev"]
-
-
-@asynccontextmanager
-async def by_hand(script: Path, probe_url: str, env: Mapping[str, str]) -> AsyncIterator[None]:
-    """``sh script`` with ``env`` added, until /readyz passes; SIGTERM to its group on exit."""
-    process = await asyncio.create_subprocess_exec(
-        "sh", str(script), env={**os.environ, **env}, start_new_session=True
-    )
-    try:
-        async with asyncio.timeout(20):
-            while True:
-                try:
-                    if (await http_get(f"{probe_url}/readyz"))[0] == 200:
-                        break
-                except aiohttp.ClientError:
-                    pass
-                assert process.returncode is None, "the hand-started replica exited"
-                await asyncio.sleep(0.1)
-        yield
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        async with asyncio.timeout(10):
-            await process.wait()
 
 
 async def test_a_replica_restarted_by_hand_serves_http_validation(tmp_path: Path) -> None:
