@@ -6,8 +6,8 @@ One :func:`sync` pass per Certificate decides from what the API server holds (no
 in memory, so a restart resumes where the last pass left off):
 
 - the Secret is *current* when it holds ``tls.crt`` and ``tls.key``, its annotations name the
-  Certificate's issuer, common name, DNS names and IP addresses, and the renewal time (from
-  ``renewBefore``, default a third of the lifetime before ``notAfter``) has not come;
+  Certificate's issuer, common name, DNS names and IP addresses, and the renewal time (see
+  :func:`renewal_time`) has not come;
   then the Certificate is ``Ready=True`` and nothing else happens;
 - otherwise revision ``n = status.revision + 1`` is issued through the CertificateRequest
   ``<name>-<n>`` (owned by the Certificate, with cert-manager's annotations): its key is kept
@@ -139,19 +139,15 @@ class Wanted:
 
 
 def renewal_time(leaf: x509.Certificate, renew_before: str | None) -> datetime:
-    """When cert-manager would renew ``leaf``."""
-    before = (
-        go_duration(renew_before)
-        if renew_before
-        else (leaf.not_valid_after_utc - leaf.not_valid_before_utc) / 3
-    )
-    return leaf.not_valid_after_utc - before
+    """When cert-manager would renew ``leaf``: ``renew_before`` ahead of its end, or a third of
+    its lifetime ahead when that is unset or not shorter than the lifetime."""
+    lifetime = leaf.not_valid_after_utc - leaf.not_valid_before_utc
+    before = go_duration(renew_before) if renew_before else lifetime
+    return leaf.not_valid_after_utc - (before if before < lifetime else lifetime / 3)
 
 
-def stale_reason(wanted: Wanted, secret: JSON | None, now: datetime) -> str | None:
-    """Why the Secret must be (re)issued (a cert-manager Issuing reason), or None if current."""
-    if secret is None:
-        return "DoesNotExist"
+def stale_reason(wanted: Wanted, secret: JSON, now: datetime) -> str | None:
+    """Why the Secret must be reissued (a cert-manager Issuing reason), or None if current."""
     data = secret.get("data") or {}
     if not data.get("tls.crt") or not data.get("tls.key"):
         return "MissingData"
@@ -228,18 +224,30 @@ class CertificateStandIn:
         return done
 
     async def sync(self, certificate: JSON) -> str | None:
-        """One step towards a current Secret; what it did, or None when it did nothing."""
+        """One step towards a current Secret; what it did, or None when it did nothing. What
+        the spec or the issued data make impossible (a ValueError) is written to the
+        Certificate as ``Issuing=False/Failed`` and reported once."""
         wanted = Wanted.of(certificate)
+        try:
+            return await self._step(certificate, wanted)
+        except ValueError as exc:
+            failed: Condition = ("Issuing", "False", "Failed", str(exc))
+            changed = await self._set_status(certificate, [failed], {}, only_new=True)
+            return f"Certificate {wanted.namespace}/{wanted.name}: {exc}" if changed else None
+
+    async def _step(self, certificate: JSON, wanted: Wanted) -> str | None:
         where = f"Certificate {wanted.namespace}/{wanted.name}"
         secret = await self.kube.get("v1", "Secret", wanted.secret_name, wanted.namespace)
-        reason = stale_reason(wanted, secret, datetime.now(UTC))
-        if reason is None:
-            assert secret is not None
-            issued = int(secret["metadata"]["annotations"].get(REVISION_ANNOTATION) or 0)
-            await self._set_status(
-                certificate, [UP_TO_DATE], {"revision": max(issued, wanted.revision)}, ("Issuing",)
-            )
-            return None
+        if secret is None:
+            reason = "DoesNotExist"
+        else:
+            stale = stale_reason(wanted, secret, datetime.now(UTC))
+            if stale is None:
+                issued = int(secret["metadata"]["annotations"].get(REVISION_ANNOTATION) or 0)
+                revision = {"revision": max(issued, wanted.revision)}
+                await self._set_status(certificate, [UP_TO_DATE], revision, ("Issuing",))
+                return None
+            reason = stale
         request = await self.kube.get(
             REQUEST_API_VERSION, "CertificateRequest", wanted.request_name, wanted.namespace
         )
@@ -261,14 +269,9 @@ class CertificateStandIn:
 
     async def _request(
         self, certificate: JSON, wanted: Wanted, secret: JSON | None, reason: str
-    ) -> str | None:
+    ) -> str:
         where = f"Certificate {wanted.namespace}/{wanted.name}"
-        try:
-            csr = await self._csr(wanted, secret)
-        except ValueError as exc:
-            failed: Condition = ("Issuing", "False", "Failed", str(exc))
-            changed = await self._set_status(certificate, [failed], {}, only_new=True)
-            return f"{where}: {exc}" if changed else None
+        csr = await self._csr(wanted, secret)
         spec: JSON = {
             "request": _encoded(csr),
             "issuerRef": wanted.issuer_ref,

@@ -183,9 +183,10 @@ class Authority:
             .sign(self.key, hashes.SHA256())
         )
 
-    def sign(self, csr_pem: bytes, days: int = 90) -> bytes:
+    def sign(self, csr_pem: bytes, age: timedelta) -> bytes:
+        """A 90-day leaf for the CSR, ``age`` old."""
         csr = x509.load_pem_x509_csr(csr_pem)
-        now = datetime.now(UTC)
+        now = datetime.now(UTC) - age
         sans = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         leaf = (
             x509.CertificateBuilder()
@@ -193,8 +194,8 @@ class Authority:
             .issuer_name(self.cert.subject)
             .public_key(csr.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(minutes=1))
-            .not_valid_after(now + timedelta(days=days))
+            .not_valid_before(now)
+            .not_valid_after(now + timedelta(days=90))
             .add_extension(sans, critical=False)
             .sign(self.key, hashes.SHA256())
         )
@@ -202,11 +203,11 @@ class Authority:
         return leaf.public_bytes(pem) + self.cert.public_bytes(pem)
 
 
-async def issue(stack: Stack, name: str, ca: Authority) -> None:
+async def issue(stack: Stack, name: str, ca: Authority, age: timedelta = timedelta(0)) -> None:
     """What the controller does for an approved request: the chain and Ready=True/Issued."""
     request = await stack.cluster.get_request("default", name)
     assert approved(request)
-    chain = ca.sign(base64.b64decode(request["spec"]["request"]))
+    chain = ca.sign(base64.b64decode(request["spec"]["request"]), age)
     request["status"]["certificate"] = base64.b64encode(chain).decode()
     request["status"]["conditions"].append(
         {"type": "Ready", "status": "True", "reason": "Issued", "message": "issued"}
@@ -417,3 +418,30 @@ def test_kubeconfig_errors_are_specific(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(base))
     with pytest.raises(ValueError, match="no context named 'other'"):
         kubeconfig.load(path)
+
+
+async def test_renewal_time_makes_a_new_revision_while_the_certificate_stays_ready(
+    stack: Stack,
+) -> None:
+    kube, ca = stack.kube, Authority()
+    await kube.create(certificate("renew", NAMES, renewBefore="8760h"))  # > lifetime: ignored
+    standin = CertificateStandIn(kube)
+    await standin.sync_all()
+    await approve_waiting(kube)
+    await issue(stack, "renew-1", ca, age=timedelta(days=61))  # 29 days left of 90
+    assert await standin.sync_all() == [
+        "Certificate default/renew: Secret default/renew-tls written (revision 1)"
+    ]
+    assert await standin.sync_all() == [
+        "Certificate default/renew: CertificateRequest default/renew-2 created (Renewing)"
+    ]
+    status = (await get_certificate(stack, "renew"))["status"]
+    ready = find_condition({"status": status}, "Ready")
+    assert ready is not None
+    assert ready["status"] == "True"
+    await approve_waiting(kube)
+    await issue(stack, "renew-2", ca)
+    assert await standin.sync_all() == [
+        "Certificate default/renew: Secret default/renew-tls written (revision 2)"
+    ]
+    assert await standin.sync_all() == []
