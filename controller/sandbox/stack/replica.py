@@ -4,7 +4,8 @@
 Invariants: a replica gets fresh loopback ports on every start; a start that fails because a
 port was taken meanwhile is retried with new ports; a start that fails otherwise leaves no
 process behind and raises :class:`ReplicaStartError` with the exit status and the tail of
-stderr.
+stderr. Every start first writes ``<logdir>/command.sh``, which starts it the same way by hand
+(see :mod:`.handstart`).
 """
 
 from __future__ import annotations
