@@ -29,7 +29,7 @@ from typing import Final
 
 from cryptography import x509
 
-from controller.sandbox.certmanager.certificates import CERTIFICATE_API_VERSION
+from controller.sandbox.certmanager.certificate_spec import CERTIFICATE_API_VERSION
 from controller.sandbox.certmanager.standin import StandInOptions, run_stand_in
 from controller.sandbox.stack import (
     KubeError,

@@ -21,11 +21,8 @@ from cryptography.x509.oid import NameOID
 
 from controller.sandbox.certmanager import keys, kubeconfig
 from controller.sandbox.certmanager.approver import approve_waiting
-from controller.sandbox.certmanager.certificates import (
-    CERTIFICATE_API_VERSION,
-    CertificateStandIn,
-    go_duration,
-)
+from controller.sandbox.certmanager.certificate_spec import CERTIFICATE_API_VERSION, go_duration
+from controller.sandbox.certmanager.certificates import CertificateStandIn
 from controller.sandbox.stack import Stack, find_condition, issuer_ref, make_csr
 from controller.sandbox.stack.cluster import REQUEST_API_VERSION
 from controller.sandbox.stack.kubeapi import JSON
