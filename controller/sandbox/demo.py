@@ -39,7 +39,7 @@ from controller.sandbox.stack import (
     StackOptions,
     issuer_ref,
 )
-from controller.sandbox.stack.cluster import find_condition
+from controller.sandbox.stack.cluster import REQUEST_API_VERSION, find_condition
 from controller.sandbox.stack.kubeapi import JSON
 from controller.sandbox.stack.waiting import poll
 
@@ -184,7 +184,7 @@ async def issue_one(
     await stack.kube.create(certificate())
     say.say(f"Certificate {NAMESPACE}/{CERTIFICATE} for {', '.join(NAMES)} created")
     await poll(
-        lambda: stack.kube.get("cert-manager.io/v1", "CertificateRequest", REQUEST, NAMESPACE),
+        lambda: stack.kube.get(REQUEST_API_VERSION, "CertificateRequest", REQUEST, NAMESPACE),
         timeout=10,
         describe=lambda: f"the stand-in made no CertificateRequest {NAMESPACE}/{REQUEST}",
     )
