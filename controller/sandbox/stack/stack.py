@@ -24,7 +24,7 @@ from controller.sandbox.kube import KubeAPIServer
 from controller.sandbox.kube.server import RequestKey
 from controller.sandbox.zerossl import ZeroSSLEmulator
 
-from . import audit, manifests
+from . import audit, handstart, manifests
 from .apiserver import (
     ApiServer,
     ApiServerAccess,
@@ -196,6 +196,11 @@ class Stack:
         return self.workdir / "controller.kubeconfig"
 
     @property
+    def solver_registry(self) -> Path:
+        """Where replicas started by hand register their solver address (see handstart)."""
+        return self.workdir / "solver-endpoints"
+
+    @property
     def controller_user(self) -> str:
         """The user name of the controller's ServiceAccount."""
         o = self.options.controller
@@ -328,7 +333,8 @@ class Stack:
     # --- replicas --------------------------------------------------------------------------
 
     def _solver_endpoints(self) -> list[Address]:
-        return [r.solver_address for r in self.replicas if r.running]
+        started = [r.solver_address for r in self.replicas if r.running]
+        return list(dict.fromkeys([*started, *handstart.registered(self.solver_registry)]))
 
     async def add_replica(self, *, ready: bool = True) -> Replica:
         """Start one more replica (named ``replica-<i>``); with ``ready``, wait for /readyz."""
@@ -341,6 +347,7 @@ class Stack:
             logdir=self.workdir / f"replica-{index}",
             ports=self._ports,
             cwd=manifests.REPO_ROOT,
+            solver_registry=self.solver_registry,
         )
         self.replicas.append(replica)
         await replica.start(ready=ready)
