@@ -49,6 +49,7 @@ manifests: $(STAMP) sysdeps
 	$(PY) -m pytest -q tests/manifests
 
 demo: $(STAMP)
+	$(if $(findstring --real,$(ARGS)),@bash scripts/controlplane.sh)
 	$(PY) -m controller.sandbox demo $(ARGS)
 
 sandbox: $(STAMP)

@@ -13,7 +13,12 @@ KubeWorld = Literal["sandbox", "real"]
 WORLDS: Final[tuple[KubeWorld, ...]] = ("sandbox", "real")
 
 
-@pytest.fixture(params=WORLDS)
+def kube_mode_of(world: KubeWorld) -> Literal["in-process", "real"]:
+    """The Stack's ``kube_mode`` for a world: the sandbox's API server runs in the test process."""
+    return "real" if world == "real" else "in-process"
+
+
+@pytest.fixture(scope="session", params=WORLDS)
 def kube_world(request: pytest.FixtureRequest) -> KubeWorld:
     """Which API server a test runs against: every test that depends on this fixture runs once
     per world; ``@pytest.mark.emulator_only("why")`` keeps a test to the sandbox (fault

@@ -1,5 +1,9 @@
-"""``python -m controller.sandbox demo [--keep] [--no-auto-approve]`` (``make demo``): one
-certificate end to end, the way a newcomer would get it.
+"""``python -m controller.sandbox demo [--keep] [--no-auto-approve] [--real]`` (``make demo``):
+one certificate end to end, the way a newcomer would get it.
+
+``--real`` tells the same story on the real control plane (etcd, kube-apiserver and
+kube-controller-manager built by ``make controlplane``) instead of the emulated API server;
+kubectl is then the control plane's own, of the same release.
 
 Starts the stack (API server with RBAC enforced, ZeroSSL emulator, one controller replica) and
 the stand-in for cert-manager, which the sandbox does not have (auto-approver, Certificate ->
@@ -37,6 +41,7 @@ from controller.sandbox.stack import (
     RequestFailed,
     Stack,
     StackOptions,
+    controlplane,
     issuer_ref,
 )
 from controller.sandbox.stack.cluster import REQUEST_API_VERSION, find_condition
@@ -107,6 +112,8 @@ def addresses(stack: Stack) -> Iterator[str]:
 def kubectl_commands(stack: Stack) -> Iterator[str]:
     yield "Look around with kubectl:"
     yield f"  export KUBECONFIG={stack.admin_kubeconfig}"
+    if stack.options.kube_mode == "real":
+        yield f"  export PATH={controlplane.binary('kubectl').parent}:$PATH  # kubectl 1.34"
     yield "  kubectl get zerosslclusterissuers"
     yield "  kubectl get certificates,certificaterequests,zerosslorders -A"
     yield f"  kubectl describe certificaterequest -n {NAMESPACE} {REQUEST}"
@@ -241,7 +248,7 @@ async def demonstrate(
     return 0
 
 
-async def run(keep: bool, timeout: float, auto_approve: bool) -> int:
+async def run(keep: bool, timeout: float, auto_approve: bool, real: bool = False) -> int:
     say = Narrator()
     if keep:
         say.say("--keep: the sandbox stays up after the certificate is issued, until Ctrl-C")
@@ -252,7 +259,15 @@ async def run(keep: bool, timeout: float, auto_approve: bool) -> int:
         + ("auto-approves" if auto_approve else "does NOT approve (--no-auto-approve)")
         + " zerossl.issuer.dev requests and turns Certificates into them (docs/sandbox.md)"
     )
-    say.say("Starting: kube-apiserver (RBAC on), ZeroSSL emulator, one controller replica")
+    say.say(
+        "Starting: "
+        + (
+            "the real etcd + kube-apiserver + kube-controller-manager (make controlplane)"
+            if real
+            else "the emulated kube-apiserver"
+        )
+        + " with RBAC on, the ZeroSSL emulator, one controller replica"
+    )
     workdir = Path(tempfile.mkdtemp(prefix="zerossl-demo-"))
     options = StackOptions(
         replicas=1,
@@ -260,6 +275,7 @@ async def run(keep: bool, timeout: float, auto_approve: bool) -> int:
         namespaces=("default", NAMESPACE),
         api_key_secret=None,
         workdir=workdir,
+        kube_mode="real" if real else "in-process",
     )
     code = 1
     try:
@@ -300,7 +316,17 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--timeout", type=float, default=50.0, help="bound on issuing (seconds, default 50)"
     )
+    parser.add_argument(
+        "--real",
+        action="store_true",
+        help="run on the real kube-apiserver and etcd (built by make controlplane)",
+    )
     args = parser.parse_args(argv)
+    if args.real:
+        try:
+            controlplane.binary("kube-apiserver")
+        except controlplane.ControlPlaneMissing as missing:
+            parser.error(str(missing))
     with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(run(args.keep, args.timeout, not args.no_auto_approve))
+        return asyncio.run(run(args.keep, args.timeout, not args.no_auto_approve, args.real))
     return 130

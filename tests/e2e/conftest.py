@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from controller.sandbox.stack import Stack
-from tests.conftest import KubeWorld
+from tests.conftest import KubeWorld, kube_mode_of
 from tests.e2e.support import e2e_options, log_tails
 
 StackFactory = Callable[..., contextlib.AbstractAsyncContextManager[Stack]]
@@ -54,7 +54,7 @@ def _section(stack: Stack) -> tuple[str, str]:
 @pytest.fixture
 def stack_factory(request: pytest.FixtureRequest, kube_world: KubeWorld) -> StackFactory:
     """Stacks on this test's world: the sandbox's in-process API server, or the real one."""
-    kube_mode = "real" if kube_world == "real" else "in-process"
+    kube_mode = kube_mode_of(kube_world)
 
     @contextlib.asynccontextmanager
     async def started(**options: Any) -> AsyncIterator[Stack]:

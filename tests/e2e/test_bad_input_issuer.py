@@ -17,6 +17,7 @@ import pytest
 import pytest_asyncio
 
 from controller.sandbox.stack import Stack, issuer_ref, make_csr
+from tests.conftest import KubeWorld
 from tests.e2e.support import E2E_NAMESPACE
 from tests.e2e.support.issuance import (
     JSON,
@@ -47,9 +48,9 @@ QUOTA_KEY = "quota-zerossl-key-e2e"
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def stack() -> AsyncIterator[Stack]:
+async def stack(kube_world: KubeWorld) -> AsyncIterator[Stack]:
     env = {"ZEROSSL_ISSUER_ISSUER_CHECK_INTERVAL": str(CHECK_INTERVAL)}
-    async with module_stack(controller_env=env) as running:
+    async with module_stack(kube_world, controller_env=env) as running:
         yield running
 
 

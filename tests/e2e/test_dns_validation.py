@@ -26,6 +26,7 @@ from controller.sandbox.route53 import Route53Emulator
 from controller.sandbox.stack import Stack, find_condition, issuer_ref, make_csr
 from controller.sandbox.stack.cluster import ISSUER_API_VERSION
 from controller.sandbox.stack.waiting import poll
+from tests.conftest import KubeWorld
 from tests.e2e.support import E2E_NAMESPACE
 from tests.e2e.support.dns import (
     DNSENDPOINT_API_VERSION,
@@ -143,7 +144,7 @@ async def create_secret(stack: Stack, name: str, data: dict[str, str]) -> None:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def world(bind9: Bind9) -> AsyncIterator[DnsWorld]:
+async def world(bind9: Bind9, kube_world: KubeWorld) -> AsyncIterator[DnsWorld]:
     async with contextlib.AsyncExitStack() as parts:
         cloudflare = await parts.enter_async_context(CloudflareEmulator())
         route53 = await parts.enter_async_context(Route53Emulator())
@@ -165,7 +166,7 @@ async def world(bind9: Bind9) -> AsyncIterator[DnsWorld]:
             "ZEROSSL_ISSUER_CLOUDFLARE_API_URL": cloudflare.url,
             "ZEROSSL_ISSUER_ROUTE53_API_URL": route53.url,
         }
-        stack = await parts.enter_async_context(module_stack(controller_env=env))
+        stack = await parts.enter_async_context(module_stack(kube_world, controller_env=env))
         stack.emulator.set_dns_server(*server.host_port)
         await register_dnsendpoint_crd(stack)
         selector = ",".join(f"{k}={v}" for k, v in EXTERNAL_DNS_LABELS.items())

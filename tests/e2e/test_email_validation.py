@@ -18,6 +18,7 @@ from controller.sandbox.stack import Stack, find_condition, issuer_ref, make_csr
 from controller.sandbox.stack.cluster import ISSUER_API_VERSION
 from controller.sandbox.stack.waiting import poll
 from controller.sandbox.zerossl.emulator import CertificateView
+from tests.conftest import KubeWorld
 from tests.e2e.support import E2E_NAMESPACE
 from tests.e2e.support.issuance import (
     WAIT,
@@ -53,8 +54,8 @@ SOLVERS: list[dict[str, Any]] = [
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def stack() -> AsyncIterator[Stack]:
-    async with module_stack() as running:
+async def stack(kube_world: KubeWorld) -> AsyncIterator[Stack]:
+    async with module_stack(kube_world) as running:
         await running.cluster.create_api_key_secret(NAMESPACE)
         await create_issuer(running, ISSUER, solvers=SOLVERS)
         await running.cluster.wait_for_issuer("ZeroSSLIssuer", ISSUER, NAMESPACE, timeout=WAIT)

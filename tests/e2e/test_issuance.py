@@ -12,6 +12,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from controller.sandbox.stack import Stack, issuer_ref, make_csr
+from tests.conftest import KubeWorld
 from tests.e2e.support import E2E_NAMESPACE
 from tests.e2e.support.issuance import (
     WAIT,
@@ -41,8 +42,8 @@ DOMAIN = "e2e.zerossl-issuer.dev"
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def stack() -> AsyncIterator[Stack]:
-    async with module_stack() as running:
+async def stack(kube_world: KubeWorld) -> AsyncIterator[Stack]:
+    async with module_stack(kube_world) as running:
         await running.cluster.create_api_key_secret(E2E_NAMESPACE)
         await create_issuer(running, ISSUER)
         await running.cluster.wait_for_issuer("ZeroSSLIssuer", ISSUER, E2E_NAMESPACE, timeout=WAIT)

@@ -26,15 +26,17 @@ import pytest
 
 from controller.sandbox.stack.manifests import REPO_ROOT
 from controller.sandbox.stack.replica import http_get
+from tests.conftest import KubeWorld
 
 DEMO_LIMIT = 60.0
 """What the issue allows the demo on a fresh machine."""
 KEPT = re.compile(r"files \(kubeconfigs, logs, replica command scripts\) are kept in (\S+)")
 
 
-async def test_demo_issues_and_prints_the_certificate() -> None:
+async def test_demo_issues_and_prints_the_certificate(kube_world: KubeWorld) -> None:
+    """The same story on either world (``make demo`` and ``make demo ARGS=--real``)."""
     started = time.monotonic()
-    async with demo() as running:
+    async with demo(*(["--real"] if kube_world == "real" else [])) as running:
         code, output = await running.finish(DEMO_LIMIT)
     elapsed = time.monotonic() - started
     lines = output.splitlines()
@@ -45,6 +47,7 @@ async def test_demo_issues_and_prints_the_certificate() -> None:
     assert "has no cert-manager" in lines[1]
     assert "auto-approves" in lines[1]
     assert "Starting" in lines[2]
+    assert ("the real etcd + kube-apiserver" in lines[2]) == (kube_world == "real")
     # Every address.
     for label in (
         r"API server: +https://127\.0\.0\.1:\d+$",

@@ -19,6 +19,7 @@ from controller.sandbox.stack import Stack, issuer_ref, make_csr
 from controller.sandbox.stack.cluster import ISSUER_API_VERSION, REQUEST_API_VERSION
 from controller.sandbox.stack.waiting import poll
 from controller.sandbox.zerossl.faults import EndpointFaults, Faults
+from tests.conftest import KubeWorld
 from tests.e2e.support import E2E_NAMESPACE
 from tests.e2e.support.issuance import (
     JSON,
@@ -44,8 +45,8 @@ BOTH_ISSUED = 60.0
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def stack() -> AsyncIterator[Stack]:
-    async with module_stack() as running:
+async def stack(kube_world: KubeWorld) -> AsyncIterator[Stack]:
+    async with module_stack(kube_world) as running:
         await running.cluster.create_api_key_secret(E2E_NAMESPACE)
         await create_issuer(running, ISSUER)
         await running.cluster.wait_for_issuer("ZeroSSLIssuer", ISSUER, E2E_NAMESPACE)

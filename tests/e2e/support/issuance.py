@@ -22,6 +22,7 @@ from controller.sandbox.stack import Stack, find_condition
 from controller.sandbox.stack.cluster import ISSUER_API_VERSION, REQUEST_API_VERSION
 from controller.sandbox.stack.waiting import poll
 from controller.sandbox.zerossl.emulator import CertificateView
+from tests.conftest import KubeWorld, kube_mode_of
 from tests.e2e.conftest import STACKS
 from tests.e2e.support.stacks import E2E_NAMESPACE, e2e_options, log_tails
 
@@ -33,10 +34,10 @@ WAIT = 30.0
 
 
 @contextlib.asynccontextmanager
-async def module_stack(**options: Any) -> AsyncIterator[Stack]:
-    """A stack for a whole module (see :func:`tests.e2e.support.e2e_options`); a failure of
-    the module fixture's own set-up carries the replicas' log tails."""
-    async with Stack(e2e_options(**options)) as running:
+async def module_stack(world: KubeWorld, **options: Any) -> AsyncIterator[Stack]:
+    """A stack for a whole module on ``world`` (see :func:`tests.e2e.support.e2e_options`); a
+    failure of the module fixture's own set-up carries the replicas' log tails."""
+    async with Stack(e2e_options(kube_mode=kube_mode_of(world), **options)) as running:
         try:
             yield running
         except Exception as exc:

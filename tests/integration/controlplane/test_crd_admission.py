@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from controller.sandbox.stack import KubeError, Stack, StackOptions
-from tests.conftest import KubeWorld
+from tests.conftest import KubeWorld, kube_mode_of
 from tests.unit.issuer.test_crds import (
     INVALID_ISSUERS,
     INVALID_ORDER_CHANGES,
@@ -27,7 +27,7 @@ STRICT_DRY_RUN = {"dryRun": "All", "fieldValidation": "Strict"}
 
 @pytest.fixture
 async def stack(kube_world: KubeWorld) -> AsyncIterator[Stack]:
-    kube_mode = "real" if kube_world == "real" else "in-process"
+    kube_mode = kube_mode_of(kube_world)
     async with Stack(StackOptions(replicas=0, kube_mode=kube_mode)) as running:
         yield running
 

@@ -21,7 +21,7 @@ import yarl
 
 from controller.sandbox.stack import ControllerOptions, Stack, StackOptions
 from controller.sandbox.stack.replica import http_get
-from tests.conftest import KubeWorld
+from tests.conftest import KubeWorld, kube_mode_of
 
 FAKE_CONTROLLER = (sys.executable, "-m", "tests.integration.stack.fake_controller")
 
@@ -40,7 +40,7 @@ def fake_options(solver_dir: Path, **options: Any) -> StackOptions:
 @pytest.fixture
 async def stack(kube_world: KubeWorld) -> AsyncIterator[Stack]:
     """No replicas, RBAC enforced, on each API-server world."""
-    kube_mode = "real" if kube_world == "real" else "in-process"
+    kube_mode = kube_mode_of(kube_world)
     async with Stack(StackOptions(replicas=0, authorization=True, kube_mode=kube_mode)) as running:
         yield running
 
