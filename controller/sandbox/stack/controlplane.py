@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from controller.sandbox.kube import tls
 
 from .apiserver import ApiServerAccess, ApiServerSettings, service_account_user
 from .kubeapi import KubeAPI
-from .ports import LOOPBACK, PortAllocator
+from .ports import LOOPBACK, PortAllocator, address_in_use
 from .process import ManagedProcess, ProcessFailed
 from .waiting import poll
 
@@ -43,6 +44,7 @@ BINARIES_ENV: Final = "ZEROSSL_ISSUER_CONTROLPLANE_DIR"
 """Where ``make controlplane`` put ``bin/`` and ``crds/`` (default ``<repo>/.controlplane``)."""
 BINARIES: Final = ("etcd", "kube-apiserver", "kube-controller-manager", "kubectl")
 START_TIMEOUT: Final = 60.0
+START_ATTEMPTS: Final = 3
 STOP_GRACE: Final = 10.0
 TOKEN_LIFETIME: Final = 24 * 3600
 ADMIN_USER: Final = "admin"
@@ -120,10 +122,18 @@ class ControlPlane:
     async def __aenter__(self) -> Self:
         for name in BINARIES:
             binary(name)
-        async with contextlib.AsyncExitStack() as exit_stack:
-            await self._start(exit_stack)
-            self._exit = exit_stack.pop_all()
-        return self
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                async with contextlib.AsyncExitStack() as exit_stack:
+                    await self._start(exit_stack)
+                    self._exit = exit_stack.pop_all()
+                return self
+            except ProcessFailed as failed:
+                # A port found free was taken before the process bound it: new ports.
+                if attempt == START_ATTEMPTS or not address_in_use(str(failed)):
+                    raise
+                self.processes.clear()
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._access = None
@@ -141,6 +151,7 @@ class ControlPlane:
 
     async def _start(self, exit_stack: contextlib.AsyncExitStack) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(self.workdir / "etcd-data", ignore_errors=True)  # a failed attempt's
         admin_token = secrets.token_urlsafe(32)
         files = self._write_files(admin_token)
         etcd_client, etcd_peer, secure, kcm = self._ports.allocate(4)
