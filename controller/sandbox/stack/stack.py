@@ -108,6 +108,7 @@ class Stack:
         self._rbac_applied: set[tuple[str, str, str | None, str]] = set()
         self._ports = PortAllocator()
         self._audit_since = 0
+        self._final_counts: dict[RequestKey, int] | None = None
 
     # --- the parts -------------------------------------------------------------------------
 
@@ -160,14 +161,20 @@ class Stack:
         control plane's audit log (a subprocess emulator answers ``/_sandbox/requests``).
         Watches are counted once they end on the emulator, once they start on the real one."""
         apiserver = _running(self._apiserver)
+        if self._final_counts is not None:
+            return self._final_counts
         if isinstance(apiserver, ControlPlane):
             return audit.request_counts(apiserver.audit_log, self._audit_since)
         return self.kube_server.request_counts()
+
+    def _keep_final_counts(self) -> None:
+        self._final_counts = self.request_counts()
 
     def reset_request_counts(self) -> None:
         apiserver = _running(self._apiserver)
         if isinstance(apiserver, ControlPlane):
             self._audit_since = audit.log_size(apiserver.audit_log)
+            self._final_counts = None
         else:
             self.kube_server.reset_request_counts()
 
@@ -226,6 +233,9 @@ class Stack:
             service_accounts=((c.namespace, c.service_account),),
         )
         self._apiserver = await exit_stack.enter_async_context(self._new_apiserver(settings))
+        if isinstance(self._apiserver, ControlPlane):
+            # The audit log goes with the work directory: keep the counts past the stack's end.
+            exit_stack.callback(self._keep_final_counts)
         access = self.access
         self._kube = await exit_stack.enter_async_context(
             KubeAPI(access.url, access.admin_token, access.ca_pem)
@@ -285,6 +295,8 @@ class Stack:
             await self.kube.apply(crd)
         for crd in crds:
             await self._wait_served(crd)
+        if isinstance(self._apiserver, ControlPlane):
+            await self._apiserver.restart_controller_manager()  # its GC learns the new kinds
         await self.kube.apply(
             {
                 "apiVersion": "v1",
