@@ -19,14 +19,14 @@ from controller.issuer.api import (
     ZEROSSL_ORDERS,
     IssuerRef,
 )
-from controller.issuer.conditions import READY, find
+from controller.issuer.conditions import READY, find, summarize_names
 from controller.issuer.controllers.caches import Caches
 from controller.issuer.controllers.fresh import FreshOrders
 from controller.issuer.controllers.writes import OwnWrites, apply_status, record_events
-from controller.issuer.decide_request import decide_certificate_request
+from controller.issuer.decide_request import decide_certificate_request, order_refused
 from controller.issuer.request import CertificateRequest
 from controller.kube.client import KubeClient
-from controller.kube.errors import AlreadyExists, Conflict, NotFound
+from controller.kube.errors import AlreadyExists, Conflict, Invalid, NotFound
 from controller.kube.events import EventRecorder
 from controller.kube.worker import DONE, Result, Retry
 from controller.observability import metrics, tracing
@@ -69,6 +69,11 @@ class RequestReconciler:
             # The issuance starts here: its trace covers this reconcile and the order it creates.
             traceparent = tracing.new_issuance_context({**attributes, tracing.ATTR_ORDER: key})
         with tracing.start_reconcile_span("reconcile.certificaterequest", traceparent, attributes):
+            # The order first: the Pending decided with it says the order exists.
+            for action in decision.actions:
+                refused = await self._ensure_order(action, key, traceparent)
+                if refused is not None:
+                    decision = order_refused(request, refused, self._clock.now())
             if decision.status is not None:
                 try:
                     written = await apply_status(
@@ -81,11 +86,12 @@ class RequestReconciler:
                 self._written.wrote(key, written)
                 self._count_transition(obj, decision.status, ref)
             record_events(self._recorder, obj, decision.events, ACTION)
-            for action in decision.actions:
-                await self._ensure_order(action, key, traceparent)
         return DONE
 
-    async def _ensure_order(self, action: EnsureOrder, key: str, traceparent: str | None) -> None:
+    async def _ensure_order(
+        self, action: EnsureOrder, key: str, traceparent: str | None
+    ) -> str | None:
+        """Creates the order; the API server's reason when it refuses it as invalid (422)."""
         manifest: dict[str, Any] = {**action.manifest}
         meta = {**manifest["metadata"]}
         annotations = {**(meta.get("annotations") or {})}
@@ -98,8 +104,20 @@ class RequestReconciler:
                 created = await self._kube.create(ZEROSSL_ORDERS, manifest, meta["namespace"])
             except AlreadyExists:
                 log.debug("order %s exists already", key)
-                return
+                return None
+            except Invalid as exc:
+                log.warning("order %s refused by the API server: %s", key, exc.message)
+                return exc.message or str(exc)
             self._fresh.created(key, str(created["metadata"]["uid"]))
+        domains = action.manifest["spec"]["domains"]
+        log.info(
+            "order %s created for %d name(s): %s",
+            key,
+            len(domains),
+            summarize_names(domains),
+            extra={"milestone": "order_created"},
+        )
+        return None
 
     def _count_transition(self, obj: dict[str, Any], status: dict[str, Any], ref: object) -> None:
         before = find((obj.get("status") or {}).get("conditions"), READY)

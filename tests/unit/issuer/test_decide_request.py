@@ -11,9 +11,13 @@ import pytest
 from controller.issuer.actions import EnsureOrder
 from controller.issuer.decide_request import decide_certificate_request
 from controller.issuer.issuers import Issuer
-from controller.issuer.orders import Order
+from controller.issuer.orders import MAX_DOMAINS, MAX_REQUEST_LENGTH, Order
 from controller.issuer.request import CertificateRequest
-from tests.unit.issuer.admission import admission_errors, certificate_request_status_errors
+from tests.unit.issuer.admission import (
+    admission_errors,
+    certificate_request_status_errors,
+    schema_of,
+)
 from tests.unit.issuer.factories import (
     APPROVED,
     CSR,
@@ -416,6 +420,11 @@ def test_solver_selection_per_domain_is_recorded() -> None:
 FRESH = [APPROVED, INITIALIZING]
 
 
+def _names(count: int, prefix: str = "n") -> list[str]:
+    """``count`` distinct names, the first equal to the CN ``n0.example.com`` when unprefixed."""
+    return [f"{prefix}{i}.example.com" for i in range(count)]
+
+
 def _csr_request(csr: bytes, **kwargs: Any) -> dict[str, Any]:
     return request_object(csr=csr, conditions=FRESH, **kwargs)
 
@@ -496,6 +505,30 @@ def _csr_request(csr: bytes, **kwargs: Any) -> dict[str, Any]:
             id="home-arpa",
         ),
         pytest.param(_csr_request(CSR, is_ca=True), "CARequested", "isCA", id="is-ca"),
+        pytest.param(
+            _csr_request(make_csr("n0.example.com", _names(MAX_DOMAINS + 1))),
+            "TooManyNames",
+            f"has 101 distinct names; a ZeroSSL certificate order takes at most {MAX_DOMAINS}",
+            id="101-names",
+        ),
+        pytest.param(
+            _csr_request(make_csr("n0.example.com", _names(700, "x" * 40))),
+            "RequestTooLarge",
+            f"a ZeroSSLOrder holds at most {MAX_REQUEST_LENGTH}",
+            id="csr-over-the-order-limit",
+        ),
+        pytest.param(
+            _csr_request(make_csr("www.example.com", ["www.example.com", "mailto:admin@x.org"])),
+            "UnsupportedSan",
+            "email address SANs are not supported: admin@x.org",
+            id="email-san",
+        ),
+        pytest.param(
+            _csr_request(make_csr("bücher.example.com", None)),
+            "InternationalizedName",
+            "use xn--bcher-kva.example.com",
+            id="idn-common-name",
+        ),
     ],
 )
 def test_bad_request_fails_with_a_clear_reason(
@@ -510,6 +543,18 @@ def test_bad_request_fails_with_a_clear_reason(
     assert [e.reason for e in decision.events] == [event]
     assert decision.events[0].type == "Warning"
     assert certificate_request_status_errors(decision.status) == []
+
+
+def test_the_name_and_size_limits_are_the_order_schemas() -> None:
+    spec = schema_of("zerosslorders")["properties"]["spec"]["properties"]
+    assert spec["domains"]["maxItems"] == MAX_DOMAINS == spec["solvers"]["maxItems"]
+    assert spec["request"]["maxLength"] == MAX_REQUEST_LENGTH
+
+
+def test_an_order_of_the_most_names_allowed_is_admitted() -> None:
+    manifest = ensured(_csr_request(make_csr("n0.example.com", _names(MAX_DOMAINS))), READY_ISSUER)
+    assert len(manifest["spec"]["domains"]) == MAX_DOMAINS
+    assert admission_errors("zerosslorders", manifest) == []
 
 
 def test_duplicate_names_collapse_to_one_domain() -> None:
