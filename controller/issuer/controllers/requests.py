@@ -84,7 +84,7 @@ class RequestReconciler:
                 except Conflict as exc:
                     return Retry(f"status write conflicted: {exc.message}")
                 self._written.wrote(key, written)
-                self._count_transition(obj, decision.status, ref)
+                self._count_transition(key, obj, decision.status, ref)
             record_events(self._recorder, obj, decision.events, ACTION)
         return DONE
 
@@ -119,7 +119,10 @@ class RequestReconciler:
         )
         return None
 
-    def _count_transition(self, obj: dict[str, Any], status: dict[str, Any], ref: object) -> None:
+    def _count_transition(
+        self, key: str, obj: dict[str, Any], status: dict[str, Any], ref: object
+    ) -> None:
+        """Counts a change of the Ready reason; Issued and Failed are logged (milestones)."""
         before = find((obj.get("status") or {}).get("conditions"), READY)
         after = find(status.get("conditions"), READY)
         if after is None:
@@ -128,8 +131,20 @@ class RequestReconciler:
         if before is not None and before.get("reason") == reason:
             return
         metrics.certificaterequest_outcomes.labels(reason=reason).inc()
+        if reason == "Failed":
+            log.info(
+                "request %s failed: %s", key, after.get("message"), extra={"milestone": "failed"}
+            )
         if reason == "Issued" and isinstance(ref, IssuerRef):
             created = obj["metadata"].get("creationTimestamp")
-            if created:
-                elapsed = (self._clock.now() - parse_rfc3339(created)).total_seconds()
+            elapsed = (
+                (self._clock.now() - parse_rfc3339(created)).total_seconds() if created else None
+            )
+            if elapsed is not None:
                 metrics.issuance_duration.labels(issuer_kind=str(ref.kind)).observe(elapsed)
+            log.info(
+                "request %s issued%s",
+                key,
+                f" {elapsed:.1f}s after it was created" if elapsed is not None else "",
+                extra={"milestone": "issued"},
+            )

@@ -5,6 +5,7 @@ invalid fails the request with the server's reason instead of being retried for 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
@@ -66,3 +67,31 @@ async def test_the_request_claims_no_order_before_it_exists(sandbox: Sandbox) ->
         await sandbox.order_reason(NAMESPACE, "later", "Issued")
         request = await sandbox.cluster.wait_for_request(NAMESPACE, "later", timeout=10)
     assert ready_reason(request) == "Issued"
+
+
+async def test_an_issuance_logs_its_milestones_at_info(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    await sandbox.issuer(HTTP_NONE)
+    names = ["logged.example.com", "www.logged.example.com"]
+    with caplog.at_level(logging.INFO, logger="controller"):
+        async with sandbox.running():
+            await sandbox.cluster.wait_for_issuer("ZeroSSLClusterIssuer", ISSUER, status="True")
+            await sandbox.request(NAMESPACE, "logged", make_csr(names))
+            await sandbox.cluster.wait_for_request(NAMESPACE, "logged", timeout=10)
+    milestones = [
+        (r.levelno, r.milestone, r.getMessage())
+        for r in caplog.records
+        if getattr(r, "milestone", None) and f"{NAMESPACE}/logged" in r.getMessage()
+    ]
+    assert [m for _, m, _ in milestones] == [
+        "order_created",
+        "certificate_created",
+        "validation_published",
+        "validation_published",
+        "verified",
+        "downloaded",
+        "issued",
+    ]
+    assert {level for level, _, _ in milestones} == {logging.INFO}
+    assert milestones[0][2] == f"order {NAMESPACE}/logged created for 2 name(s): {', '.join(names)}"
