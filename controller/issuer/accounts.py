@@ -52,17 +52,17 @@ class ZeroSSLAccounts:
             raise IssuerError(
                 reason, f"Secret {namespace}/{spec.api_key.name} (key {spec.api_key.key!r}) {what}"
             )
-        return self.client_for_key(key.value, str(ref))
+        return self.client_for_key(key.value)
 
-    def client_for_key(self, access_key: str, name: str) -> ZeroSSLClient:
-        """The client of the account behind ``access_key``; ``name`` labels its limiter."""
+    def client_for_key(self, access_key: str) -> ZeroSSLClient:
+        """The client of the account behind ``access_key`` (one per account)."""
         account = account_id(access_key)
         client = self._clients.get(account)
         if client is None:
             client = ZeroSSLClient(
                 self._session,
                 access_key,
-                self._limiters.for_account(access_key, name),
+                self._limiters.for_account(access_key),
                 base_url=self._settings.zerossl_api_url,
                 timeout=self._settings.zerossl_timeout,
             )

@@ -107,7 +107,7 @@ class IssuerReconciler:
             if written is None:
                 return Retry("issuer status write conflicted")
             for check in decision.actions:
-                error = await self._check(key_read, str(ref))
+                error = await self._check(key_read)
                 checked = record_check(
                     Issuer.from_object(written),
                     check,
@@ -148,9 +148,9 @@ class IssuerReconciler:
         record_events(self._recorder, obj, decision.events, ACTION)
         return written
 
-    async def _check(self, key: ApiKey, name: str) -> ZeroSSLError | None:
+    async def _check(self, key: ApiKey) -> ZeroSSLError | None:
         """The cheap authenticated call; ZeroSSL answers a bad key with HTTP 200 + error."""
-        client = self._accounts.client_for_key(key.value, name)
+        client = self._accounts.client_for_key(key.value)
         try:
             await client.list_certificates([CertificateStatus.ISSUED], limit=1)
         except ZeroSSLError as exc:
