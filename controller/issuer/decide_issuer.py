@@ -113,8 +113,8 @@ def read_api_key(secret: Mapping[str, Any] | None, key: str) -> ApiKey:
 
 
 def solver_secret_state(secret: Mapping[str, Any] | None, key: str) -> KeyState:
-    """SECRET_MISSING, KEY_MISSING, EMPTY or PRESENT for a solver's Secret key (its value is
-    the solver's to judge: a TSIG key and an API token look nothing alike)."""
+    """SECRET_MISSING, KEY_MISSING, EMPTY or PRESENT for a solver's Secret key (never
+    MALFORMED: its value is the solver's to judge, a TSIG key and a token look nothing alike)."""
     if secret is None:
         return KeyState.SECRET_MISSING
     data = as_dict(secret.get("data"))
@@ -129,27 +129,22 @@ SOLVER_SECRET_REASONS = (
 )
 
 
+_SOLVER_SECRET_PROBLEMS = {
+    KeyState.SECRET_MISSING: (IssuerReason.SOLVER_SECRET_NOT_FOUND, "not found"),
+    KeyState.KEY_MISSING: (IssuerReason.SOLVER_SECRET_KEY_MISSING, "has no key {key!r}"),
+    KeyState.EMPTY: (IssuerReason.SOLVER_SECRET_KEY_MISSING, "key {key!r} is empty"),
+}
+
+
 def _solver_secret_problem(
     states: Mapping[SolverSecret, KeyState], namespace: str
 ) -> tuple[IssuerReason, str] | None:
     """The first solver Secret that cannot be read, in spec order."""
     for secret, state in states.items():
-        where = f"{secret.field}: Secret {namespace}/{secret.ref.name}"
-        match state:
-            case KeyState.SECRET_MISSING:
-                return IssuerReason.SOLVER_SECRET_NOT_FOUND, f"{where} not found"
-            case KeyState.KEY_MISSING:
-                return (
-                    IssuerReason.SOLVER_SECRET_KEY_MISSING,
-                    f"{where} has no key {secret.ref.key!r}",
-                )
-            case KeyState.EMPTY | KeyState.MALFORMED:
-                return (
-                    IssuerReason.SOLVER_SECRET_KEY_MISSING,
-                    f"{where} key {secret.ref.key!r} is empty",
-                )
-            case KeyState.PRESENT:
-                continue
+        if (problem := _SOLVER_SECRET_PROBLEMS.get(state)) is not None:
+            reason, what = problem
+            where = f"{secret.field}: Secret {namespace}/{secret.ref.name}"
+            return reason, f"{where} {what.format(key=secret.ref.key)}"
     return None
 
 
