@@ -185,6 +185,10 @@ def message_order_refused(order_name: str, detail: str) -> str:
     return f"the API server refused to create ZeroSSLOrder {order_name} for this request: {detail}"
 
 
+def message_order_not_created(order_name: str, detail: str) -> str:
+    return f"could not create ZeroSSLOrder {order_name} yet ({detail}); retrying with backoff"
+
+
 def message_chain_mismatch(order_name: str) -> str:
     return (
         f"ZeroSSLOrder {order_name} returned a certificate whose public key does not match the "

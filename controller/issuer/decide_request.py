@@ -18,7 +18,8 @@ The order of decisions (each an early return):
     EnsureOrder + Pending. The act layer creates the order BEFORE writing that Pending (the
     request never claims an order that does not exist); if the API server refuses the order
     as invalid, :func:`order_refused` is written instead (Failed: the same request always
-    yields the same order).
+    yields the same order); if the create fails otherwise (API server unavailable, RBAC),
+    :func:`order_not_created` (Pending, retried with backoff).
 11. order in progress -> Pending. Routine progress keeps the message written when the order was
     created (the order's own status has the steps); what needs a person is mirrored: an order
     waiting for its issuer, backing off after a failed call, told by ZeroSSL that a domain does
@@ -94,6 +95,12 @@ def decide_certificate_request(
 def order_refused(request: CertificateRequest, detail: str, now: datetime) -> RequestDecision:
     """Failed: the API server refused the ZeroSSLOrder of this request as invalid (422)."""
     return _failed(request, "OrderRejected", cond.message_order_refused(request.name, detail), now)
+
+
+def order_not_created(request: CertificateRequest, detail: str, now: datetime) -> RequestDecision:
+    """Pending: creating the ZeroSSLOrder failed in a way that may pass; it is retried."""
+    message = cond.message_order_not_created(request.name, detail)
+    return _pending(request, "OrderNotCreated", message, now)
 
 
 def _progress(order: Order) -> str:

@@ -23,10 +23,14 @@ from controller.issuer.conditions import READY, find, summarize_names
 from controller.issuer.controllers.caches import Caches
 from controller.issuer.controllers.fresh import FreshOrders
 from controller.issuer.controllers.writes import OwnWrites, apply_status, record_events
-from controller.issuer.decide_request import decide_certificate_request, order_refused
+from controller.issuer.decide_request import (
+    decide_certificate_request,
+    order_not_created,
+    order_refused,
+)
 from controller.issuer.request import CertificateRequest
 from controller.kube.client import KubeClient
-from controller.kube.errors import AlreadyExists, Conflict, Invalid, NotFound
+from controller.kube.errors import AlreadyExists, ApiError, Conflict, Invalid, NotFound
 from controller.kube.events import EventRecorder
 from controller.kube.worker import DONE, Result, Retry
 from controller.observability import metrics, tracing
@@ -70,10 +74,16 @@ class RequestReconciler:
             traceparent = tracing.new_issuance_context({**attributes, tracing.ATTR_ORDER: key})
         with tracing.start_reconcile_span("reconcile.certificaterequest", traceparent, attributes):
             # The order first: the Pending decided with it says the order exists.
+            result: Result = DONE
             for action in decision.actions:
-                refused = await self._ensure_order(action, key, traceparent)
-                if refused is not None:
-                    decision = order_refused(request, refused, self._clock.now())
+                try:
+                    await self._ensure_order(action, key, traceparent)
+                except Invalid as exc:  # the same request always yields the same order
+                    decision = order_refused(request, exc.message or str(exc), self._clock.now())
+                except ApiError as exc:  # may pass: say so, and retry with backoff
+                    now = self._clock.now()
+                    decision = order_not_created(request, exc.message or str(exc), now)
+                    result = Retry(f"creating ZeroSSLOrder {key} failed: {exc}")
             if decision.status is not None:
                 try:
                     written = await apply_status(
@@ -86,12 +96,10 @@ class RequestReconciler:
                 self._written.wrote(key, written)
                 self._count_transition(key, obj, decision.status, ref)
             record_events(self._recorder, obj, decision.events, ACTION)
-        return DONE
+        return result
 
-    async def _ensure_order(
-        self, action: EnsureOrder, key: str, traceparent: str | None
-    ) -> str | None:
-        """Creates the order; the API server's reason when it refuses it as invalid (422)."""
+    async def _ensure_order(self, action: EnsureOrder, key: str, traceparent: str | None) -> None:
+        """Creates the order (AlreadyExists is done); ApiError when the API server refuses."""
         manifest: dict[str, Any] = {**action.manifest}
         meta = {**manifest["metadata"]}
         annotations = {**(meta.get("annotations") or {})}
@@ -104,10 +112,7 @@ class RequestReconciler:
                 created = await self._kube.create(ZEROSSL_ORDERS, manifest, meta["namespace"])
             except AlreadyExists:
                 log.debug("order %s exists already", key)
-                return None
-            except Invalid as exc:
-                log.warning("order %s refused by the API server: %s", key, exc.message)
-                return exc.message or str(exc)
+                return
             self._fresh.created(key, str(created["metadata"]["uid"]))
         domains = action.manifest["spec"]["domains"]
         log.info(
@@ -117,7 +122,6 @@ class RequestReconciler:
             summarize_names(domains),
             extra={"milestone": "order_created"},
         )
-        return None
 
     def _count_transition(
         self, key: str, obj: dict[str, Any], status: dict[str, Any], ref: object

@@ -61,7 +61,12 @@ async def test_the_request_claims_no_order_before_it_exists(sandbox: Sandbox) ->
         await sandbox.request(NAMESPACE, "later", make_csr(["later.example.com"]))
         await asyncio.sleep(1.0)  # several refused creates (the worker's backoff starts at 5 ms)
         assert sandbox.order(NAMESPACE, "later") is None
-        assert ready_reason(_request(sandbox, "later")) is None  # nothing claimed
+        condition = ready(_request(sandbox, "later"))
+        assert condition is not None  # what stands in the way, not a claim of progress
+        assert (condition["reason"], condition["message"]) == (
+            "Pending",
+            "could not create ZeroSSLOrder later yet (injected fault (503)); retrying with backoff",
+        )
 
         sandbox.api.faults.clear()
         await sandbox.order_reason(NAMESPACE, "later", "Issued")

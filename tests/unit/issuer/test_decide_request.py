@@ -9,7 +9,11 @@ from typing import Any
 import pytest
 
 from controller.issuer.actions import EnsureOrder
-from controller.issuer.decide_request import decide_certificate_request
+from controller.issuer.decide_request import (
+    decide_certificate_request,
+    order_not_created,
+    order_refused,
+)
 from controller.issuer.issuers import Issuer
 from controller.issuer.orders import MAX_DOMAINS, MAX_REQUEST_LENGTH, Order
 from controller.issuer.request import CertificateRequest
@@ -618,3 +622,36 @@ def test_match_labels_come_from_the_request() -> None:
     plain = ensured(_csr_request(CSR), _issuer(solvers=solvers))
     assert labelled["spec"]["validationMethod"] == "CNAME_CSR_HASH"
     assert plain["spec"]["validationMethod"] == "HTTP_CSR_HASH"
+
+
+# --- the order's create, as the act layer reports it --------------------------------------------
+
+
+def test_an_order_refused_as_invalid_fails_the_request() -> None:
+    request = CertificateRequest.from_object(request_object(conditions=FRESH))
+    decision = order_refused(request, "spec.domains: Too many: 150", NOW)
+    assert decision.status is not None
+    (ready,) = decision.status["conditions"]
+    assert (ready["reason"], ready["message"]) == (
+        "Failed",
+        "the API server refused to create ZeroSSLOrder www for this request: "
+        "spec.domains: Too many: 150",
+    )
+    assert decision.status["failureTime"]
+    assert [(e.type, e.reason) for e in decision.events] == [("Warning", "OrderRejected")]
+    assert certificate_request_status_errors(decision.status) == []
+
+
+def test_an_order_not_created_yet_is_pending_and_written_once() -> None:
+    request = CertificateRequest.from_object(request_object(conditions=FRESH))
+    decision = order_not_created(request, "503 ServiceUnavailable", NOW)
+    assert decision.status is not None
+    (ready,) = decision.status["conditions"]
+    assert (ready["reason"], ready["message"]) == (
+        "Pending",
+        "could not create ZeroSSLOrder www yet (503 ServiceUnavailable); retrying with backoff",
+    )
+    again = CertificateRequest.from_object(
+        request_object(conditions=[APPROVED, *decision.status["conditions"]])
+    )
+    assert order_not_created(again, "503 ServiceUnavailable", NOW).empty
