@@ -67,7 +67,7 @@ async def orders(stack: Stack) -> list[str]:
 
 
 async def test_the_documented_uninstall_leaves_no_order_and_orders_nothing_new(
-    stack: Stack,
+    stack: Stack, tmp_path: Path
 ) -> None:
     csr = make_csr(["waiting.uninstall.zerossl-issuer.dev"])
     await stack.cluster.create_certificate_request(
@@ -78,13 +78,19 @@ async def test_the_documented_uninstall_leaves_no_order_and_orders_nothing_new(
     mark = log_mark(stack)
 
     script = uninstall_step(2)
-    env = {"PATH": os.environ["PATH"], "KUBECONFIG": str(stack.admin_kubeconfig)}
+    # HOME: kubectl keeps its discovery cache under it (never in the working directory).
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "KUBECONFIG": str(stack.admin_kubeconfig),
+    }
     kubectl = Path(require_binary("kubectl")).parent
     env["PATH"] = f"{kubectl}:{env['PATH']}"
     done = await asyncio.to_thread(
         subprocess.run,
         ["/bin/bash", "-eo", "pipefail", "-c", script],
         env=env,
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=WAIT,
