@@ -239,6 +239,7 @@ class Controller:
             policy=OrderPolicy.from_settings(settings),
             fresh=fresh,
             drafts=drafts,
+            wake=self.order_queue.add,
         )
         requests = RequestReconciler(self.kube, self.caches, self.recorder, self.clock, fresh)
         workers = settings.workers

@@ -61,13 +61,25 @@ class KubeCounts:
 
 
 async def reset_kube_counts(stack: Stack) -> None:
-    await stack.kube.request("DELETE", "/_sandbox/requests")
+    if stack.options.kube_mode == "subprocess":
+        await stack.kube.request("DELETE", "/_sandbox/requests")
+    else:
+        stack.reset_request_counts()
 
 
 async def kube_counts(stack: Stack) -> KubeCounts:
-    """The controller ServiceAccount's requests since the last reset."""
-    answer = await stack.kube.request("GET", "/_sandbox/requests")
+    """The controller ServiceAccount's requests since the last reset (the emulator's counters,
+    or the real API server's audit log)."""
     user = stack.controller_user
+    if stack.options.kube_mode != "subprocess":
+        return KubeCounts(
+            tuple(
+                KubeRequest(key.verb, key.resource, key.code, count)
+                for key, count in stack.request_counts().items()
+                if key.user == user
+            )
+        )
+    answer = await stack.kube.request("GET", "/_sandbox/requests")
     return KubeCounts(
         tuple(
             KubeRequest(str(r["verb"]), str(r["resource"]), int(r["code"]), int(r["count"]))

@@ -43,7 +43,7 @@ UNLIMITED_QPS: Final = 1_000_000.0
 QUIET_PERIOD: Final = 1.0
 """How long the controller must be idle before the final counts, so nothing is in flight."""
 QUIESCE_TIMEOUT: Final = 60.0
-Mode = Literal["in-process", "subprocess"]
+Mode = Literal["in-process", "subprocess", "real"]
 T = TypeVar("T")
 
 

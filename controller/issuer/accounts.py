@@ -5,6 +5,9 @@ namespace (:func:`~controller.issuer.api.secret_namespace`); every client for th
 shares that account's token bucket (:class:`~controller.zerossl.limiter.LimiterRegistry`),
 whichever issuer or worker uses it; a key that cannot be read raises :class:`IssuerError`
 with the reason the issuer check would report, so the caller can flag the issuer.
+The client last handed out for an issuer stays known (:meth:`last_client`) after the issuer or
+its Secret is gone, for cancelling that issuer's unfinished certificates only: a namespace
+being deleted takes its issuers and Secrets with it while its orders' finalizers still run.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class ZeroSSLAccounts:
         self._secrets = secrets
         self._limiters = LimiterRegistry(settings.zerossl_qps, settings.zerossl_burst)
         self._clients: dict[str, ZeroSSLClient] = {}
+        self._last: dict[IssuerRef, ZeroSSLClient] = {}  # per issuer: bounded by the issuers
 
     async def api_key(self, ref: IssuerRef, spec: IssuerSpec) -> ApiKey:
         """The issuer's API key as read from its Secret (whatever its state)."""
@@ -52,7 +56,12 @@ class ZeroSSLAccounts:
             raise IssuerError(
                 reason, f"Secret {namespace}/{spec.api_key.name} (key {spec.api_key.key!r}) {what}"
             )
-        return self.client_for_key(key.value)
+        client = self._last[ref] = self.client_for_key(key.value)
+        return client
+
+    def last_client(self, ref: IssuerRef) -> ZeroSSLClient | None:
+        """The client :meth:`client` last returned for ``ref`` in this process, if any."""
+        return self._last.get(ref)
 
     def client_for_key(self, access_key: str) -> ZeroSSLClient:
         """The client of the account behind ``access_key`` (one per account)."""

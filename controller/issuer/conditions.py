@@ -67,6 +67,7 @@ class OrderReason(StrEnum):
     PRESENTING = "Presenting"
     VALIDATING = "Validating"
     WAITING_FOR_ISSUANCE = "WaitingForIssuance"
+    WAITING_FOR_SAME_CSR = "WaitingForSameCSR"  # another order of the CSR validates over HTTP
     ISSUED = "Issued"
     FAILED = "Failed"
     CANCELLED = "Cancelled"

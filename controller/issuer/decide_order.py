@@ -12,8 +12,9 @@ The order of decisions (each an early return):
     AdoptOrCreate: a plain create for a fresh order, a search first for any other.
  8. certificate id -> wait for a usable issuer, then by ZeroSSL status: cancelled, revoked or
     expired -> Cancelled; issued -> Download; pending_validation -> AwaitIssuance (the batch
-    poller, no GET per order); draft -> Present, WaitPropagation, then Verify (with backoff
-    while ZeroSSL answers "not yet"); a status ZeroSSL newly invented -> wait.
+    poller, no GET per order); draft -> wait while another order of the same CSR validates
+    over HTTP (``http_turn``), else Present, WaitPropagation, then Verify (with backoff while
+    ZeroSSL answers "not yet"); a status ZeroSSL newly invented -> wait.
 
 Invariant (one ZeroSSL certificate per order, whatever crashes): a create without a search is
 only decided for a fresh order (``OrderFacts.fresh``: created by this leader in its current term,
@@ -22,6 +23,8 @@ id (after a restart, a failover, an earlier attempt) searches first and adopts t
 create left behind. ``createAttempt`` counts the attempts for people; it is recorded with the
 outcome, not ahead of the call. At deletion, an order without a certificate id that is not
 fresh is searched for a lost draft to cancel, unless ``cancelled`` says nothing is left.
+A search adopts only a certificate no other order owns (the act layer's ``CertificateOwners``),
+so adoption and cancel-on-delete never reach another order's certificate.
 Long ZeroSSL delays never fail an order: only permanent errors (record_outcome) and final
 ZeroSSL states do.
 """
@@ -72,6 +75,8 @@ from controller.issuer.orders import (
 from controller.issuer.timing import wait_until
 from controller.zerossl.models import Certificate, CertificateStatus, ValidationMethod
 
+CANCEL_SKIPPED = "CancelSkipped"  # the Event of an unfinished certificate left in the account
+
 
 @dataclass(frozen=True, slots=True)
 class OrderFacts:
@@ -82,13 +87,20 @@ class OrderFacts:
     the CertificateRequest named (and uid) in ``spec.certificateRequestRef`` is missing from a
     synced cache; never set from a cache that has not synced. ``fresh``: this leader created the
     order in its current term and has sent no create for it (the act layer's memory: never true
-    after a restart or a failover).
+    after a restart or a failover). ``http_turn``: another order with the same CSR (its key)
+    holds the HTTP validation file, so this one waits for its turn (the act layer's
+    ``HttpTurns``; only ever set for an order validating a draft over HTTP). ``account_known``:
+    the order is being deleted and the act layer still holds a client of its issuer's account
+    although the issuer or its Secret may be gone (a namespace being deleted), so a cancel can
+    still be sent.
     """
 
     issuer: Issuer | None
     remote: Certificate | None = None
     request_gone: bool = False
     fresh: bool = False
+    http_turn: str | None = None
+    account_known: bool = False
 
 
 def decide_order(
@@ -116,7 +128,8 @@ def decide_order(
         return _create(step, spec, now, fresh=facts.fresh)
     if issuer is None or not issuer.usable:
         return _wait_for_issuer(step, issuer, now, policy)
-    return _advance(step, spec, remote_status(order, facts.remote), now, policy)
+    zerossl = remote_status(order, facts.remote)
+    return _advance(step, spec, zerossl, now, policy, turn=facts.http_turn)
 
 
 def _backoff_wait(step: Step, now: datetime) -> OrderDecision | None:
@@ -164,7 +177,13 @@ def _create(step: Step, spec: OrderSpec, now: datetime, *, fresh: bool) -> Order
 
 
 def _advance(
-    step: Step, spec: OrderSpec, zerossl: CertificateStatus, now: datetime, policy: OrderPolicy
+    step: Step,
+    spec: OrderSpec,
+    zerossl: CertificateStatus,
+    now: datetime,
+    policy: OrderPolicy,
+    *,
+    turn: str | None,
 ) -> OrderDecision:
     cert_id = step.status.certificate_id or ""
     if zerossl is not CertificateStatus.UNKNOWN and zerossl.value != step.status.zerossl_status:
@@ -179,6 +198,14 @@ def _advance(
     if zerossl is CertificateStatus.PENDING_VALIDATION:
         return _await_issuance(step, spec, cert_id, now, policy)
     if zerossl is CertificateStatus.DRAFT:
+        if turn is not None:
+            message = (
+                f"waiting for ZeroSSLOrder {turn}, which has the same CSR, to pass HTTP "
+                "validation: ZeroSSL names the validation file after the CSR, so orders "
+                "sharing one are validated one at a time"
+            )
+            step = step.ready(OrderReason.WAITING_FOR_SAME_CSR, message, now)
+            return step.decide(requeue_after=policy.turn_recheck)
         return _validate(step, spec, cert_id, now)
     message = f"ZeroSSL reports status {step.status.zerossl_status!r} for {cert_id}; waiting"
     step = step.ready(OrderReason.VALIDATING, message, now)
@@ -281,10 +308,11 @@ def _try_bounded(
     now: datetime,
     policy: OrderPolicy,
 ) -> OrderDecision | Step:
-    """``action``, unless there is no issuer to call it with or it failed ``cancel_attempts``
-    times: then the ``give_up`` step, to carry on without it."""
+    """``action``, unless there is no account to call it with (no issuer, no client known) or
+    it failed ``cancel_attempts`` times: then the ``give_up`` step, to carry on without it."""
     retry = step.status.retry
-    if facts.issuer is None or (retry is not None and retry.attempts >= policy.cancel_attempts):
+    reachable = facts.issuer is not None or facts.account_known
+    if not reachable or (retry is not None and retry.attempts >= policy.cancel_attempts):
         return give_up
     return step.decide([action])
 
@@ -293,7 +321,7 @@ def _cancel(
     step: Step, cert_id: str, reason: str, *, facts: OrderFacts, now: datetime, policy: OrderPolicy
 ) -> OrderDecision | Step:
     note = f"ZeroSSL certificate {cert_id} was not cancelled; it stays in the account"
-    give_up = step.with_status(cancelled=True, retry=None).event(warning("CancelSkipped", note))
+    give_up = step.with_status(cancelled=True, retry=None).event(warning(CANCEL_SKIPPED, note))
     action = CancelAtZeroSSL(cert_id, reason)
     return _try_bounded(step, action, give_up, facts=facts, now=now, policy=policy)
 
@@ -348,7 +376,7 @@ def _finalize(step: Step, facts: OrderFacts, now: datetime, policy: OrderPolicy)
         outcome = _try_bounded(
             step,
             search,
-            give_up.event(warning("CancelSkipped", note)),
+            give_up.event(warning(CANCEL_SKIPPED, note)),
             facts=facts,
             now=now,
             policy=policy,

@@ -59,6 +59,7 @@ class OrderPolicy:
     issuer_wait: float = 300.0  # re-look while waiting for the issuer (its watch wakes us sooner)
     await_recheck: float = 1800.0  # safety net while the batch poller watches a certificate
     cancel_attempts: int = 10  # at deletion, give up cancelling after this many failures
+    turn_recheck: float = 60.0  # re-look while another order of the CSR validates (woken sooner)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OrderPolicy:

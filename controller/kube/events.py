@@ -12,7 +12,8 @@ Invariants:
   does not make the queue overflow at a hundred issuances a second (client-go writes one at a
   time); a series is never written by two of them at once. Transient failures are retried a
   few times, then the write is dropped with a log line; nothing is ever raised into
-  ``record``'s callers.
+  ``record``'s callers. An Event for a namespace that is gone or being deleted cannot be
+  written: it is dropped at debug level (fate ``namespace_gone``), not logged as a failure.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any, Final, Literal, Protocol
 import aiohttp
 
 from controller.clock import Clock, SystemClock, rfc3339_micro
-from controller.kube.errors import AlreadyExists, ApiError, NotFound
+from controller.kube.errors import AlreadyExists, ApiError, Forbidden, NotFound
 from controller.kube.resource import EVENTS, Resource
 from controller.observability import metrics
 from controller.observability.redact import redact_text
@@ -273,6 +274,10 @@ class EventRecorder:
                 async with asyncio.timeout(self._call_timeout):
                     fate = await self._send(series)
             except Exception as exc:
+                if _namespace_gone(exc):
+                    metrics.events_emitted.labels(series.event_type, "namespace_gone").inc()
+                    log.debug("event %s/%s not written: %s", series.namespace, series.name, exc)
+                    return
                 transient = _is_transient(exc)
                 if transient and attempt < self._attempts:
                     await asyncio.sleep(self._retry_delay * 2 ** (attempt - 1))
@@ -322,6 +327,13 @@ def _truncate_utf8(text: str, limit: int) -> str:
     if len(encoded) <= limit:
         return text
     return encoded[: limit - 3].decode(errors="ignore") + "..."
+
+
+def _namespace_gone(exc: Exception) -> bool:
+    """The Event's namespace does not exist (404 on create) or is terminating (403)."""
+    if isinstance(exc, NotFound):
+        return (exc.body.get("details") or {}).get("kind") == "namespaces"
+    return isinstance(exc, Forbidden) and "being terminated" in exc.message
 
 
 def _is_transient(exc: Exception) -> bool:

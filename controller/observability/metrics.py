@@ -61,6 +61,12 @@ draft_searches = Counter(
 )
 
 # --- Issuance ----------------------------------------------------------------------------------
+certificate_cancels = Counter(
+    f"{NS}_certificate_cancels",
+    "Unfinished ZeroSSL certificates of failed or deleted orders, by outcome (cancelled: "
+    "cancelled at ZeroSSL; skipped: left in the account, with a CancelSkipped Event).",
+    ["outcome"],
+)
 issuance_duration = Histogram(
     f"{NS}_issuance_duration_seconds",
     "Time from CertificateRequest creation to Ready=True/Issued.",
@@ -172,7 +178,8 @@ kube_throttle_wait = Histogram(
 )
 events_emitted = Counter(
     f"{NS}_kube_events",
-    "Kubernetes Events recorded by type and fate (created, series, dropped, failed).",
+    "Kubernetes Events recorded by type and fate (created, series, dropped, failed, "
+    "namespace_gone).",
     ["type", "fate"],
 )
 

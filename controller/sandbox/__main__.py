@@ -1,7 +1,7 @@
-"""``python -m controller.sandbox <kube|zerossl|demo> ...``: run a sandbox component.
+"""``python -m controller.sandbox <component> ...``: run a sandbox component.
 
-Each component's module exposes ``main(argv) -> int``; they are imported lazily so that one
-component's dependencies never burden another.
+Each component is ``module:function`` with ``function(argv) -> int``; modules are imported
+lazily so that one component's dependencies never burden another.
 """
 
 from __future__ import annotations
@@ -10,9 +10,11 @@ import importlib
 import sys
 
 COMPONENTS = {
-    "kube": "controller.sandbox.kube.cli",
-    "zerossl": "controller.sandbox.zerossl.cli",
-    "demo": "controller.sandbox.demo",
+    "kube": "controller.sandbox.kube.cli:main",
+    "zerossl": "controller.sandbox.zerossl.cli:main",
+    "demo": "controller.sandbox.demo:main",
+    "cert-manager": "controller.sandbox.certmanager.cli:main",
+    "approve": "controller.sandbox.certmanager.cli:approve_main",
 }
 
 
@@ -20,8 +22,8 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in COMPONENTS:
         print(f"usage: python -m controller.sandbox {{{'|'.join(COMPONENTS)}}} [options]")
         return 2
-    module = importlib.import_module(COMPONENTS[argv[0]])
-    result: int = module.main(argv[1:])
+    module, _, function = COMPONENTS[argv[0]].partition(":")
+    result: int = getattr(importlib.import_module(module), function)(argv[1:])
     return result
 
 

@@ -4,6 +4,7 @@ against the sandbox stack (emulated kube-apiserver with RBAC, ZeroSSL emulator, 
 Every test under tests/e2e is marked ``e2e``. Fixtures (function scoped, each a fresh stack):
 
 - ``stack``: one replica; ``ha_stack``: three replicas, each ready before the test starts;
+  each runs once per API-server world (``kube_world``: the sandbox's, then the real one);
 - ``stack_factory``: ``async with stack_factory(replicas=2, controller_env={...}) as s:``
   for any other options (see :func:`tests.e2e.support.e2e_options`).
 
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 
 from controller.sandbox.stack import Stack
+from tests.conftest import KubeWorld
 from tests.e2e.support import e2e_options, log_tails
 
 StackFactory = Callable[..., contextlib.AbstractAsyncContextManager[Stack]]
@@ -50,10 +52,13 @@ def _section(stack: Stack) -> tuple[str, str]:
 
 
 @pytest.fixture
-def stack_factory(request: pytest.FixtureRequest) -> StackFactory:
+def stack_factory(request: pytest.FixtureRequest, kube_world: KubeWorld) -> StackFactory:
+    """Stacks on this test's world: the sandbox's in-process API server, or the real one."""
+    kube_mode = "real" if kube_world == "real" else "in-process"
+
     @contextlib.asynccontextmanager
     async def started(**options: Any) -> AsyncIterator[Stack]:
-        async with Stack(e2e_options(**options)) as running:
+        async with Stack(e2e_options(**{"kube_mode": kube_mode, **options})) as running:
             stacks = request.node.stash.setdefault(STACKS, [])
             stacks.append(running)
             try:

@@ -67,7 +67,7 @@ def test_documentation_lists_every_setting_once(document: str) -> None:
 @pytest.mark.parametrize("name", OVERLAYS)
 def test_deployment_values_are_the_defaults(name: str) -> None:
     literal = {
-        str(e["name"]): str(e["value"])
+        str(e["name"]): str(e.get("value", ""))  # no value: the empty string
         for e in _container_env(name)
         if str(e["name"]) in config.ENV_VARS - FROM_THE_POD
     }

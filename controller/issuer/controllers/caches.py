@@ -33,6 +33,7 @@ from controller.kube.resource import SECRETS
 BY_ISSUER = "issuer"
 BY_SECRET = "secret"  # noqa: S105 (an index name)
 BY_FILE = "validation-file"
+BY_CERTIFICATE = "certificate"
 
 
 def issuer_key(ref: IssuerRef) -> str:
@@ -120,6 +121,20 @@ def _order_files(obj: dict[str, Any]) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _order_certificate(obj: dict[str, Any]) -> tuple[str, ...]:
+    """The ZeroSSL certificate id an order's status records (the certificate it owns)."""
+    cert_id = (obj.get("status") or {}).get("certificateID")
+    return (cert_id,) if isinstance(cert_id, str) and cert_id else ()
+
+
+def _serving_rank(obj: dict[str, Any], record: dict[str, Any]) -> int:
+    """0 for a file ZeroSSL is about to fetch (presented, not yet accepted, its order not
+    being deleted), 1 for any other: with orders sharing a CSR, the one whose turn it is
+    (:mod:`~controller.issuer.controllers.turns`) is served."""
+    live = not obj["metadata"].get("deletionTimestamp")
+    return 0 if live and record.get("presented") is True and record.get("state") != "Valid" else 1
+
+
 def _trim_request(obj: dict[str, Any]) -> dict[str, Any]:
     """Requests of other issuers keep only what routing needs; ours keep all we read."""
     obj = trim_object(obj)
@@ -150,6 +165,7 @@ class Caches:
             indexers={
                 BY_ISSUER: _order_index,
                 BY_FILE: _order_files,
+                BY_CERTIFICATE: _order_certificate,
                 BY_SECRET: self._order_secrets,
             },
         )
@@ -205,12 +221,33 @@ class Caches:
         return Order.from_object(obj) if obj is not None else None
 
     def validation_file(self, file_name: str) -> bytes | None:
-        """The body of an HTTP validation file some order serves (the HTTP solver's lookup)."""
+        """The body of an HTTP validation file some order serves (the HTTP solver's lookup);
+        of orders sharing the file (one CSR), the one ZeroSSL is validating."""
+        found: list[tuple[int, str]] = []
         for obj in self.orders.store.by_index(BY_FILE, file_name):
             for record in (obj.get("status") or {}).get("validations") or ():
                 http = record.get("http") or {}
                 if str(http.get("path", "")).endswith("/" + file_name):
                     content = http.get("content")
                     if isinstance(content, str):
-                        return content.encode()
-        return None
+                        found.append((_serving_rank(obj, record), content))
+        return min(found, key=lambda ranked: ranked[0])[1].encode() if found else None
+
+    def certificate_owners(self, cert_id: str) -> list[str]:
+        """``namespace/name`` of the orders whose status records ``cert_id``."""
+        return [
+            f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"
+            for obj in self.orders.store.by_index(BY_CERTIFICATE, cert_id)
+        ]
+
+    def validating_over_http(self, file_name: str) -> list[str]:
+        """``namespace/name`` of the live orders whose presented file ``file_name`` ZeroSSL has
+        not accepted yet (the HTTP validation in progress for that CSR, by the status)."""
+        return sorted(
+            f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"
+            for obj in self.orders.store.by_index(BY_FILE, file_name)
+            if any(
+                _serving_rank(obj, record) == 0
+                for record in (obj.get("status") or {}).get("validations") or ()
+            )
+        )

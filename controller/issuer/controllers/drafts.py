@@ -29,6 +29,11 @@ Invariants:
   a later one past a page boundary, unseen, and only drafts added in front shift back; an
   unchanged total means as many were added as left. If the total moved, the listing's
   searches make their own calls.
+- Ownership: a search answers only with a certificate its ``acceptable`` test passes (the
+  caller's: no other order owns it, :mod:`~controller.issuer.controllers.owners`). The term's
+  snapshot may be stale for certificates of live orders (issued, cancelled since), so a
+  certificate it offers is read again (one GET) and given only while still unfinished; a
+  finished one leaves the snapshot.
 - A failed call fails exactly the searches it served, with the client's error (transient stays
   transient); the next search calls again.
 - Ownership: flights are tasks of :meth:`run`'s TaskGroup, which the leader runs for its term
@@ -78,6 +83,8 @@ class CertificateLister(Protocol):
         limit: int = 100,
     ) -> CertificatePage: ...
 
+    async def get_certificate(self, certificate_id: str) -> Certificate: ...
+
 
 @dataclass(eq=False, slots=True)
 class _Search:
@@ -85,6 +92,7 @@ class _Search:
 
     common_name: str
     hashes: CsrHashes
+    acceptable: Callable[[Certificate], bool]
     answer: asyncio.Future[Certificate | None]
     context: contextvars.Context  # the order's, so its own call joins the order's trace
     span: trace.SpanContext
@@ -132,10 +140,15 @@ class DraftSearches:
         self._attempted.discard(order_key)
 
     async def find(
-        self, client: CertificateLister, common_name: str, hashes: CsrHashes, order_key: str
+        self,
+        client: CertificateLister,
+        common_name: str,
+        hashes: CsrHashes,
+        order_key: str,
+        acceptable: Callable[[Certificate], bool] = lambda _: True,
     ) -> Certificate | None:
-        """The unfinished certificate created from the CSR ``hashes`` names, if any; raises
-        the client's error when the call serving this search failed."""
+        """The unfinished certificate created from the CSR ``hashes`` names that passes
+        ``acceptable``, if any; raises the client's error when a call serving it failed."""
         account = self._accounts.get(client)
         if account is None:
             account = self._accounts[client] = _Account(client)
@@ -144,10 +157,11 @@ class DraftSearches:
             if inherited and account.snapshot is not None:
                 span.set_attribute(ATTR_SERVED_BY, SNAPSHOT)
                 metrics.draft_searches.labels(served_by=SNAPSHOT).inc()
-                return _in_snapshot(account.snapshot, hashes)
+                return await _confirmed(account, hashes, acceptable)
             search = _Search(
                 common_name,
                 hashes,
+                acceptable,
                 asyncio.get_running_loop().create_future(),
                 contextvars.copy_context(),
                 span.get_span_context(),
@@ -158,9 +172,12 @@ class DraftSearches:
                 account.flying = True
                 self._ready.put_nowait(account)
             try:
-                return await search.answer
+                found = await search.answer
             finally:
                 span.set_attribute(ATTR_SERVED_BY, search.served_by)
+            if found is not None and search.served_by == SNAPSHOT:
+                return await _confirmed(account, hashes, acceptable)
+            return found
 
     async def run(self) -> None:
         """Starts a flight for each account with searches waiting; owns the flights."""
@@ -218,8 +235,7 @@ class DraftSearches:
         if started >= self._snapshot_from:
             account.snapshot = by_md5
         for search in batch:
-            candidates = by_md5.get(search.hashes.md5, ())
-            _answer(search, _first_match(candidates, search.hashes))
+            _answer(search, _first_match(by_md5.get(search.hashes.md5, ()), search))
 
 
 def _take(account: _Account) -> list[_Search]:
@@ -231,15 +247,29 @@ def _take(account: _Account) -> list[_Search]:
             continue
         if search.inherited and account.snapshot is not None:
             search.served_by = SNAPSHOT
-            _answer(search, _in_snapshot(account.snapshot, search.hashes))
+            _answer(search, _first_match(account.snapshot.get(search.hashes.md5, ()), search))
         else:
             batch.append(search)
     account.waiting.clear()
     return batch
 
 
-def _in_snapshot(snapshot: dict[str, list[Certificate]], hashes: CsrHashes) -> Certificate | None:
-    return _first_match(snapshot.get(hashes.md5, ()), hashes)
+async def _confirmed(
+    account: _Account, hashes: CsrHashes, acceptable: Callable[[Certificate], bool]
+) -> Certificate | None:
+    """The first acceptable certificate of the snapshot for ``hashes`` that ZeroSSL still holds
+    unfinished (read again); finished ones leave the snapshot."""
+    snapshot = account.snapshot
+    assert snapshot is not None  # set once per term, never unset
+    for candidate in list(snapshot.get(hashes.md5, ())):
+        if not (hashes.matches(candidate) and acceptable(candidate)):
+            continue
+        current = await account.client.get_certificate(candidate.id)
+        if current.status in UNFINISHED:
+            return current
+        kept = [c for c in snapshot.get(hashes.md5, ()) if c.id != candidate.id]
+        snapshot[hashes.md5] = kept
+    return None
 
 
 async def _search_each(client: CertificateLister, batch: list[_Search]) -> None:
@@ -256,7 +286,7 @@ async def _search_one(client: CertificateLister, search: _Search) -> None:
     except Exception as error:  # the order's reconcile judges it
         _fail([search], error)
     else:
-        _answer(search, _first_match(listed.certificates, search.hashes))
+        _answer(search, _first_match(listed.certificates, search))
 
 
 async def _read(client: CertificateLister, *, search: str | None) -> _Pages:
@@ -275,8 +305,10 @@ async def _read(client: CertificateLister, *, search: str | None) -> _Pages:
         page += 1
 
 
-def _first_match(certificates: Iterable[Certificate], hashes: CsrHashes) -> Certificate | None:
-    return next((c for c in certificates if hashes.matches(c)), None)
+def _first_match(certificates: Iterable[Certificate], search: _Search) -> Certificate | None:
+    return next(
+        (c for c in certificates if search.hashes.matches(c) and search.acceptable(c)), None
+    )
 
 
 def _answer(search: _Search, found: Certificate | None) -> None:

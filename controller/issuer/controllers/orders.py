@@ -15,6 +15,10 @@ Invariants:
 - A decision's Events are recorded once the status they describe is written.
 - Read your writes: an order is never decided from a cache older than this reconciler's own
   last write of it; the informer event of that write wakes the order again.
+- An order owns only what it created or can prove is its own: per CSR one order at a time
+  searches, adopts or creates, what it obtains is claimed before that ends, and a search
+  passes over certificates other orders own (CertificateOwners). Orders sharing a CSR take
+  turns for HTTP validation (HttpTurns, a fact of the decision).
 - ZeroSSL errors, unusable API keys and solver faults become outcomes, never exceptions. A
   solver that cannot work as configured (credentials refused, zone or API missing, invalid
   spec) waits long with a Warning Event, never fails the order: fixing the spec or Secret is
@@ -26,7 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, assert_never
 
@@ -74,18 +78,20 @@ from controller.issuer.controllers.drafts import DraftSearches
 from controller.issuer.controllers.fresh import FreshOrders
 from controller.issuer.controllers.issuers import IssuerReconciler
 from controller.issuer.controllers.milestones import log_milestone
+from controller.issuer.controllers.owners import CertificateOwners
 from controller.issuer.controllers.poller import IssuancePoller
+from controller.issuer.controllers.turns import HttpTurns
 from controller.issuer.controllers.writes import (
     OwnWrites,
     caught_up,
     record_events,
     replace_status,
 )
-from controller.issuer.decide_order import OrderFacts, decide_order
+from controller.issuer.decide_order import CANCEL_SKIPPED, OrderFacts, decide_order
 from controller.issuer.decision import Event, warning
 from controller.issuer.errors import IssuerError, PendingError, camel_reason
 from controller.issuer.order_outcomes import record_outcome
-from controller.issuer.order_steps import OrderDecision, OrderPolicy
+from controller.issuer.order_steps import OrderDecision, OrderPolicy, remote_status
 from controller.issuer.orders import Order
 from controller.issuer.secrets import SecretCache
 from controller.issuer.solvers.dns import (
@@ -107,11 +113,11 @@ from controller.kube.client import KubeClient
 from controller.kube.errors import Conflict, NotFound
 from controller.kube.events import EventRecorder
 from controller.kube.worker import DONE, RequeueAfter, Result, Retry
-from controller.observability import tracing
+from controller.observability import metrics, tracing
 from controller.zerossl.client import ZeroSSLClient
 from controller.zerossl.csr import CsrHashes
 from controller.zerossl.errors import ZeroSSLError
-from controller.zerossl.models import CertificateStatus, ValidationMethod
+from controller.zerossl.models import Certificate, CertificateStatus, ValidationMethod
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +159,10 @@ class _Run:
         if decision.status is not None:
             self.obj = {**self.obj, "status": decision.status}
             self.unwritten = True
+        for event in decision.events:
+            if event.reason == CANCEL_SKIPPED:
+                log.warning("order %s: %s", self.key, event.note)
+                metrics.certificate_cancels.labels(outcome="skipped").inc()
         self.events.extend(decision.events)
         self.requeue(decision.requeue_after)
 
@@ -180,10 +190,14 @@ class OrderReconciler:
         policy: OrderPolicy,
         fresh: FreshOrders,
         drafts: DraftSearches,
+        wake: Callable[[str], None],
     ) -> None:
+        """One per leadership term; ``wake(key)`` enqueues an order at once."""
         self._kube = kube
         self._fresh = fresh
         self._drafts = drafts
+        self._owners = CertificateOwners(caches.certificate_owners)
+        self._turns = HttpTurns(caches.validating_over_http, wake)
         self._caches = caches
         self._accounts = accounts
         self._secrets = secrets
@@ -204,6 +218,8 @@ class OrderReconciler:
             self._written.forget(key)
             self._fresh.forget(key)
             self._drafts.forget(key)
+            self._owners.forget(key)
+            self._turns.forget(key)
             return DONE
         if not self._written.caught_up(key, obj):
             return DONE
@@ -229,12 +245,34 @@ class OrderReconciler:
     def _facts(self, order: Order) -> OrderFacts:
         ref = order.issuer_ref
         cert_id = order.status.certificate_id
+        key = f"{order.namespace}/{order.name}"
+        remote = self._poller.observed(cert_id) if cert_id else None
         return OrderFacts(
             issuer=self._caches.issuer(ref) if ref is not None else None,
-            remote=self._poller.observed(cert_id) if cert_id else None,
+            remote=remote,
             request_gone=self._request_gone(order),
-            fresh=self._fresh.is_fresh(f"{order.namespace}/{order.name}", order.uid),
+            fresh=self._fresh.is_fresh(key, order.uid),
+            http_turn=self._http_turn(key, order, remote),
+            account_known=order.deleting
+            and ref is not None
+            and self._accounts.last_client(ref) is not None,
         )
+
+    def _http_turn(self, key: str, order: Order, remote: Certificate | None) -> str | None:
+        """The order holding the HTTP validation file of this order's CSR, if another one;
+        this order takes the turn if it wants it and it is free (see HttpTurns)."""
+        spec = order.spec
+        if spec is None:
+            return None
+        wants = (
+            spec.validation_method in SERVED_METHODS
+            and order.status.certificate_id is not None
+            and not order.deleting
+            and order.status.ready_reason not in TERMINAL_ORDER_REASONS
+            and remote_status(order, remote) is CertificateStatus.DRAFT
+        )
+        file_name = CsrHashes(spec.csr_md5, spec.csr_sha256).file_name
+        return self._turns.turn(file_name, key, wants=wants)
 
     def _request_gone(self, order: Order) -> bool:
         """The owning CertificateRequest (name and uid) is absent from the synced cache."""
@@ -376,14 +414,22 @@ class OrderReconciler:
     # --- ZeroSSL -------------------------------------------------------------------------------
 
     async def _client(self, run: _Run) -> ZeroSSLClient:
-        """The issuer's ZeroSSL client; IssuerError if its key cannot be used."""
+        """The issuer's ZeroSSL client; IssuerError if its key cannot be used. An order being
+        deleted whose issuer or Secret is gone (its namespace is being deleted) uses the client
+        last used for that issuer, if this process knows one, to cancel its certificate."""
         ref = run.order.issuer_ref
-        issuer = self._caches.issuer(ref) if ref is not None else None
-        if ref is None or issuer is None:
-            raise PendingError(f"the order's issuer {ref} does not exist")
-        if issuer.spec is None:
-            raise IssuerError(IssuerReason.INVALID_SPEC, issuer.spec_error or "invalid spec")
-        return await self._accounts.client(ref, issuer.spec)
+        try:
+            issuer = self._caches.issuer(ref) if ref is not None else None
+            if ref is None or issuer is None:
+                raise PendingError(f"the order's issuer {ref} does not exist")
+            if issuer.spec is None:
+                raise IssuerError(IssuerReason.INVALID_SPEC, issuer.spec_error or "invalid spec")
+            return await self._accounts.client(ref, issuer.spec)
+        except (IssuerError, PendingError):
+            known = self._accounts.last_client(ref) if ref is not None else None
+            if known is None or not run.order.deleting:
+                raise
+            return known
 
     async def _call_zerossl(self, run: _Run, action: ZeroSSLAction) -> Outcome:
         if isinstance(action, Download) and (chain := self._poller.bundle(action.certificate_id)):
@@ -393,7 +439,8 @@ class OrderReconciler:
             match action:
                 case AdoptOrCreate():
                     self._fresh.forget(run.key)  # from here on, a certificate may exist
-                    return await _adopt_or_create(client, self._drafts, action, run.key)
+                    async with self._owners.obtaining(action.csr_md5):
+                        return await self._adopt_or_create(client, action, run.key)
                 case Verify():
                     return await _verify(client, action)
                 case ResendEmail(cert_id, token):
@@ -401,11 +448,45 @@ class OrderReconciler:
                     return EmailResent(token)
                 case Download(cert_id):
                     return Downloaded((await client.download(cert_id)).chain_pem())
-                case CancelAtZeroSSL(cert_id):
+                case CancelAtZeroSSL(cert_id, reason):
                     await client.cancel(cert_id)
+                    log.info(
+                        "order %s: cancelled ZeroSSL certificate %s: %s", run.key, cert_id, reason
+                    )
+                    metrics.certificate_cancels.labels(outcome="cancelled").inc()
                     return CancelledAtZeroSSL()
         except (ZeroSSLError, IssuerError, PendingError) as error:
             return ActionFailed(action, error)
+
+    async def _adopt_or_create(
+        self, client: ZeroSSLClient, action: AdoptOrCreate, order_key: str
+    ) -> Outcome:
+        """Adopt the unfinished certificate created from this CSR that no other order owns
+        (searching for it when asked, coalesced with the account's other searches), else
+        create one if allowed; what is obtained is claimed before the CSR's lock is left."""
+        if action.search_first:
+            hashes = CsrHashes(action.csr_md5, action.csr_sha256)
+            found = await self._drafts.find(
+                client,
+                action.domains[0],
+                hashes,
+                order_key,
+                lambda certificate: not self._owners.foreign(certificate.id, order_key),
+            )
+            if found is not None:
+                self._owners.claim(found.id, order_key)
+                return CertificateObtained(found, adopted=True)
+        if not action.allow_create:
+            return NoDraftFound()
+        self._drafts.attempting(order_key)  # from here on, this term may have made its draft
+        created = await client.create_certificate(
+            action.domains,
+            action.csr_pem,
+            validity_days=action.validity_days,
+            strict_domains=action.strict_domains,
+        )
+        self._owners.claim(created.id, order_key)
+        return CertificateObtained(created, adopted=False)
 
     # --- solvers -------------------------------------------------------------------------------
 
@@ -482,28 +563,6 @@ class OrderReconciler:
         note = f"{action.domain}: {error.message}; fix the solver spec or its Secret"
         record_events(self._recorder, run.obj, [warning(reason, note)], ACTION)
         return PendingError(note, requeue_after=MISCONFIGURED_WAIT)
-
-
-async def _adopt_or_create(
-    client: ZeroSSLClient, drafts: DraftSearches, action: AdoptOrCreate, order_key: str
-) -> Outcome:
-    """Adopt the unfinished certificate created from this CSR (searching for it when asked,
-    coalesced with the account's other searches), else create one if allowed."""
-    if action.search_first:
-        hashes = CsrHashes(action.csr_md5, action.csr_sha256)
-        found = await drafts.find(client, action.domains[0], hashes, order_key)
-        if found is not None:
-            return CertificateObtained(found, adopted=True)
-    if not action.allow_create:
-        return NoDraftFound()
-    drafts.attempting(order_key)  # from here on, this term may have made its draft
-    created = await client.create_certificate(
-        action.domains,
-        action.csr_pem,
-        validity_days=action.validity_days,
-        strict_domains=action.strict_domains,
-    )
-    return CertificateObtained(created, adopted=False)
 
 
 def _traceparent(order: Order) -> str | None:

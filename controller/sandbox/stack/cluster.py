@@ -31,6 +31,7 @@ TERMINAL_REASONS: Final = frozenset({"Failed", "Denied"})
 _CONFLICT_ATTEMPTS: Final = 5
 
 Approval = bool | Literal["denied"]
+Decision = Literal["Approved", "Denied"]
 IssuerKind = Literal["ZeroSSLIssuer", "ZeroSSLClusterIssuer"]
 
 
@@ -62,8 +63,46 @@ def _conditions_text(obj: JSON | None) -> str:
     )
 
 
-def _now() -> str:
+def now_rfc3339() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class AlreadyDecided(ValueError):
+    """The request carries the opposite decision (Approved and Denied are permanent)."""
+
+
+async def decide(kube: KubeAPI, namespace: str, name: str, kind: Decision, message: str) -> JSON:
+    """Write ``kind`` (``Approved`` or ``Denied``) = True on the request through its ``/status``
+    subresource, as cert-manager's approver does. A request already carrying ``kind`` is
+    returned unchanged; one carrying the opposite raises AlreadyDecided; a missing one raises
+    LookupError. The PUT carries the resourceVersion read, so a decision written meanwhile
+    makes it conflict, and the retry sees it (a request denied meanwhile is never approved)."""
+    opposite = "Denied" if kind == "Approved" else "Approved"
+    for attempt in range(1, _CONFLICT_ATTEMPTS + 1):
+        request = await kube.get(REQUEST_API_VERSION, "CertificateRequest", name, namespace)
+        if request is None:
+            raise LookupError(f"CertificateRequest {namespace}/{name} does not exist")
+        if find_condition(request, opposite) is not None:
+            raise AlreadyDecided(f"CertificateRequest {namespace}/{name} is already {opposite}")
+        if find_condition(request, kind) is not None:
+            return request
+        status = request.setdefault("status", {})
+        status["conditions"] = [
+            *(status.get("conditions") or ()),
+            {
+                "type": kind,
+                "status": "True",
+                "reason": APPROVER,
+                "message": message,
+                "lastTransitionTime": now_rfc3339(),
+            },
+        ]
+        try:
+            return await kube.replace_status(request)
+        except KubeError as exc:
+            if exc.status != 409 or attempt == _CONFLICT_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 class Cluster:
@@ -185,34 +224,10 @@ class Cluster:
         return created
 
     async def approve(self, namespace: str, name: str, *, message: str = APPROVED_MESSAGE) -> JSON:
-        return await self._decide(namespace, name, "Approved", message)
+        return await decide(self.kube, namespace, name, "Approved", message)
 
     async def deny(self, namespace: str, name: str, *, message: str = DENIED_MESSAGE) -> JSON:
-        return await self._decide(namespace, name, "Denied", message)
-
-    async def _decide(self, namespace: str, name: str, kind: str, message: str) -> JSON:
-        opposite = "Denied" if kind == "Approved" else "Approved"
-        for attempt in range(1, _CONFLICT_ATTEMPTS + 1):
-            request = await self.get_request(namespace, name)
-            if find_condition(request, opposite) is not None:
-                raise ValueError(f"CertificateRequest {namespace}/{name} is already {opposite}")
-            status = request.setdefault("status", {})
-            status["conditions"] = [
-                *(c for c in status.get("conditions") or () if c.get("type") != kind),
-                {
-                    "type": kind,
-                    "status": "True",
-                    "reason": APPROVER,
-                    "message": message,
-                    "lastTransitionTime": _now(),
-                },
-            ]
-            try:
-                return await self.kube.replace_status(request)
-            except KubeError as exc:
-                if exc.status != 409 or attempt == _CONFLICT_ATTEMPTS:
-                    raise
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        return await decide(self.kube, namespace, name, "Denied", message)
 
     async def get_request(self, namespace: str, name: str) -> JSON:
         request = await self.kube.get(REQUEST_API_VERSION, "CertificateRequest", name, namespace)

@@ -9,7 +9,7 @@ from typing import Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
 KeyKind = Literal["ec", "rsa"]
@@ -38,6 +38,9 @@ FIRST_NAME = _Default.FIRST_NAME
 """``common_name`` default: the first DNS name (else the first IP address)."""
 
 
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+
+
 def make_csr(
     dns_names: Sequence[str],
     ip_addresses: Sequence[str] = (),
@@ -49,22 +52,33 @@ def make_csr(
     cert-manager's default key usages; ``common_name`` None leaves the subject empty."""
     if not dns_names and not ip_addresses:
         raise ValueError("a CSR needs at least one DNS name or IP address")
-    ips = [ipaddress.ip_address(ip) for ip in ip_addresses]
     if common_name is FIRST_NAME:
-        common_name = dns_names[0] if dns_names else str(ips[0])
-    private_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey = (
+        common_name = dns_names[0] if dns_names else str(ipaddress.ip_address(ip_addresses[0]))
+    private_key: PrivateKey = (
         ec.generate_private_key(ec.SECP256R1())
         if key == "ec"
         else rsa.generate_private_key(public_exponent=65537, key_size=2048)
     )
+    return csr_for_key(private_key, dns_names, ip_addresses, common_name)
+
+
+def csr_for_key(
+    private_key: PrivateKey,
+    dns_names: Sequence[str],
+    ip_addresses: Sequence[str],
+    common_name: str | None,
+) -> bytes:
+    """A PEM CSR signed by ``private_key``: subject ``CN=common_name`` (empty when None), the
+    names as SANs, cert-manager's default key usages."""
     subject = [] if common_name is None else [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
     sans: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
-    sans += [x509.IPAddress(ip) for ip in ips]
+    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ip_addresses]
+    algorithm = None if isinstance(private_key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
     request = (
         x509.CertificateSigningRequestBuilder()
         .subject_name(x509.Name(subject))
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
         .add_extension(DEFAULT_KEY_USAGE, critical=True)
-        .sign(private_key, hashes.SHA256())
+        .sign(private_key, algorithm)
     )
     return request.public_bytes(serialization.Encoding.PEM)

@@ -4,7 +4,8 @@
 Invariants: a replica gets fresh loopback ports on every start; a start that fails because a
 port was taken meanwhile is retried with new ports; a start that fails otherwise leaves no
 process behind and raises :class:`ReplicaStartError` with the exit status and the tail of
-stderr.
+stderr. Every start first writes ``<logdir>/command.sh``, which starts it the same way by hand
+(see :mod:`.handstart`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, Final
 import aiohttp
 import orjson
 
+from . import handstart
 from .metrics import Metrics
 from .ports import LOOPBACK, PortAllocator, address_in_use
 from .process import ManagedProcess, ProcessFailed, inherited_environment
@@ -87,6 +89,7 @@ class Replica:
         logdir: Path,
         ports: PortAllocator,
         cwd: Path | None = None,
+        solver_registry: Path | None = None,
     ) -> None:
         self.index = index
         self.name = f"replica-{index}"
@@ -95,6 +98,7 @@ class Replica:
         self.zerossl_url = zerossl_url
         self.logdir = logdir
         self.cwd = cwd
+        self.solver_registry = solver_registry
         self._allocator = ports
         self._ports: Ports | None = None
         self._process: ManagedProcess | None = None
@@ -145,7 +149,20 @@ class Replica:
     def probe_url(self) -> str:
         return f"http://{LOOPBACK}:{self.ports.probe}"
 
+    @property
+    def command_script(self) -> Path:
+        """The script that starts this replica again by hand (see :mod:`.handstart`)."""
+        return self.logdir / handstart.SCRIPT_NAME
+
     def environment(self, ports: Ports) -> dict[str, str]:
+        """The inherited environment (without ``ZEROSSL_ISSUER_*`` and ``KUBECONFIG``) plus
+        :meth:`settings`."""
+        env = inherited_environment([ENV_PREFIX, "KUBECONFIG"])
+        env.update(self.settings(ports))
+        return env
+
+    def settings(self, ports: Ports) -> dict[str, str]:
+        """What the stack sets in the replica's environment; ``options.env`` wins."""
         o = self.options
         settings = {
             "METRICS_ADDR": f"{LOOPBACK}:{ports.metrics}",
@@ -167,8 +184,7 @@ class Replica:
             "LOG_FORMAT": "json",
             "LOG_LEVEL": o.log_level,
         }
-        env = inherited_environment([ENV_PREFIX, "KUBECONFIG"])
-        env.update({ENV_PREFIX + k: v for k, v in settings.items()})
+        env = {ENV_PREFIX + k: v for k, v in settings.items()}
         env.update(KUBECONFIG=str(self.kubeconfig), PYTHONUNBUFFERED="1")
         env.update(o.env)
         return env
@@ -190,6 +206,16 @@ class Replica:
                 cwd=self.cwd,
             )
             self._ports, self._process = ports, process
+            handstart.write_script(
+                self.logdir,
+                handstart.render_script(
+                    self.name,
+                    self.options.command,
+                    self.settings(ports),
+                    cwd=self.cwd,
+                    registry=self.solver_registry,
+                ),
+            )
             await process.start()
             if not ready:
                 return

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Final, Literal, Self, TypeVar
 
 from controller.sandbox.kube import KubeAPIServer
+from controller.sandbox.kube.server import RequestKey
 from controller.sandbox.zerossl import ZeroSSLEmulator
 
-from . import manifests
+from . import audit, handstart, manifests
 from .apiserver import (
     ApiServer,
     ApiServerAccess,
@@ -33,6 +34,7 @@ from .apiserver import (
     service_account_user,
 )
 from .cluster import Cluster
+from .controlplane import ControlPlane
 from .emulator import (
     Emulator,
     EmulatorAdmin,
@@ -49,6 +51,8 @@ from .waiting import poll
 T = TypeVar("T")
 Mode = Literal["in-process", "subprocess"]
 MODES: Final = ("in-process", "subprocess")
+KubeMode = Literal["in-process", "subprocess", "real"]
+KUBE_MODES: Final = (*MODES, "real")
 RBAC_KINDS: Final = frozenset({"Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"})
 SERVED_TIMEOUT: Final = 10.0
 
@@ -64,7 +68,7 @@ class StackOptions:
 
     replicas: int = 1
     controller: ControllerOptions = field(default_factory=ControllerOptions)
-    kube_mode: Mode = "in-process"
+    kube_mode: KubeMode = "in-process"
     zerossl_mode: Mode = "in-process"
     authorization: bool = False
     rbac: Sequence[JSON] | None = None
@@ -81,9 +85,10 @@ class StackOptions:
     def __post_init__(self) -> None:
         if self.replicas < 0:
             raise ValueError(f"replicas must be >= 0, got {self.replicas}")
-        for name in ("kube_mode", "zerossl_mode"):
-            if getattr(self, name) not in MODES:
-                raise ValueError(f"{name} must be one of {MODES}, got {getattr(self, name)!r}")
+        if self.kube_mode not in KUBE_MODES:
+            raise ValueError(f"kube_mode must be one of {KUBE_MODES}, got {self.kube_mode!r}")
+        if self.zerossl_mode not in MODES:
+            raise ValueError(f"zerossl_mode must be one of {MODES}, got {self.zerossl_mode!r}")
 
 
 class Stack:
@@ -102,6 +107,7 @@ class Stack:
         self._cluster: Cluster | None = None
         self._rbac_applied: set[tuple[str, str, str | None, str]] = set()
         self._ports = PortAllocator()
+        self._audit_since = 0
 
     # --- the parts -------------------------------------------------------------------------
 
@@ -143,8 +149,35 @@ class Stack:
         """The in-process API server (faults, request counts); in-process mode only."""
         apiserver = _running(self._apiserver)
         if not isinstance(apiserver, InProcessApiServer):
-            raise RuntimeError("the API server runs in a subprocess: use /_sandbox/ endpoints")
+            raise RuntimeError(
+                f"the API server runs as {self.options.kube_mode!r}, not in this process"
+            )
         return apiserver.server
+
+    def request_counts(self) -> dict[RequestKey, int]:
+        """Requests the API server answered since the last :meth:`reset_request_counts`, by
+        (user, verb, resource label, code): the in-process emulator's counters, or the real
+        control plane's audit log (a subprocess emulator answers ``/_sandbox/requests``).
+        Watches are counted once they end on the emulator, once they start on the real one."""
+        apiserver = _running(self._apiserver)
+        if isinstance(apiserver, ControlPlane):
+            return audit.request_counts(apiserver.audit_log, self._audit_since)
+        return self.kube_server.request_counts()
+
+    def reset_request_counts(self) -> None:
+        apiserver = _running(self._apiserver)
+        if isinstance(apiserver, ControlPlane):
+            self._audit_since = audit.log_size(apiserver.audit_log)
+        else:
+            self.kube_server.reset_request_counts()
+
+    @property
+    def control_plane(self) -> ControlPlane:
+        """The real etcd + kube-apiserver (audit log, processes); ``kube_mode="real"`` only."""
+        apiserver = _running(self._apiserver)
+        if not isinstance(apiserver, ControlPlane):
+            raise RuntimeError(f"the API server runs as {self.options.kube_mode!r}, not real")
+        return apiserver
 
     @property
     def emulator(self) -> ZeroSSLEmulator:
@@ -161,6 +194,11 @@ class Stack:
     @property
     def controller_kubeconfig(self) -> Path:
         return self.workdir / "controller.kubeconfig"
+
+    @property
+    def solver_registry(self) -> Path:
+        """Where replicas started by hand register their solver address (see handstart)."""
+        return self.workdir / "solver-endpoints"
 
     @property
     def controller_user(self) -> str:
@@ -187,11 +225,7 @@ class Stack:
             bookmark_interval=o.bookmark_interval,
             service_accounts=((c.namespace, c.service_account),),
         )
-        self._apiserver = await exit_stack.enter_async_context(
-            InProcessApiServer(settings)
-            if o.kube_mode == "in-process"
-            else ApiServerProcess(settings, self.workdir / "kube-apiserver")
-        )
+        self._apiserver = await exit_stack.enter_async_context(self._new_apiserver(settings))
         access = self.access
         self._kube = await exit_stack.enter_async_context(
             KubeAPI(access.url, access.admin_token, access.ca_pem)
@@ -221,6 +255,15 @@ class Stack:
         except* ReplicaStartError as failed:
             messages = [str(e) for e in failed.exceptions]
             raise ReplicaStartError("\n".join(messages)) from None
+
+    def _new_apiserver(self, settings: ApiServerSettings) -> ApiServer:
+        match self.options.kube_mode:
+            case "in-process":
+                return InProcessApiServer(settings)
+            case "subprocess":
+                return ApiServerProcess(settings, self.workdir / "kube-apiserver")
+            case "real":
+                return ControlPlane(settings, self.workdir / "controlplane")
 
     def _make_workdir(self, exit_stack: contextlib.AsyncExitStack) -> Path:
         o = self.options
@@ -290,7 +333,8 @@ class Stack:
     # --- replicas --------------------------------------------------------------------------
 
     def _solver_endpoints(self) -> list[Address]:
-        return [r.solver_address for r in self.replicas if r.running]
+        started = [r.solver_address for r in self.replicas if r.running]
+        return list(dict.fromkeys([*started, *handstart.registered(self.solver_registry)]))
 
     async def add_replica(self, *, ready: bool = True) -> Replica:
         """Start one more replica (named ``replica-<i>``); with ``ready``, wait for /readyz."""
@@ -303,6 +347,7 @@ class Stack:
             logdir=self.workdir / f"replica-{index}",
             ports=self._ports,
             cwd=manifests.REPO_ROOT,
+            solver_registry=self.solver_registry,
         )
         self.replicas.append(replica)
         await replica.start(ready=ready)

@@ -58,16 +58,17 @@ def request_label(permission: Permission) -> str:
 
 
 class ApiAudit:
-    """The in-process API server's request counts for one user, by verb and resource."""
+    """The API server's request counts for one user, by verb and resource (the emulator's
+    counters, or the real server's audit log)."""
 
     def __init__(self, stack: Stack, user: str) -> None:
-        self._server = stack.kube_server
+        self._stack = stack
         self._user = user
 
     def count(self, verb: str, label: str, *, denied: bool) -> int:
         return sum(
             n
-            for key, n in self._server.request_counts().items()
+            for key, n in self._stack.request_counts().items()
             if key.user == self._user
             and key.verb == verb
             and key.resource == label
@@ -79,7 +80,7 @@ class ApiAudit:
 
     def all_denials(self) -> dict[tuple[str, str], int]:
         found: dict[tuple[str, str], int] = {}
-        for key, n in self._server.request_counts().items():
+        for key, n in self._stack.request_counts().items():
             if key.user == self._user and key.code == 403:
                 found[key.verb, key.resource] = found.get((key.verb, key.resource), 0) + n
         return found
@@ -88,7 +89,7 @@ class ApiAudit:
         """(verb, resource label) of every request the server let through."""
         return {
             (key.verb, key.resource)
-            for key in self._server.request_counts()
+            for key in self._stack.request_counts()
             if key.user == self._user and key.code != 403
         }
 

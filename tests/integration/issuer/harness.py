@@ -171,6 +171,7 @@ class Replica:
                 policy=self.policy,
                 fresh=fresh,
                 drafts=drafts,
+                wake=self.orders.add,
             )
             requests = RequestReconciler(self.kube, self.caches, recorder, clock, fresh)
             running = [tasks.create_task(i.run()) for i in self.caches.informers]

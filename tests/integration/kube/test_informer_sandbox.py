@@ -24,6 +24,7 @@ from controller.kube.reflector import ReflectorOptions
 from controller.kube.resource import Resource, object_key
 from controller.observability import metrics
 from controller.sandbox.kube import KubeAPIServer
+from tests.integration.kube.conftest import KubeEndpoint
 from tests.integration.kube.partition import PartitionableRelay, relayed_kubeconfig
 
 pytestmark = pytest.mark.integration
@@ -146,9 +147,12 @@ async def inject_faults(
         fault = rng.choice(["drop", "partition", "throttle", "errors", "stall"])
 
 
+@pytest.mark.emulator_only("injected watch drops, 429/500 bursts and stalls")
 async def test_cache_converges_under_chaos(
-    apiserver: KubeAPIServer, kubeconfig: Path, tmp_path: Path
+    apiserver: KubeEndpoint, kubeconfig: Path, tmp_path: Path
 ) -> None:
+    emulator = apiserver.emulator
+    assert emulator is not None
     rng = random.Random(20260801)
     label = str(CONFIGMAPS)
     gone_before = metrics.informer_watch_restarts.labels(label, "gone")._value.get()
@@ -171,12 +175,12 @@ async def test_cache_converges_under_chaos(
             await asyncio.wait_for(informer.wait_synced(), 10)
             stop = asyncio.Event()
             writing = tasks.create_task(write_randomly(writer, rng, stop))
-            tasks.create_task(inject_faults(apiserver, relay, rng, stop))
+            tasks.create_task(inject_faults(emulator, relay, rng, stop))
             await asyncio.sleep(8)
             stop.set()
             assert await writing > 200
-            apiserver.faults.clear()
-            await converged(apiserver, informer, model)
+            emulator.faults.clear()
+            await converged(emulator, informer, model)
             running.cancel()
     assert model.errors == []
     assert metrics.informer_watch_restarts.labels(label, "gone")._value.get() > gone_before
@@ -184,10 +188,11 @@ async def test_cache_converges_under_chaos(
 
 
 async def test_a_410_after_missed_deletes_yields_tombstones(
-    apiserver: KubeAPIServer, kubeconfig: Path, tmp_path: Path
+    apiserver: KubeEndpoint, kubeconfig: Path, tmp_path: Path
 ) -> None:
-    """Objects deleted while the informer was cut off, with the history compacted meanwhile,
-    are noticed only by the relist: each must reach the handlers as DeletedFinalStateUnknown."""
+    """Objects deleted while the informer was cut off, with the watch history gone meanwhile
+    (compacted by the emulator; the real API server restarted, its watch cache new), are
+    noticed only by the relist: each must reach the handlers as DeletedFinalStateUnknown."""
     tombstones: list[str] = []
     model = HandlerModel()
 
@@ -215,7 +220,7 @@ async def test_a_410_after_missed_deletes_yields_tombstones(
             await asyncio.sleep(CHAOS_OPTIONS.inactivity_timeout + 0.5)
             await writer.delete(CONFIGMAPS, "c1", "default")
             await writer.delete(CONFIGMAPS, "c3", "default")
-            apiserver.faults.compact()
+            await apiserver.expire_watch_history()
             relay.heal()
             async with asyncio.timeout(10):
                 while len(tombstones) < 2:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.sandbox.kube import KubeAPIServer
+from tests.integration.kube.conftest import KubeEndpoint
 from tests.integration.kube.elector_process import LOST_EXIT
 from tests.integration.kube.partition import PartitionableRelay, relayed_kubeconfig
 
@@ -112,7 +112,7 @@ def start_of(elector: ElectorProcess) -> float:
 
 
 async def test_three_processes_kill_release_and_partition(
-    apiserver: KubeAPIServer, kubeconfig: Path, tmp_path: Path
+    apiserver: KubeEndpoint, kubeconfig: Path, tmp_path: Path
 ) -> None:
     async with (
         PartitionableRelay("127.0.0.1", apiserver.port) as r1,

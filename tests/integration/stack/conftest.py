@@ -1,13 +1,17 @@
 """Fixtures for the stack's own tests: a stack without replicas (RBAC enforced), and options
 whose "controller" is :mod:`fake_controller`, plus a ZeroSSL client small enough to drive one
-issuance by hand, as the real controller would."""
+issuance by hand, as the real controller would, and :func:`by_hand` to run a replica's
+recorded command script."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import os
+import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +20,8 @@ import pytest
 import yarl
 
 from controller.sandbox.stack import ControllerOptions, Stack, StackOptions
+from controller.sandbox.stack.replica import http_get
+from tests.conftest import KubeWorld
 
 FAKE_CONTROLLER = (sys.executable, "-m", "tests.integration.stack.fake_controller")
 
@@ -32,8 +38,10 @@ def fake_options(solver_dir: Path, **options: Any) -> StackOptions:
 
 
 @pytest.fixture
-async def stack() -> AsyncIterator[Stack]:
-    async with Stack(StackOptions(replicas=0, authorization=True)) as running:
+async def stack(kube_world: KubeWorld) -> AsyncIterator[Stack]:
+    """No replicas, RBAC enforced, on each API-server world."""
+    kube_mode = "real" if kube_world == "real" else "in-process"
+    async with Stack(StackOptions(replicas=0, authorization=True, kube_mode=kube_mode)) as running:
         yield running
 
 
@@ -81,3 +89,26 @@ class ZeroSSL:
 
 def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
+
+
+@asynccontextmanager
+async def by_hand(script: Path, probe_url: str, env: Mapping[str, str]) -> AsyncIterator[None]:
+    """``sh script`` with ``env`` added, until /readyz passes; SIGTERM to its group on exit."""
+    process = await asyncio.create_subprocess_exec(
+        "sh", str(script), env={**os.environ, **env}, start_new_session=True
+    )
+    try:
+        async with asyncio.timeout(20):
+            while True:
+                try:
+                    if (await http_get(f"{probe_url}/readyz"))[0] == 200:
+                        break
+                except aiohttp.ClientError:
+                    pass
+                assert process.returncode is None, "the hand-started replica exited"
+                await asyncio.sleep(0.1)
+        yield
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        async with asyncio.timeout(10):
+            await process.wait()

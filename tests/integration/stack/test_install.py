@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from controller.sandbox.stack import Cluster, KubeAPI, KubeError, Stack, StackOptions
-from tests.support import require_binary
+from tests.support import kubectl_for
 
 pytestmark = pytest.mark.integration
 
@@ -96,8 +96,8 @@ async def test_apply_rbac_replaces_the_previous_rules(stack: Stack) -> None:
     assert await stack.kube.get(rbac, "Role", "only-secrets", namespace) is not None
 
 
-async def test_kubectl_works_with_the_admin_kubeconfig(stack: Stack) -> None:
-    kubectl = require_binary("kubectl")
+async def test_kubectl_works_with_the_admin_kubeconfig(stack: Stack, kube_world: str) -> None:
+    kubectl = kubectl_for(kube_world)
     result = await asyncio.to_thread(
         subprocess.run,
         [kubectl, "get", "zerosslorders", "-A", "-o", "name"],

@@ -129,26 +129,34 @@ EXTERNAL_DNS = {"dns": {"externalDNS": {"labels": {"dns": "public"}}}}
 EMAIL = {"email": {"localPart": "hostmaster", "domain": "example.com"}}
 
 
-@pytest.mark.parametrize(
-    "solver",
-    [HTTP_INGRESS, HTTP_ROUTE, HTTP_NONE, RFC2136, CLOUDFLARE, ROUTE53, EXTERNAL_DNS, EMAIL],
-    ids=[
-        "ingress",
-        "httproute",
-        "none",
-        "rfc2136",
-        "cloudflare",
-        "route53",
-        "externaldns",
-        "email",
-    ],
-)
+VALID_SOLVERS = [
+    pytest.param(solver, id=name)
+    for name, solver in {
+        "ingress": HTTP_INGRESS,
+        "httproute": HTTP_ROUTE,
+        "none": HTTP_NONE,
+        "rfc2136": RFC2136,
+        "cloudflare": CLOUDFLARE,
+        "route53": ROUTE53,
+        "externaldns": EXTERNAL_DNS,
+        "email": EMAIL,
+    }.items()
+]
+"""Solvers an issuer may have (also checked against both API-server worlds)."""
+
+
+def with_selector(solver: dict[str, Any]) -> dict[str, Any]:
+    return issuer(
+        {"selector": {"dnsZones": ["example.com"], "matchLabels": {"team": "a"}}, **solver}
+    )
+
+
+@pytest.mark.parametrize("solver", VALID_SOLVERS)
 def test_valid_solver_is_admitted(solver: dict[str, Any]) -> None:
-    selector = {"selector": {"dnsZones": ["example.com"], "matchLabels": {"team": "a"}}}
-    assert admission_errors("zerosslissuers", issuer({**selector, **solver})) == []
+    assert admission_errors("zerosslissuers", with_selector(solver)) == []
 
 
-def _with(base: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+def with_value(base: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     obj = copy.deepcopy(base)
     *parents, last = path.split(".")
     node = obj
@@ -158,68 +166,69 @@ def _with(base: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     return obj
 
 
-@pytest.mark.parametrize(
-    ("obj", "expected"),
-    [
-        pytest.param(
-            issuer({**HTTP_INGRESS, **CLOUDFLARE}),
-            "exactly one of http, dns or email",
-            id="two-methods",
-        ),
-        pytest.param(issuer({"selector": {}}), "exactly one of http, dns or email", id="no-method"),
-        pytest.param(
-            issuer({"http": {"ingress": {}, "none": {}}}),
-            "exactly one of ingress, gatewayHTTPRoute or none",
-            id="two-routings",
-        ),
-        pytest.param(
-            issuer({"dns": {**CLOUDFLARE["dns"], **ROUTE53["dns"]}}),
-            "exactly one of rfc2136, cloudflare, route53 or externalDNS",
-            id="two-dns-providers",
-        ),
-        pytest.param(
-            issuer({"dns": {"propagation": {"timeoutSeconds": 10}}}),
-            "exactly one of rfc2136",
-            id="no-dns-provider",
-        ),
-        pytest.param(issuer(HTTP_NONE, validityDays=30), "validityDays", id="validity-30"),
-        pytest.param(issuer(HTTP_NONE, validityDays=366), "validityDays", id="validity-366"),
-        pytest.param(issuer(), "solvers", id="no-solvers"),
-        pytest.param(
-            _with(issuer(HTTP_NONE), "spec.apiKeySecretRef", {"key": "k"}),
-            "name",
-            id="no-secret-name",
-        ),
-        pytest.param(
-            issuer({"dns": {"rfc2136": {"nameserver": "ns1:53", "tsigKeyName": "k"}}}),
-            "tsigKeyName and tsigSecretRef go together",
-            id="tsig-without-secret",
-        ),
-        pytest.param(
-            issuer({"dns": {"route53": {"accessKeyIDSecretRef": {"name": "a", "key": "b"}}}}),
-            "go together",
-            id="route53-half-credentials",
-        ),
-        pytest.param(
-            issuer({"selector": {"dnsZones": ["*.example.com"]}, **RFC2136}),
-            "dnsZones are zones",
-            id="wildcard-zone",
-        ),
-        pytest.param(issuer({"email": {"localPart": "ceo"}}), "localPart", id="email-local-part"),
-        pytest.param(
-            issuer({"http": {"ingress": {"ingressClassName": "a", "class": "b"}}}),
-            "ingressClassName or class",
-            id="ingress-class-twice",
-        ),
-        pytest.param(
-            issuer({"http": {"gatewayHTTPRoute": {"parentRefs": []}}}),
-            "parentRefs",
-            id="httproute-no-parent",
-        ),
-        pytest.param(issuer(HTTP_NONE, strictDomains="yes"), "strictDomains", id="strict-not-bool"),
-        pytest.param(issuer(HTTP_NONE, apiKey="inline"), "apiKey", id="unknown-field"),
-    ],
-)
+INVALID_ISSUERS = [
+    pytest.param(
+        issuer({**HTTP_INGRESS, **CLOUDFLARE}),
+        "exactly one of http, dns or email",
+        id="two-methods",
+    ),
+    pytest.param(issuer({"selector": {}}), "exactly one of http, dns or email", id="no-method"),
+    pytest.param(
+        issuer({"http": {"ingress": {}, "none": {}}}),
+        "exactly one of ingress, gatewayHTTPRoute or none",
+        id="two-routings",
+    ),
+    pytest.param(
+        issuer({"dns": {**CLOUDFLARE["dns"], **ROUTE53["dns"]}}),
+        "exactly one of rfc2136, cloudflare, route53 or externalDNS",
+        id="two-dns-providers",
+    ),
+    pytest.param(
+        issuer({"dns": {"propagation": {"timeoutSeconds": 10}}}),
+        "exactly one of rfc2136",
+        id="no-dns-provider",
+    ),
+    pytest.param(issuer(HTTP_NONE, validityDays=30), "validityDays", id="validity-30"),
+    pytest.param(issuer(HTTP_NONE, validityDays=366), "validityDays", id="validity-366"),
+    pytest.param(issuer(), "solvers", id="no-solvers"),
+    pytest.param(
+        with_value(issuer(HTTP_NONE), "spec.apiKeySecretRef", {"key": "k"}),
+        "name",
+        id="no-secret-name",
+    ),
+    pytest.param(
+        issuer({"dns": {"rfc2136": {"nameserver": "ns1:53", "tsigKeyName": "k"}}}),
+        "tsigKeyName and tsigSecretRef go together",
+        id="tsig-without-secret",
+    ),
+    pytest.param(
+        issuer({"dns": {"route53": {"accessKeyIDSecretRef": {"name": "a", "key": "b"}}}}),
+        "go together",
+        id="route53-half-credentials",
+    ),
+    pytest.param(
+        issuer({"selector": {"dnsZones": ["*.example.com"]}, **RFC2136}),
+        "dnsZones are zones",
+        id="wildcard-zone",
+    ),
+    pytest.param(issuer({"email": {"localPart": "ceo"}}), "localPart", id="email-local-part"),
+    pytest.param(
+        issuer({"http": {"ingress": {"ingressClassName": "a", "class": "b"}}}),
+        "ingressClassName or class",
+        id="ingress-class-twice",
+    ),
+    pytest.param(
+        issuer({"http": {"gatewayHTTPRoute": {"parentRefs": []}}}),
+        "parentRefs",
+        id="httproute-no-parent",
+    ),
+    pytest.param(issuer(HTTP_NONE, strictDomains="yes"), "strictDomains", id="strict-not-bool"),
+    pytest.param(issuer(HTTP_NONE, apiKey="inline"), "apiKey", id="unknown-field"),
+]
+"""(issuer, a part of the refusal message): also checked against both API-server worlds."""
+
+
+@pytest.mark.parametrize(("obj", "expected"), INVALID_ISSUERS)
 def test_invalid_issuer_is_rejected(obj: dict[str, Any], expected: str) -> None:
     errors = admission_errors("zerosslissuers", obj)
     assert errors, "admitted"
@@ -255,19 +264,20 @@ def test_order_is_admitted() -> None:
 
 def test_order_spec_is_immutable() -> None:
     assert admission_errors("zerosslorders", ORDER, old=ORDER) == []
-    changed = _with(ORDER, "spec.validityDays", 365)
+    changed = with_value(ORDER, "spec.validityDays", 365)
     assert any("spec is immutable" in e for e in admission_errors("zerosslorders", changed, ORDER))
 
 
-@pytest.mark.parametrize(
-    ("path", "value", "expected"),
-    [
-        ("spec.csrHash.md5", "a" * 32, "md5"),
-        ("spec.issuerRef.kind", "Issuer", "kind"),
-        ("spec.validationMethod", "HTTPS_CSR_HASH", "validationMethod"),
-        ("spec.domains", [], "domains"),
-    ],
-)
+INVALID_ORDER_CHANGES = [
+    ("spec.csrHash.md5", "a" * 32, "md5"),
+    ("spec.issuerRef.kind", "Issuer", "kind"),
+    ("spec.validationMethod", "HTTPS_CSR_HASH", "validationMethod"),
+    ("spec.domains", [], "domains"),
+]
+"""(path, value, a part of the refusal message) applied to ORDER."""
+
+
+@pytest.mark.parametrize(("path", "value", "expected"), INVALID_ORDER_CHANGES)
 def test_invalid_order_is_rejected(path: str, value: Any, expected: str) -> None:
-    errors = admission_errors("zerosslorders", _with(ORDER, path, value))
+    errors = admission_errors("zerosslorders", with_value(ORDER, path, value))
     assert any(expected in e for e in errors), errors

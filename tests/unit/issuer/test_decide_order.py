@@ -225,6 +225,15 @@ def test_draft_presents_every_pending_record() -> None:
     assert presents[0].config == {"ingress": {"ingressClassName": "nginx"}}
 
 
+def test_draft_waits_while_an_order_of_the_same_csr_validates_over_http() -> None:
+    decision = decide(order_object(status=status()), http_turn="shop/twin")
+    assert decision.actions == ()
+    assert ready_reason(decision) == "WaitingForSameCSR"
+    (ready,) = decision.status["conditions"]
+    assert "ZeroSSLOrder shop/twin, which has the same CSR" in ready["message"]
+    assert decision.requeue_after == POLICY.turn_recheck
+
+
 def test_draft_waits_for_dns_propagation() -> None:
     obj = order_object(
         solvers=[DNS_SOLVER],
@@ -430,6 +439,13 @@ def test_deleting_without_an_issuer_skips_the_cancel_and_goes_on() -> None:
     assert kinds(decision) == [Cleanup, Cleanup]
     assert decision.status["cancelled"] is True
     assert [e.reason for e in decision.events] == ["CancelSkipped"]
+
+
+def test_deleting_without_an_issuer_cancels_with_the_known_account() -> None:
+    # Its namespace is being deleted: issuer and Secret are gone, the account's client is known.
+    decision = decide(deleting(status=status()), issuer=None, account_known=True)
+    assert decision.actions == (CancelAtZeroSSL("c1", "the order is being deleted"),)
+    assert decision.events == ()
 
 
 def test_deleting_waits_out_a_cancel_backoff() -> None:

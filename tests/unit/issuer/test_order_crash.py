@@ -4,7 +4,9 @@ A minimal act layer drives decide_order and record_outcome against an in-memory 
 an in-memory object store the way the real one does (decide, act, fold outcomes in, decide
 again; write before actions that need it and at the end). Hypothesis crashes the process at
 any of those points: a crash loses everything not yet written and the process's memory (which
-orders are fresh), and the next process starts from the store.
+orders are fresh), and the next process starts from the store. Two orders sharing one CSR, with
+the act layer's ownership rules, are crashed on the production loop itself in
+tests/unit/issuer_runtime/test_order_crash_twins.py.
 """
 
 from __future__ import annotations

@@ -48,6 +48,8 @@ class FakeAccount:
     fail: bool = False
     leaving: set[str] = field(default_factory=set)
     traced: bool = False  # each call is a span, as the real client's are
+    reads: list[str] = field(default_factory=list)  # ids read one by one (get_certificate)
+    finished: dict[str, str] = field(default_factory=dict)  # id -> status it moved on to
 
     def add(self, *numbers: int) -> None:
         for n in numbers:
@@ -66,6 +68,17 @@ class FakeAccount:
             with tracing.start_span("zerossl.list"):
                 return await self._list(search, page, limit)
         return await self._list(search, page, limit)
+
+    def add_twin(self, n: int, certificate_id: str) -> None:
+        """Another certificate of CSR ``hashes(n)`` (a second order made from one key)."""
+        self.certificates.insert(0, {**draft(n), "id": certificate_id})
+
+    async def get_certificate(self, certificate_id: str) -> Certificate:
+        """A certificate as it is now: unfinished, or the status it moved on to."""
+        self.reads.append(certificate_id)
+        (found,) = [c for c in self.certificates if c["id"] == certificate_id]
+        status = self.finished.get(certificate_id, found["status"])
+        return Certificate.from_json({**found, "status": status})
 
     async def _list(self, search: str | None, page: int, limit: int) -> CertificatePage:
         self.calls.append((search, page))
@@ -412,3 +425,52 @@ async def test_a_snapshot_is_only_a_listing_started_after_the_grace() -> None:
         assert ids([await find(drafts, account, 7)]) == ["c7"]  # so this one lists again
         assert await find(drafts, account, 8) is None  # and that listing is the snapshot
     assert account.calls == [("n0.example.com", 1), (LISTING, 1), (LISTING, 1)]
+
+
+# --- ownership: only what the caller may take --------------------------------------------------
+
+
+def not_(*taken: str) -> Any:
+    return lambda certificate: certificate.id not in taken
+
+
+async def test_a_search_passes_over_certificates_another_order_owns() -> None:
+    account = FakeAccount()
+    account.add(1)
+    account.add_twin(1, "c1-twin")  # newer, listed first
+    async with running() as drafts:
+        own_call = await drafts.find(account, "n1.example.com", hashes(1), "o1", not_("c1-twin"))
+        nothing = await drafts.find(
+            account, "n1.example.com", hashes(1), "o1", not_("c1", "c1-twin")
+        )
+        first = await busy(drafts, account)
+        waiting = [
+            asyncio.create_task(drafts.find(account, "n1.example.com", hashes(1), key, test))
+            for key, test in (("o1", not_("c1-twin")), ("o2", not_("c1")), ("o3", not_()))
+        ]
+        await settle()
+        release(account)
+        shared = await asyncio.gather(first, *waiting)
+    assert ids([own_call, nothing]) == ["c1", None]
+    assert ids(shared) == [None, "c1", "c1-twin", "c1-twin"]
+    assert account.calls[-1] == (LISTING, 1)
+
+
+async def test_the_snapshot_gives_a_certificate_only_while_zerossl_still_holds_it_unfinished() -> (
+    None
+):
+    account = FakeAccount()
+    account.add(1, 2)
+    clock = Clock()
+    async with running(DraftSearches(grace=10.0, clock=clock)) as drafts:
+        clock.now = 10.0
+        assert await find(drafts, account, 9) is None  # takes the snapshot: c1 and c2 drafts
+        assert account.reads == []
+        account.finished["c1"] = "issued"  # since issued for its order, which then went away
+        assert await find(drafts, account, 1) is None  # read again: not a draft any more
+        assert ids([await find(drafts, account, 2)]) == ["c2"]  # read again: still a draft
+        assert await find(drafts, account, 1) is None  # c1 left the snapshot: no read
+        taken = await drafts.find(account, "n2.example.com", hashes(2), "o7", not_("c2"))
+    assert taken is None  # owned by another order: not even read
+    assert account.reads == ["c1", "c2"]
+    assert account.calls == [(LISTING, 1)]

@@ -17,7 +17,7 @@ from prometheus_client import REGISTRY
 
 from controller.clock import FakeClock, parse_rfc3339, rfc3339_micro
 from controller.kube import events as events_module
-from controller.kube.errors import AlreadyExists, ApiError, NotFound
+from controller.kube.errors import AlreadyExists, ApiError, Forbidden, NotFound
 from controller.kube.events import QUEUE_SIZE, WRITERS, EventRecorder, object_reference
 from controller.kube.resource import EVENTS, Resource
 from controller.observability.redact import register_secret
@@ -300,6 +300,33 @@ async def test_persistent_failures_are_dropped_with_a_log_line_and_the_writer_go
     assert len(api.events) == 1
     assert fate("Normal", "failed") - failed_before == 3
     assert sum("dropping event" in r.getMessage() for r in caplog.records) == 3
+
+
+async def test_events_of_a_namespace_gone_or_terminating_are_dropped_quietly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    api, clock = FakeEventsApi(), FakeClock()
+    terminating = (
+        'events.events.k8s.io "x" is forbidden: unable to create new content in namespace ns '
+        "because it is being terminated"
+    )
+    gone = {"details": {"name": "ns", "kind": "namespaces"}}
+    api.failures.extend(
+        [
+            Forbidden(403, "Forbidden", terminating),
+            NotFound(404, "NotFound", 'namespaces "ns" not found', body=gone),
+        ]
+    )
+    recorder = make(api, clock, attempts=3)
+    before = fate("Warning", "namespace_gone")
+    for name in ("terminating", "gone"):
+        recorder.record(ref(name), "Warning", "CancelSkipped", "Issue")
+    with caplog.at_level(logging.WARNING, logger="controller.kube.events"):
+        async with running(recorder):
+            await settle(recorder)
+    assert len(api.calls) == 2  # one attempt each, no retry
+    assert fate("Warning", "namespace_gone") - before == 2
+    assert caplog.records == []
 
 
 async def test_a_hanging_call_is_bounded_by_the_call_timeout() -> None:
