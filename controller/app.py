@@ -214,6 +214,7 @@ class Controller:
             self.kube,
             self.caches,
             accounts=accounts,
+            secrets=self.secrets,
             recorder=self.recorder,
             queue=self.issuer_queue,
             clock=self.clock,

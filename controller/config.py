@@ -134,7 +134,12 @@ class Settings:
     @property
     def identity(self) -> str:
         """The leader-election identity: the pod name, else host name and pid."""
-        return self.pod_name or f"{os.uname().nodename}_{os.getpid()}"
+        return self.pod_name or default_identity()
+
+
+def default_identity() -> str:
+    """This process's identity when no pod name is set: ``<host name>_<pid>``."""
+    return f"{os.uname().nodename}_{os.getpid()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +230,8 @@ def load(environ: Mapping[str, str] | None = None, argv: Sequence[str] = ()) -> 
         values["namespace"] = ns
     if "cluster_resource_namespace" not in values and "namespace" in values:
         values["cluster_resource_namespace"] = values["namespace"]
+    if not values.get("pod_name"):
+        values["pod_name"] = default_identity()  # the effective value, as `config` shows it
     settings = dataclasses.replace(Settings(), **values)
     _check_election(settings)
     return settings

@@ -56,22 +56,22 @@ class ZeroSSLAccounts:
             raise IssuerError(
                 reason, f"Secret {namespace}/{spec.api_key.name} (key {spec.api_key.key!r}) {what}"
             )
-        client = self._last[ref] = self.client_for_key(key.value, str(ref))
+        client = self._last[ref] = self.client_for_key(key.value)
         return client
 
     def last_client(self, ref: IssuerRef) -> ZeroSSLClient | None:
         """The client :meth:`client` last returned for ``ref`` in this process, if any."""
         return self._last.get(ref)
 
-    def client_for_key(self, access_key: str, name: str) -> ZeroSSLClient:
-        """The client of the account behind ``access_key``; ``name`` labels its limiter."""
+    def client_for_key(self, access_key: str) -> ZeroSSLClient:
+        """The client of the account behind ``access_key`` (one per account)."""
         account = account_id(access_key)
         client = self._clients.get(account)
         if client is None:
             client = ZeroSSLClient(
                 self._session,
                 access_key,
-                self._limiters.for_account(access_key, name),
+                self._limiters.for_account(access_key),
                 base_url=self._settings.zerossl_api_url,
                 timeout=self._settings.zerossl_timeout,
             )

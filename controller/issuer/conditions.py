@@ -51,6 +51,8 @@ class IssuerReason(StrEnum):
     INVALID_SPEC = "InvalidSpec"
     SECRET_NOT_FOUND = "SecretNotFound"  # noqa: S105 (a reason, not a secret)
     SECRET_KEY_MISSING = "SecretKeyMissing"  # noqa: S105
+    SOLVER_SECRET_NOT_FOUND = "SolverSecretNotFound"  # noqa: S105
+    SOLVER_SECRET_KEY_MISSING = "SolverSecretKeyMissing"  # noqa: S105
     INVALID_API_KEY = "InvalidAPIKey"
     INACTIVE_ACCOUNT = "InactiveAccount"
     ACCOUNT_RESTRICTED = "AccountRestricted"
@@ -160,12 +162,32 @@ def message_no_solver(detail: str) -> str:
     return f"No solver of the issuer can validate the request: {detail}; waiting for the issuer"
 
 
+MESSAGE_NAMES = 5  # names a message lists before "and N more"
+
+
+def summarize_names(domains: Sequence[str]) -> str:
+    """The first MESSAGE_NAMES names, then how many more (a message stays short)."""
+    names = ", ".join(domains[:MESSAGE_NAMES])
+    if len(domains) > MESSAGE_NAMES:
+        names += f" and {len(domains) - MESSAGE_NAMES} more"
+    return names
+
+
 def message_order_working(order_name: str, domains: Sequence[str]) -> str:
-    """Pending while the order works normally: true from its creation to its end."""
-    names = ", ".join(domains)
+    """Pending while the order works normally: true from its creation to its end (written
+    only once the order exists)."""
+    names = summarize_names(domains)
     return (
         f"ZeroSSLOrder {order_name} is getting a certificate for {names}; its status has the steps"
     )
+
+
+def message_order_refused(order_name: str, detail: str) -> str:
+    return f"the API server refused to create ZeroSSLOrder {order_name} for this request: {detail}"
+
+
+def message_order_not_created(order_name: str, detail: str) -> str:
+    return f"could not create ZeroSSLOrder {order_name} yet ({detail}); retrying with backoff"
 
 
 def message_chain_mismatch(order_name: str) -> str:

@@ -4,7 +4,9 @@ Invariants: :func:`check_request` returns the CSR facts or raises :class:`Perman
 a specific reason and a message saying what to change; nothing it rejects could succeed later
 (the request's spec is immutable). On top of ``controller.zerossl.csr`` (PEM, signature, key
 type and size, names, wildcard alone, IPv6) it refuses CA requests, a common name that is not
-among the CSR's names, and reserved top-level domains ZeroSSL refuses (2877).
+among the CSR's names, reserved top-level domains ZeroSSL refuses (2877), and requests the
+ZeroSSLOrder schema would refuse (more than ``MAX_DOMAINS`` names, a CSR longer than
+``MAX_REQUEST_LENGTH``): those are refused here, before any order or ZeroSSL call.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from controller.issuer.errors import PermanentError, camel_reason
+from controller.issuer.orders import MAX_DOMAINS, MAX_REQUEST_LENGTH
 from controller.issuer.request import CertificateRequest
 from controller.issuer.solvers.select import NameKind, name_kind
 from controller.zerossl.csr import CsrError, CsrInfo, inspect_csr, parse_csr
@@ -50,6 +53,12 @@ def check_request(request: CertificateRequest) -> CsrInfo:
     pem = request.csr_pem()
     if pem is None:
         raise PermanentError("MalformedRequest", "spec.request is not base64-encoded PEM")
+    if len(request.request) > MAX_REQUEST_LENGTH:
+        raise PermanentError(
+            "RequestTooLarge",
+            f"the CSR is {len(request.request)} characters long in base64; a ZeroSSLOrder holds "
+            f"at most {MAX_REQUEST_LENGTH} (use fewer names or a smaller key)",
+        )
     if request.is_ca:
         raise PermanentError(
             "CARequested", "ZeroSSL issues only end-entity certificates; spec.isCA must be false"
@@ -59,6 +68,12 @@ def check_request(request: CertificateRequest) -> CsrInfo:
         sans = _san_names(pem)
     except CsrError as exc:
         raise PermanentError(camel_reason(exc.reason, "InvalidCSR"), str(exc)) from None
+    if len(info.domains) > MAX_DOMAINS:
+        raise PermanentError(
+            "TooManyNames",
+            f"the CSR has {len(info.domains)} distinct names; a ZeroSSL certificate order takes "
+            f"at most {MAX_DOMAINS} (split them over several Certificates)",
+        )
     if sans and info.common_name.lower() not in {n.lower() for n in sans}:
         raise PermanentError(
             "CommonNameNotInNames",

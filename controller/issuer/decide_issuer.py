@@ -5,6 +5,9 @@ decide_issuer, in order (each an early return):
  2. spec invalid -> Ready=False/InvalidSpec until the spec changes.
  3. API key Secret missing, key missing, key empty or not a key -> Ready=False with
     SecretNotFound, SecretKeyMissing or InvalidAPIKey (the Secret watch wakes us).
+ 3b. a Secret a solver reads (DNS credentials) missing, or without its key (or empty) ->
+    Ready=False with SolverSecretNotFound or SolverSecretKeyMissing: no request is sent to
+    ZeroSSL that could never be validated. Once they are back, a check is due.
  4. signing reported the quota used up -> Ready=False/QuotaExhausted until a jittered retry
     time, then a re-check reopens it (never a retry storm: creates wait on Ready).
  5. a check is due -> CheckAPIKey: the spec generation or the Secret's resourceVersion changed
@@ -38,6 +41,7 @@ from controller.issuer.decision import Decision, Event, EventType, requeue_in
 from controller.issuer.errors import IssuerError, PendingError, intent_for
 from controller.issuer.issuers import AccountState, Issuer, IssuerStatus
 from controller.issuer.jsonfields import as_dict
+from controller.issuer.spec import SolverSecret
 from controller.issuer.timing import after, backoff, wait_until
 from controller.zerossl.errors import ZeroSSLError
 
@@ -106,6 +110,42 @@ def read_api_key(secret: Mapping[str, Any] | None, key: str) -> ApiKey:
     if not set(value) <= _KEY_CHARACTERS:
         return ApiKey(KeyState.MALFORMED, version)
     return ApiKey(KeyState.PRESENT, version, value)
+
+
+def solver_secret_state(secret: Mapping[str, Any] | None, key: str) -> KeyState:
+    """SECRET_MISSING, KEY_MISSING, EMPTY or PRESENT for a solver's Secret key (never
+    MALFORMED: its value is the solver's to judge, a TSIG key and a token look nothing alike)."""
+    if secret is None:
+        return KeyState.SECRET_MISSING
+    data = as_dict(secret.get("data"))
+    if key not in data:
+        return KeyState.KEY_MISSING
+    return KeyState.PRESENT if str(data[key]).strip() else KeyState.EMPTY
+
+
+SOLVER_SECRET_REASONS = (
+    IssuerReason.SOLVER_SECRET_NOT_FOUND,
+    IssuerReason.SOLVER_SECRET_KEY_MISSING,
+)
+
+
+_SOLVER_SECRET_PROBLEMS = {
+    KeyState.SECRET_MISSING: (IssuerReason.SOLVER_SECRET_NOT_FOUND, "not found"),
+    KeyState.KEY_MISSING: (IssuerReason.SOLVER_SECRET_KEY_MISSING, "has no key {key!r}"),
+    KeyState.EMPTY: (IssuerReason.SOLVER_SECRET_KEY_MISSING, "key {key!r} is empty"),
+}
+
+
+def _solver_secret_problem(
+    states: Mapping[SolverSecret, KeyState], namespace: str
+) -> tuple[IssuerReason, str] | None:
+    """The first solver Secret that cannot be read, in spec order."""
+    for secret, state in states.items():
+        if (problem := _SOLVER_SECRET_PROBLEMS.get(state)) is not None:
+            reason, what = problem
+            where = f"{secret.field}: Secret {namespace}/{secret.ref.name}"
+            return reason, f"{where} {what.format(key=secret.ref.key)}"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,8 +227,10 @@ def decide_issuer(
     cluster_resource_namespace: str,
     rand: Random,
     policy: IssuerPolicy = DEFAULT_POLICY,
+    solver_secrets: Mapping[SolverSecret, KeyState] | None = None,
 ) -> IssuerDecision:
-    """What to do about ``issuer`` given its API key as read and any flag from signing."""
+    """What to do about ``issuer`` given its API key as read, the state of each Secret its
+    solvers read (``spec.solver_secrets()``; None: not read) and any flag from signing."""
     if issuer.deleting:
         return NOTHING
     spec = issuer.spec
@@ -201,6 +243,9 @@ def decide_issuer(
     problem = _key_problem(key, where)
     if problem is not None:
         status = status.replace(checked_secret_version=key.secret_version or None)
+        return _set_ready(issuer, status, *problem, now=now)
+    problem = _solver_secret_problem(solver_secrets or {}, namespace)
+    if problem is not None:
         return _set_ready(issuer, status, *problem, now=now)
     account = status.account
     quota_flag = flag is not None and flag.reason is IssuerReason.QUOTA_EXHAUSTED
@@ -222,6 +267,7 @@ def decide_issuer(
         not issuer.ready_is_current
         or status.checked_secret_version != key.secret_version
         or flagged
+        or (status.ready or {}).get("reason") in SOLVER_SECRET_REASONS
         or (account.quota_exhausted and not account.quota_blocks(now))
     )
     if due or next_check is None or now >= next_check:

@@ -13,8 +13,13 @@ The order of decisions (each an early return):
  8. the order finished -> Issued (chain leaf must carry the CSR's key) or Failed. A finished
     order needs no further ZeroSSL call, so it is mirrored whatever the issuer's state.
  9. issuer missing -> Pending; issuer not Ready at its current generation -> Pending.
-10. no order -> check the request (Failed for what can never succeed), choose a solver per
-    domain (Pending if none fits), then EnsureOrder + Pending.
+10. no order -> check the request (Failed for what can never succeed: bad CSR, names the order
+    schema cannot hold...), choose a solver per domain (Pending if none fits), then
+    EnsureOrder + Pending. The act layer creates the order BEFORE writing that Pending (the
+    request never claims an order that does not exist); if the API server refuses the order
+    as invalid, :func:`order_refused` is written instead (Failed: the same request always
+    yields the same order); if the create fails otherwise (API server unavailable, RBAC),
+    :func:`order_not_created` (Pending, retried with backoff).
 11. order in progress -> Pending. Routine progress keeps the message written when the order was
     created (the order's own status has the steps); what needs a person is mirrored: an order
     waiting for its issuer, backing off after a failed call, told by ZeroSSL that a domain does
@@ -85,6 +90,17 @@ def decide_certificate_request(
     if order is None:
         return _create_order(request, ref, issuer.spec, now)
     return _pending(request, "OrderInProgress", _progress(order), now)
+
+
+def order_refused(request: CertificateRequest, detail: str, now: datetime) -> RequestDecision:
+    """Failed: the API server refused the ZeroSSLOrder of this request as invalid (422)."""
+    return _failed(request, "OrderRejected", cond.message_order_refused(request.name, detail), now)
+
+
+def order_not_created(request: CertificateRequest, detail: str, now: datetime) -> RequestDecision:
+    """Pending: creating the ZeroSSLOrder failed in a way that may pass; it is retried."""
+    message = cond.message_order_not_created(request.name, detail)
+    return _pending(request, "OrderNotCreated", message, now)
 
 
 def _progress(order: Order) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from controller.clock import rfc3339
 from controller.issuer.actions import (
     ActionFailed,
     AdoptOrCreate,
@@ -214,12 +215,36 @@ def _verify_later(
     if changed:
         # One Warning per new explanation (a CAA record, a missing CNAME...), not per attempt.
         step = step.event(warning("ValidationNotYetAccepted", intent.message))
-    step = step.with_status(verify=Backoff(attempts, after(now, delay)))
+    next_time = after(now, delay)
+    step = step.with_status(verify=Backoff(attempts, next_time))
     message = (
-        f"ZeroSSL has not validated yet (attempt {attempts}, next in {delay:.0f}s): "
+        f"ZeroSSL has not validated yet (attempt {attempts}, next at {rfc3339(next_time)}): "
         f"{intent.message}"
     )
     return step.ready(OrderReason.VALIDATING, message, now).decide(requeue_after=delay)
+
+
+def _doing(action: OrderAction) -> str:
+    """What ``action`` was doing, in the user's terms (conditions never name Python types)."""
+    match action:
+        case AdoptOrCreate():
+            return "creating the ZeroSSL certificate"
+        case Verify():
+            return "asking ZeroSSL to validate"
+        case Download():
+            return "downloading the certificate"
+        case CancelAtZeroSSL():
+            return "cancelling the certificate at ZeroSSL"
+        case ResendEmail():
+            return "resending the approval email"
+        case Present(domain=domain):
+            return f"publishing the validation of {domain}"
+        case WaitPropagation(domain=domain):
+            return f"checking that DNS shows the validation of {domain}"
+        case Cleanup(domain=domain):
+            return f"removing the validation of {domain}"
+        case _:
+            return type(action).__name__
 
 
 def _delay(
@@ -256,6 +281,9 @@ def _retry(
             message = f"the ZeroSSL account failed ({intent.reason}): {intent.message}"
             step = step.ready(OrderReason.WAITING_FOR_ISSUER, message, now)
     elif not terminal:
-        message = f"{type(action).__name__} failed, retrying in {delay:.0f}s: {intent.message}"
+        next_time = rfc3339(after(now, delay))
+        message = (
+            f"{_doing(action)} failed (attempt {attempts}, next at {next_time}): {intent.message}"
+        )
         step = step.note(message, now)
     return step.decide(actions, requeue_after=delay)

@@ -35,6 +35,10 @@ from controller.issuer.spec import Method, Solver, SpecError, parse_method
 from controller.zerossl.models import ValidationMethod
 
 ORDER_KIND = "ZeroSSLOrder"
+# The ZeroSSLOrder schema's limits (manifests/crds): a request beyond them can never become an
+# order. ZeroSSL publishes no numeric SAN limit (2880 invalid_san); 100 is the order's.
+MAX_DOMAINS = 100  # spec.domains maxItems (and spec.solvers maxItems: one entry per domain)
+MAX_REQUEST_LENGTH = 65536  # spec.request maxLength: the base64 text of the PEM CSR
 
 
 # --- spec --------------------------------------------------------------------------------------

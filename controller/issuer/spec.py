@@ -74,11 +74,41 @@ class Solver:
 
 
 @dataclass(frozen=True, slots=True)
+class SolverSecret:
+    """A Secret key a solver reads (TSIG key, API token...); ``field`` is its spec path."""
+
+    field: str
+    ref: SecretKeyRef
+
+
+@dataclass(frozen=True, slots=True)
 class IssuerSpec:
     api_key: SecretKeyRef
     validity_days: int
     strict_domains: bool
     solvers: tuple[Solver, ...]
+
+    def solver_secrets(self) -> tuple[SolverSecret, ...]:
+        """Every ``...SecretRef: {name, key}`` in the solvers' configs, in spec order."""
+        found: list[SolverSecret] = []
+        for solver in self.solvers:
+            where = f"spec.solvers[{solver.index}].{solver.method}"
+            found += _secret_refs(solver.config, where)
+        return tuple(found)
+
+
+def _secret_refs(config: Any, where: str) -> list[SolverSecret]:
+    found: list[SolverSecret] = []
+    if isinstance(config, Mapping):
+        for name, value in config.items():
+            path = f"{where}.{name}"
+            if name.endswith("SecretRef") and isinstance(value, Mapping):
+                secret, key = value.get("name"), value.get("key")
+                if isinstance(secret, str) and secret and isinstance(key, str) and key:
+                    found.append(SolverSecret(path, SecretKeyRef(secret, key)))
+            else:
+                found += _secret_refs(value, path)
+    return found
 
 
 def _object(value: Any, where: str) -> Mapping[str, Any]:

@@ -7,6 +7,8 @@ Invariants:
   failures; :class:`RequeueAfter` forgets them and re-adds the key after the wait (a deliberate
   wait is not a failure); :class:`Retry` or any exception re-adds it with per-key backoff. An
   exception never ends a worker; ``CancelledError`` always propagates.
+- Each retry logs one WARNING line with the error and when the next attempt comes; an
+  exception's traceback is logged once per run of failures of a key (its first), at DEBUG.
 - Workers stop taking keys once the queue shuts down; ``stop`` drains in-flight reconciles for
   at most ``drain_timeout`` seconds, then cancels them.
 """
@@ -145,8 +147,7 @@ class WorkerPool(Generic[K]):
         self._apply(key, result, error)
 
     def _apply(self, key: K, result: Result, error: Exception | None) -> None:
-        """Hands the outcome to the queue; ``error`` (if the reconcile raised) is logged with
-        its traceback, which the logging pipeline redacts."""
+        """Hands the outcome to the queue and logs a retry (the logging pipeline redacts)."""
         match result:
             case Done():
                 self.queue.forget(key)
@@ -157,13 +158,18 @@ class WorkerPool(Generic[K]):
                 self._outcomes["requeue"].inc()
             case Retry(reason):
                 failures = self.queue.num_requeues(key)
-                self.queue.add_rate_limited(key)
+                delay = self.queue.rate_limiter.when(key)
+                self.queue.add_after(key, delay)
                 self._outcomes["error"].inc()
+                shown = redact_text(str(key))
                 log.warning(
-                    "%s: reconcile of %s failed (%d earlier failures), retrying with backoff: %s",
+                    "%s: reconcile of %s failed (attempt %d), next attempt in %.3gs: %s",
                     self.name,
-                    redact_text(str(key)),
-                    failures,
+                    shown,
+                    failures + 1,
+                    delay,
                     redact_text(reason),
-                    exc_info=error,
+                    extra={"attempt": failures + 1, "retry_in": round(delay, 3)},
                 )
+                if error is not None and failures == 0:
+                    log.debug("%s: reconcile of %s raised", self.name, shown, exc_info=error)

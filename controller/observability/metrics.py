@@ -32,7 +32,7 @@ zerossl_request_duration = Histogram(
 )
 zerossl_limiter_wait = Histogram(
     f"{NS}_zerossl_limiter_wait_seconds",
-    "Time spent waiting for a ZeroSSL token, per account (named by issuer reference) and call "
+    "Time spent waiting for a ZeroSSL token, per account (a fingerprint of its API key) and call "
     "priority (finish: work already at ZeroSSL, start: new certificates).",
     ["account", "priority"],
     buckets=(0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),

@@ -178,11 +178,43 @@ def _subject_alt_names(csr: x509.CertificateSigningRequest) -> list[str]:
         elif isinstance(general_name, x509.IPAddress):
             names.append(str(general_name.value))
         else:
-            raise CsrError(
-                "unsupported_san",
-                f"ZeroSSL certifies only DNS names and IPv4 addresses, not {general_name}",
-            )
+            raise CsrError("unsupported_san", _unsupported_san(general_name))
     return names
+
+
+_SAN_KINDS: dict[type[x509.GeneralName], str] = {
+    x509.RFC822Name: "email address",
+    x509.UniformResourceIdentifier: "URI",
+    x509.DirectoryName: "directory name",
+    x509.RegisteredID: "registered ID",
+    x509.OtherName: "other name",
+}
+
+
+def _unsupported_san(general_name: x509.GeneralName) -> str:
+    """What the user wrote, in their terms: "email address SANs are not supported: a@b"."""
+    kind = _SAN_KINDS.get(type(general_name), type(general_name).__name__)
+    match general_name:
+        case x509.DirectoryName(value=directory):
+            shown = directory.rfc4514_string()
+        case x509.RegisteredID(value=oid):
+            shown = oid.dotted_string
+        case x509.OtherName(type_id=oid):
+            shown = oid.dotted_string
+        case _:
+            shown = str(general_name.value)
+    return (
+        f"{kind} SANs are not supported: {shown}; ZeroSSL certifies only DNS names and "
+        "IPv4 addresses"
+    )
+
+
+def _punycode(name: str) -> str | None:
+    """The xn-- (A-label) form of an internationalized name; None if it has none."""
+    try:
+        return name.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
 
 
 def _check_name(name: str) -> None:
@@ -196,8 +228,14 @@ def _check_name(name: str) -> None:
         raise CsrError(
             "name_too_long", f"{name}: longer than {MAX_NAME_LENGTH} characters (ZeroSSL 2823)"
         )
+    if address is None and not name.isascii() and (ascii_form := _punycode(name)):
+        raise CsrError(
+            "internationalized_name",
+            f"{name}: internationalized names must be written in their xn-- (punycode) form: "
+            f"use {ascii_form} in the Certificate",
+        )
     if address is None and not _DNS_NAME.match(name):
-        raise CsrError("invalid_name", f"{name!r} is not a valid DNS name or IPv4 address")
+        raise CsrError("invalid_name", f'"{name}" is not a valid DNS name or IPv4 address')
 
 
 def zerossl_domains(csr: x509.CertificateSigningRequest) -> tuple[str, ...]:

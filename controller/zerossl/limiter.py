@@ -1,9 +1,9 @@
 """Client-side rate limiting per ZeroSSL account, shared by every worker using the same key.
 
 Invariants:
-- One :class:`AccountLimiter` per API key, found by a SHA-256 prefix of the key (the key
-  itself is never stored here) and named by the issuer reference it was first registered
-  with, e.g. "ZeroSSLClusterIssuer/prod": that name, never the key, labels the metrics.
+- One :class:`AccountLimiter` per API key, found and named by :func:`account_id` of the key
+  (the key itself is never stored here): that fingerprint, never the key, labels the metrics,
+  the same whichever issuer uses the key first and across restarts.
 - Over any window of length t at most ``rate * t + burst`` acquisitions complete, pauses
   included: a pause stops the refill (``TokenBucket.pause_until``), tokens saved before it are
   spent when it ends and calls queued during it are spread out after it.
@@ -30,7 +30,8 @@ MAX_PAUSE = 900.0  # a Retry-After of a day must not stop issuance for a day
 
 
 def account_id(access_key: str) -> str:
-    """A stable, non-reversible identifier of an API key."""
+    """A stable, non-reversible identifier of an API key: the first 16 hex digits of the
+    SHA-256 of its UTF-8 bytes (``printf %s "$KEY" | sha256sum | cut -c1-16``)."""
     return hashlib.sha256(access_key.encode()).hexdigest()[:16]
 
 
@@ -107,15 +108,15 @@ class LimiterRegistry:
         self._max_pause = max_pause
         self._accounts: dict[str, AccountLimiter] = {}
 
-    def for_account(self, access_key: str, name: str) -> AccountLimiter:
-        """The limiter of the account behind ``access_key``; ``name`` labels a new one."""
+    def for_account(self, access_key: str) -> AccountLimiter:
+        """The limiter of the account behind ``access_key``, named by its ``account_id``."""
         if not access_key:
             raise ValueError("a ZeroSSL API key is required")
         key_id = account_id(access_key)
         limiter = self._accounts.get(key_id)
         if limiter is None:
             limiter = AccountLimiter(
-                name,
+                key_id,
                 self._rate,
                 self._burst,
                 clock=self._clock,

@@ -94,7 +94,61 @@ def mis_signed() -> bytes:
     return pem_block(der[:-1] + bytes([der[-1] ^ 0x01]))
 
 
+def csr_of(common_name: str, *sans: x509.GeneralName) -> bytes:
+    """A P-256 CSR with exactly this subject and these SANs (of any type)."""
+    builder = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    )
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    key = ec.generate_private_key(ec.SECP256R1())
+    return builder.sign(key, hashes.SHA256()).public_bytes(Encoding.PEM)
+
+
+def many_names(count: int, prefix: str = "n") -> list[str]:
+    return [f"{prefix}{i}.{DOMAIN}" for i in range(count)]
+
+
 REFUSED: list[tuple[str, Callable[[], bytes], str, str]] = [
+    (
+        "too-many-names",
+        lambda: make_csr(many_names(150)),
+        "TooManyNames",
+        "the CSR has 150 distinct names; a ZeroSSL certificate order takes at most 100 (split "
+        "them over several Certificates)",
+    ),
+    (
+        "csr-too-large",
+        lambda: make_csr(many_names(700, "x" * 30)),
+        "RequestTooLarge",
+        "the CSR is ",
+    ),
+    (
+        "email-san",
+        lambda: csr_of(
+            f"mail.{DOMAIN}", x509.DNSName(f"mail.{DOMAIN}"), x509.RFC822Name("admin@x.org")
+        ),
+        "UnsupportedSan",
+        "email address SANs are not supported: admin@x.org; ZeroSSL certifies only DNS names "
+        "and IPv4 addresses",
+    ),
+    (
+        "uri-san",
+        lambda: csr_of(
+            f"uri.{DOMAIN}",
+            x509.DNSName(f"uri.{DOMAIN}"),
+            x509.UniformResourceIdentifier("spiffe://x.org/a"),
+        ),
+        "UnsupportedSan",
+        "URI SANs are not supported: spiffe://x.org/a",
+    ),
+    (
+        "idn",
+        lambda: csr_of(f"bücher.{DOMAIN}"),
+        "InternationalizedName",
+        f"bücher.{DOMAIN}: internationalized names must be written in their xn-- (punycode) "
+        f"form: use xn--bcher-kva.{DOMAIN} in the Certificate",
+    ),
     (
         "not-pem",
         lambda: b"this is not a certificate signing request\n",

@@ -260,3 +260,43 @@ async def test_used_up_quota_pauses_creates_without_a_retry_storm(stack: Stack) 
     order: JSON | None = await get_order(stack, "quota-1")
     assert order is not None
     assert "certificateID" not in order["status"]
+
+
+async def test_missing_dns_credentials_hold_the_issuer_before_any_draft(stack: Stack) -> None:
+    """A DNS solver whose credentials Secret is missing: the issuer is not Ready (no draft is
+    created that could never be validated); creating the Secret re-checks it at once."""
+    name = "nosuch-cf"
+    await right_key(stack, name)
+    solver = {
+        "dns": {"cloudflare": {"apiTokenSecretRef": {"name": f"{name}-token", "key": "token"}}}
+    }
+    mark = log_mark(stack)
+
+    await create_issuer(stack, name, secret=name, solvers=[solver])
+    issuer = await stack.cluster.wait_for_issuer(
+        "ZeroSSLIssuer", name, E2E_NAMESPACE, status="False", timeout=WAIT
+    )
+    ready = ready_condition(issuer)
+    assert (ready["reason"], ready["message"]) == (
+        "SolverSecretNotFound",
+        f"spec.solvers[0].dns.cloudflare.apiTokenSecretRef: Secret {E2E_NAMESPACE}/{name}-token "
+        "not found",
+    )
+    await wait_for_event(stack, "ZeroSSLIssuer", name, "SolverSecretNotFound", type_="Warning")
+
+    await stack.cluster.create_certificate_request(
+        E2E_NAMESPACE, name, make_csr([f"{name}.{DOMAIN}"]), issuer_ref("ZeroSSLIssuer", name)
+    )
+    request = await stack.cluster.wait_for_request(
+        E2E_NAMESPACE, name, status="False", reason="Pending", timeout=WAIT
+    )
+    assert "SolverSecretNotFound" in ready_condition(request)["message"]
+    assert await get_order(stack, name) is None
+    assert calls_since(stack, mark, "create") == 0
+
+    await put_secret(stack, f"{name}-token", {"token": "cf-token-e2e"})
+    issuer = await stack.cluster.wait_for_issuer(
+        "ZeroSSLIssuer", name, E2E_NAMESPACE, status="True", timeout=WAIT
+    )
+    assert ready_condition(issuer)["reason"] == "Checked"
+    await assert_secret_never_shown(stack, name, name, "cf-token-e2e")

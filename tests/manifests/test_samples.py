@@ -1,12 +1,21 @@
 """The samples validate and fit together: every validation method has a ZeroSSLIssuer and a
-ZeroSSLClusterIssuer, every Secret they name exists where that kind reads it, and the
-Certificate and the annotated Ingress point at a sample issuer."""
+ZeroSSLClusterIssuer, every Secret they name exists where that kind reads it (in
+secrets.yaml.example), the Certificate and the annotated Ingress point at a sample issuer, and
+applying the samples can never overwrite a real Secret with a placeholder."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.manifests.render import MANIFESTS, NAMESPACE, Object, kustomize, of_kind, one
+from tests.manifests.render import (
+    MANIFESTS,
+    NAMESPACE,
+    Object,
+    kustomize,
+    load_yaml_files,
+    of_kind,
+    one,
+)
 from tests.manifests.schemas import KUBERNETES_VERSIONS, validation_errors
 
 GROUP = "zerossl.issuer.dev"
@@ -14,8 +23,17 @@ KINDS = ("ZeroSSLIssuer", "ZeroSSLClusterIssuer")
 METHODS = {"http", "dns", "email"}
 
 
+SAMPLES = MANIFESTS / "samples"
+SECRETS_EXAMPLE = SAMPLES / "secrets.yaml.example"
+KUBECTL_EXTENSIONS = (".json", ".yaml", ".yml")  # what `kubectl apply -f <dir>` reads
+
+
 def samples() -> list[Object]:
-    return kustomize(MANIFESTS / "samples")
+    return kustomize(SAMPLES)
+
+
+def example_secrets() -> list[Object]:
+    return list(of_kind(load_yaml_files([SECRETS_EXAMPLE]), "Secret"))
 
 
 def _issuers(objects: list[Object]) -> list[Object]:
@@ -66,9 +84,7 @@ def test_each_solver_uses_exactly_one_method() -> None:
 
 def test_secrets_exist_where_each_issuer_reads_them() -> None:
     objects = samples()
-    secrets = {
-        (s["metadata"]["namespace"], s["metadata"]["name"]): s for s in of_kind(objects, "Secret")
-    }
+    secrets = {(s["metadata"]["namespace"], s["metadata"]["name"]): s for s in example_secrets()}
     for issuer in _issuers(objects):
         namespace = issuer["metadata"].get("namespace", NAMESPACE)
         if issuer["kind"] == "ZeroSSLClusterIssuer":
@@ -95,6 +111,22 @@ def test_certificate_and_ingress_use_a_sample_issuer() -> None:
 
 
 def test_secrets_hold_placeholders_only() -> None:
-    for secret in of_kind(samples(), "Secret"):
+    assert example_secrets()
+    for secret in example_secrets():
         for value in secret["stringData"].values():
             assert value.startswith("REPLACE-WITH-"), secret["metadata"]["name"]
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_example_secrets_validate(version: str) -> None:
+    assert validation_errors(example_secrets(), version) == []
+
+
+def test_applying_the_samples_cannot_overwrite_a_secret() -> None:
+    """Neither `kubectl apply -k manifests/samples` nor `kubectl apply -f manifests/samples`
+    (with or without -R) sends a Secret: a real API key is never replaced by a placeholder."""
+    assert list(of_kind(samples(), "Secret")) == []
+    read_by_apply_f = [p for p in SAMPLES.rglob("*") if p.suffix in KUBECTL_EXTENSIONS]
+    assert SECRETS_EXAMPLE not in read_by_apply_f
+    documents = load_yaml_files(p for p in read_by_apply_f if p.name != "kustomization.yaml")
+    assert [d["metadata"]["name"] for d in of_kind(documents, "Secret")] == []

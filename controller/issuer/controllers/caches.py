@@ -183,14 +183,18 @@ class Caches:
         return all(informer.has_synced() for informer in self.informers)
 
     def _issuer_secret(self, obj: dict[str, Any]) -> tuple[str, ...]:
-        ref = (obj.get("spec") or {}).get("apiKeySecretRef") or {}
+        """``namespace/name`` of the API key Secret and of every Secret the solvers read: the
+        issuer check covers them all, so a change to any of them re-checks the issuer."""
+        spec = obj.get("spec") or {}
+        ref = spec.get("apiKeySecretRef") or {}
         name = ref.get("name")
-        if not isinstance(name, str):
-            return ()
+        names = [name] if isinstance(name, str) else []
+        names += _secret_refs(spec.get("solvers"))
         meta = obj["metadata"]
         kind = IssuerKind(str(obj.get("kind")))
         issuer = IssuerRef(kind, meta["name"], meta.get("namespace") if kind.namespaced else None)
-        return (f"{secret_namespace(issuer, self.cluster_resource_namespace)}/{name}",)
+        namespace = secret_namespace(issuer, self.cluster_resource_namespace)
+        return tuple(sorted({f"{namespace}/{n}" for n in names}))
 
     def _order_secrets(self, obj: dict[str, Any]) -> tuple[str, ...]:
         """``namespace/name`` of the Secrets an order's solvers read (TSIG keys, API tokens),

@@ -13,7 +13,7 @@ from typing import Any
 
 from controller.clock import Clock
 from controller.issuer.accounts import ZeroSSLAccounts
-from controller.issuer.api import IssuerKind, IssuerRef
+from controller.issuer.api import IssuerKind, IssuerRef, secret_namespace
 from controller.issuer.conditions import IssuerReason
 from controller.issuer.controllers.caches import Caches, issuer_key, parse_issuer_key
 from controller.issuer.controllers.writes import record_events, replace_status
@@ -25,8 +25,11 @@ from controller.issuer.decide_issuer import (
     KeyState,
     decide_issuer,
     record_check,
+    solver_secret_state,
 )
 from controller.issuer.issuers import Issuer
+from controller.issuer.secrets import SecretCache
+from controller.issuer.spec import IssuerSpec, SolverSecret
 from controller.kube.client import KubeClient
 from controller.kube.errors import Conflict, NotFound
 from controller.kube.events import EventRecorder
@@ -46,6 +49,7 @@ class IssuerReconciler:
         caches: Caches,
         *,
         accounts: ZeroSSLAccounts,
+        secrets: SecretCache,
         recorder: EventRecorder,
         queue: RateLimitingQueue[str],
         clock: Clock,
@@ -55,6 +59,7 @@ class IssuerReconciler:
         self._kube = kube
         self._caches = caches
         self._accounts = accounts
+        self._secrets = secrets
         self._recorder = recorder
         self._queue = queue
         self._clock = clock
@@ -83,6 +88,9 @@ class IssuerReconciler:
                 if issuer.spec is not None
                 else ApiKey(KeyState.SECRET_MISSING)
             )
+            solver_secrets = (
+                await self._solver_secrets(ref, issuer.spec) if issuer.spec is not None else None
+            )
             flag = self._flags.get(key)
             now = self._clock.now()
             decision = decide_issuer(
@@ -93,12 +101,13 @@ class IssuerReconciler:
                 cluster_resource_namespace=self._caches.cluster_resource_namespace,
                 rand=self._rng.random,
                 policy=self._policy,
+                solver_secrets=solver_secrets,
             )
             written = await self._apply(obj, decision)
             if written is None:
                 return Retry("issuer status write conflicted")
             for check in decision.actions:
-                error = await self._check(key_read, str(ref))
+                error = await self._check(key_read)
                 checked = record_check(
                     Issuer.from_object(written),
                     check,
@@ -114,6 +123,17 @@ class IssuerReconciler:
                 decision = checked
         return RequeueAfter(decision.requeue_after) if decision.requeue_after else DONE
 
+    async def _solver_secrets(
+        self, ref: IssuerRef, spec: IssuerSpec
+    ) -> dict[SolverSecret, KeyState]:
+        """Whether each Secret key the solvers read is there (read through the Secret cache)."""
+        namespace = secret_namespace(ref, self._caches.cluster_resource_namespace)
+        states: dict[SolverSecret, KeyState] = {}
+        for secret in spec.solver_secrets():
+            obj = await self._secrets.get(namespace, secret.ref.name)
+            states[secret] = solver_secret_state(obj, secret.ref.key)
+        return states
+
     async def _apply(self, obj: dict[str, Any], decision: IssuerDecision) -> dict[str, Any] | None:
         """Writes the decision's status and Events; the object as now stored (None: conflict)."""
         written = obj
@@ -128,9 +148,9 @@ class IssuerReconciler:
         record_events(self._recorder, obj, decision.events, ACTION)
         return written
 
-    async def _check(self, key: ApiKey, name: str) -> ZeroSSLError | None:
+    async def _check(self, key: ApiKey) -> ZeroSSLError | None:
         """The cheap authenticated call; ZeroSSL answers a bad key with HTTP 200 + error."""
-        client = self._accounts.client_for_key(key.value, name)
+        client = self._accounts.client_for_key(key.value)
         try:
             await client.list_certificates([CertificateStatus.ISSUED], limit=1)
         except ZeroSSLError as exc:

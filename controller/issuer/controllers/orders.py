@@ -77,6 +77,7 @@ from controller.issuer.controllers.caches import Caches
 from controller.issuer.controllers.drafts import DraftSearches
 from controller.issuer.controllers.fresh import FreshOrders
 from controller.issuer.controllers.issuers import IssuerReconciler
+from controller.issuer.controllers.milestones import log_milestone
 from controller.issuer.controllers.owners import CertificateOwners
 from controller.issuer.controllers.poller import IssuancePoller
 from controller.issuer.controllers.turns import HttpTurns
@@ -317,6 +318,7 @@ class OrderReconciler:
             outcome = await self._act(run, action)
             if outcome is None:
                 continue
+            log_milestone(run.key, outcome)
             recorded = record_outcome(
                 Order.from_object(run.obj), outcome, self._clock.now(), self._policy
             )

@@ -19,14 +19,18 @@ from controller.issuer.api import (
     ZEROSSL_ORDERS,
     IssuerRef,
 )
-from controller.issuer.conditions import READY, find
+from controller.issuer.conditions import READY, find, summarize_names
 from controller.issuer.controllers.caches import Caches
 from controller.issuer.controllers.fresh import FreshOrders
 from controller.issuer.controllers.writes import OwnWrites, apply_status, record_events
-from controller.issuer.decide_request import decide_certificate_request
+from controller.issuer.decide_request import (
+    decide_certificate_request,
+    order_not_created,
+    order_refused,
+)
 from controller.issuer.request import CertificateRequest
 from controller.kube.client import KubeClient
-from controller.kube.errors import AlreadyExists, Conflict, NotFound
+from controller.kube.errors import AlreadyExists, ApiError, Conflict, Invalid, NotFound
 from controller.kube.events import EventRecorder
 from controller.kube.worker import DONE, Result, Retry
 from controller.observability import metrics, tracing
@@ -69,6 +73,17 @@ class RequestReconciler:
             # The issuance starts here: its trace covers this reconcile and the order it creates.
             traceparent = tracing.new_issuance_context({**attributes, tracing.ATTR_ORDER: key})
         with tracing.start_reconcile_span("reconcile.certificaterequest", traceparent, attributes):
+            # The order first: the Pending decided with it says the order exists.
+            result: Result = DONE
+            for action in decision.actions:
+                try:
+                    await self._ensure_order(action, key, traceparent)
+                except Invalid as exc:  # the same request always yields the same order
+                    decision = order_refused(request, exc.message or str(exc), self._clock.now())
+                except ApiError as exc:  # may pass: say so, and retry with backoff
+                    now = self._clock.now()
+                    decision = order_not_created(request, exc.message or str(exc), now)
+                    result = Retry(f"creating ZeroSSLOrder {key} failed: {exc}")
             if decision.status is not None:
                 try:
                     written = await apply_status(
@@ -79,13 +94,12 @@ class RequestReconciler:
                 except Conflict as exc:
                     return Retry(f"status write conflicted: {exc.message}")
                 self._written.wrote(key, written)
-                self._count_transition(obj, decision.status, ref)
+                self._count_transition(key, obj, decision.status, ref)
             record_events(self._recorder, obj, decision.events, ACTION)
-            for action in decision.actions:
-                await self._ensure_order(action, key, traceparent)
-        return DONE
+        return result
 
     async def _ensure_order(self, action: EnsureOrder, key: str, traceparent: str | None) -> None:
+        """Creates the order (AlreadyExists is done); ApiError when the API server refuses."""
         manifest: dict[str, Any] = {**action.manifest}
         meta = {**manifest["metadata"]}
         annotations = {**(meta.get("annotations") or {})}
@@ -100,8 +114,19 @@ class RequestReconciler:
                 log.debug("order %s exists already", key)
                 return
             self._fresh.created(key, str(created["metadata"]["uid"]))
+        domains = action.manifest["spec"]["domains"]
+        log.info(
+            "order %s created for %d name(s): %s",
+            key,
+            len(domains),
+            summarize_names(domains),
+            extra={"milestone": "order_created"},
+        )
 
-    def _count_transition(self, obj: dict[str, Any], status: dict[str, Any], ref: object) -> None:
+    def _count_transition(
+        self, key: str, obj: dict[str, Any], status: dict[str, Any], ref: object
+    ) -> None:
+        """Counts a change of the Ready reason; Issued and Failed are logged (milestones)."""
         before = find((obj.get("status") or {}).get("conditions"), READY)
         after = find(status.get("conditions"), READY)
         if after is None:
@@ -110,8 +135,20 @@ class RequestReconciler:
         if before is not None and before.get("reason") == reason:
             return
         metrics.certificaterequest_outcomes.labels(reason=reason).inc()
+        if reason == "Failed":
+            log.info(
+                "request %s failed: %s", key, after.get("message"), extra={"milestone": "failed"}
+            )
         if reason == "Issued" and isinstance(ref, IssuerRef):
             created = obj["metadata"].get("creationTimestamp")
-            if created:
-                elapsed = (self._clock.now() - parse_rfc3339(created)).total_seconds()
+            elapsed = (
+                (self._clock.now() - parse_rfc3339(created)).total_seconds() if created else None
+            )
+            if elapsed is not None:
                 metrics.issuance_duration.labels(issuer_kind=str(ref.kind)).observe(elapsed)
+            log.info(
+                "request %s issued%s",
+                key,
+                f" {elapsed:.1f}s after it was created" if elapsed is not None else "",
+                extra={"milestone": "issued"},
+            )

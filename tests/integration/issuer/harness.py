@@ -148,6 +148,7 @@ class Replica:
                 self.kube,
                 self.caches,
                 accounts=accounts,
+                secrets=secrets,
                 recorder=recorder,
                 queue=self.issuers,
                 clock=clock,

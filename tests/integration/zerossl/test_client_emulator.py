@@ -23,7 +23,7 @@ from controller.sandbox.zerossl import EndpointFaults, Faults, ZeroSSLEmulator
 from controller.zerossl.client import RetryPolicy, ZeroSSLClient
 from controller.zerossl.csr import CsrInfo, inspect_csr
 from controller.zerossl.errors import ErrorKind, TransportError, ZeroSSLError
-from controller.zerossl.limiter import LimiterRegistry
+from controller.zerossl.limiter import LimiterRegistry, account_id
 from controller.zerossl.models import Certificate, CertificateStatus, ValidationMethod
 from tests.unit.zerossl.samples import make_csr
 
@@ -52,9 +52,7 @@ class Env:
     spans: InMemorySpanExporter
     registry: LimiterRegistry
 
-    def client(
-        self, key: str = KEY, *, name: str = "ZeroSSLClusterIssuer/it", **kw: Any
-    ) -> ZeroSSLClient:
+    def client(self, key: str = KEY, **kw: Any) -> ZeroSSLClient:
         provider = TracerProvider()
         provider.add_span_processor(SimpleSpanProcessor(self.spans))
         options: dict[str, Any] = {
@@ -64,7 +62,7 @@ class Env:
             "tracer": provider.get_tracer("it"),
         }
         options.update(kw)
-        return ZeroSSLClient(self.session, key, self.registry.for_account(key, name), **options)
+        return ZeroSSLClient(self.session, key, self.registry.for_account(key), **options)
 
 
 @pytest.fixture
@@ -232,7 +230,7 @@ async def test_issuer_errors(env: Env) -> None:
 
 async def test_quota(env: Env) -> None:
     env.emulator.add_account("zk-free-plan-key-123456", quota=1, paid=False)
-    client = env.client("zk-free-plan-key-123456", name="ZeroSSLIssuer/ns/free")
+    client = env.client("zk-free-plan-key-123456")
     first = csr_for("one.example.com")
     await client.create_certificate(first.domains, first.pem)
     second = csr_for("two.example.com")
@@ -320,7 +318,6 @@ async def test_throttling_pauses_the_account_and_reads_recover() -> None:
             emulator, ValidationFiles(), session, InMemorySpanExporter(), LimiterRegistry(100, 20)
         )
         eager = env.client(
-            name="ZeroSSLClusterIssuer/eager",
             retry=RetryPolicy(attempts=5, base_delay=0.01, max_delay=0.05, budget=10),
         )
         results = await asyncio.gather(
@@ -336,15 +333,13 @@ async def test_throttling_pauses_the_account_and_reads_recover() -> None:
         assert throttled[0].kind in {ErrorKind.THROTTLED, ErrorKind.PERMANENT}
         statuses = [r.status for r in emulator.request_log.entries()]
         assert 429 in statuses
-        assert (
-            metrics.zerossl_throttled.labels(account="ZeroSSLClusterIssuer/eager")._value.get() >= 1
-        )
+        assert metrics.zerossl_throttled.labels(account=account_id(KEY))._value.get() >= 1
 
         # A limiter matching the server's rate never provokes a 429.
         polite = ZeroSSLClient(
             session,
             KEY,
-            LimiterRegistry(4, 2).for_account(KEY, "ZeroSSLClusterIssuer/polite"),
+            LimiterRegistry(4, 2).for_account(KEY),
             base_url=emulator.url,
         )
         await asyncio.sleep(0.5)  # let the server's bucket refill

@@ -41,6 +41,9 @@ def key(kind: str = "ec256", serial: int = 0) -> PrivateKey:
 
 
 def _general_name(name: str) -> x509.GeneralName:
+    """An IP address, an email address (``mailto:`` prefix) or a DNS name."""
+    if name.startswith("mailto:"):
+        return x509.RFC822Name(name.removeprefix("mailto:"))
     try:
         return x509.IPAddress(ipaddress.ip_address(name))
     except ValueError:

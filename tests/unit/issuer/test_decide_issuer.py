@@ -18,8 +18,10 @@ from controller.issuer.decide_issuer import (
     decide_issuer,
     read_api_key,
     record_check,
+    solver_secret_state,
 )
 from controller.issuer.issuers import Issuer
+from controller.issuer.spec import SecretKeyRef, SolverSecret, parse_issuer_spec
 from controller.zerossl.errors import ErrorKind, ZeroSSLError, classify
 from tests.unit.issuer.admission import admission_errors
 from tests.unit.issuer.factories import NOW, T0, b64, issuer_object
@@ -39,7 +41,12 @@ def healthy(**status: Any) -> dict[str, Any]:
     return issuer_object(status={**defaults, **status})
 
 
-def decide(obj: dict[str, Any], key: ApiKey = KEY, flag: IssuerFlag | None = None) -> Any:
+def decide(
+    obj: dict[str, Any],
+    key: ApiKey = KEY,
+    flag: IssuerFlag | None = None,
+    solver_secrets: dict[SolverSecret, KeyState] | None = None,
+) -> Any:
     decision = decide_issuer(
         Issuer.from_object(obj),
         key,
@@ -47,6 +54,7 @@ def decide(obj: dict[str, Any], key: ApiKey = KEY, flag: IssuerFlag | None = Non
         NOW,
         cluster_resource_namespace="zerossl-system",
         rand=middle,
+        solver_secrets=solver_secrets,
     )
     _admitted(obj, decision)
     return decision
@@ -121,6 +129,92 @@ def test_secret_problems_are_specific(key: ApiKey, reason: str, fragment: str) -
     assert fragment in condition["message"]
     assert condition["observedGeneration"] == 1
     assert [e.reason for e in decision.events] == [reason]
+
+
+# --- the solvers' Secrets: a DNS solver without credentials makes the issuer not Ready ----------
+
+CLOUDFLARE = {"dns": {"cloudflare": {"apiTokenSecretRef": {"name": "cf", "key": "token"}}}}
+ROUTE53 = {
+    "dns": {
+        "route53": {
+            "region": "eu-west-1",
+            "accessKeyIDSecretRef": {"name": "aws", "key": "id"},
+            "secretAccessKeySecretRef": {"name": "aws", "key": "secret"},
+        }
+    }
+}
+CF_TOKEN = SolverSecret(
+    "spec.solvers[1].dns.cloudflare.apiTokenSecretRef", SecretKeyRef("cf", "token")
+)
+
+
+def test_the_secrets_the_solvers_read_are_listed_with_their_spec_path() -> None:
+    spec = issuer_object(solvers=[ROUTE53, CLOUDFLARE, {"http": {"none": {}}}])["spec"]
+    assert [(s.field, s.ref.name, s.ref.key) for s in parse_issuer_spec(spec).solver_secrets()] == [
+        ("spec.solvers[0].dns.route53.accessKeyIDSecretRef", "aws", "id"),
+        ("spec.solvers[0].dns.route53.secretAccessKeySecretRef", "aws", "secret"),
+        ("spec.solvers[1].dns.cloudflare.apiTokenSecretRef", "cf", "token"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("secret_obj", "state"),
+    [
+        pytest.param(None, KeyState.SECRET_MISSING, id="no-secret"),
+        pytest.param(secret({"other": b64("x")}), KeyState.KEY_MISSING, id="no-key"),
+        pytest.param(secret({"token": ""}), KeyState.EMPTY, id="empty"),
+        pytest.param(secret({"token": b64("t0k3n")}), KeyState.PRESENT, id="present"),
+    ],
+)
+def test_a_solver_secret_is_read_for_its_key(
+    secret_obj: dict[str, Any] | None, state: KeyState
+) -> None:
+    assert solver_secret_state(secret_obj, "token") is state
+
+
+@pytest.mark.parametrize(
+    ("state", "reason", "message"),
+    [
+        pytest.param(
+            KeyState.SECRET_MISSING,
+            "SolverSecretNotFound",
+            "spec.solvers[1].dns.cloudflare.apiTokenSecretRef: Secret zerossl-system/cf not found",
+            id="secret-missing",
+        ),
+        pytest.param(
+            KeyState.KEY_MISSING,
+            "SolverSecretKeyMissing",
+            "Secret zerossl-system/cf has no key 'token'",
+            id="key-missing",
+        ),
+        pytest.param(
+            KeyState.EMPTY,
+            "SolverSecretKeyMissing",
+            "Secret zerossl-system/cf key 'token' is empty",
+            id="empty",
+        ),
+    ],
+)
+def test_a_missing_solver_secret_makes_the_issuer_not_ready(
+    state: KeyState, reason: str, message: str
+) -> None:
+    decision = decide(healthy(), solver_secrets={CF_TOKEN: state})
+    assert decision.actions == ()  # no ZeroSSL call either
+    condition = ready(decision)
+    assert (condition["status"], condition["reason"]) == ("False", reason)
+    assert condition["message"].endswith(message)
+    assert condition["message"].startswith(CF_TOKEN.field)
+    assert [e.reason for e in decision.events] == [reason]
+
+
+def test_a_restored_solver_secret_re_checks_the_issuer_at_once() -> None:
+    obj = healthy()
+    obj["status"]["conditions"] = [
+        {**obj["status"]["conditions"][0], "status": "False", "reason": "SolverSecretNotFound"}
+    ]
+    decision = decide(obj, solver_secrets={CF_TOKEN: KeyState.PRESENT})
+    assert [type(a) for a in decision.actions] == [CheckAPIKey]
+    assert decide(healthy(), solver_secrets={CF_TOKEN: KeyState.PRESENT}).actions == ()
 
 
 def test_cluster_issuer_reads_the_cluster_resource_namespace() -> None:

@@ -9,11 +9,19 @@ from typing import Any
 import pytest
 
 from controller.issuer.actions import EnsureOrder
-from controller.issuer.decide_request import decide_certificate_request
+from controller.issuer.decide_request import (
+    decide_certificate_request,
+    order_not_created,
+    order_refused,
+)
 from controller.issuer.issuers import Issuer
-from controller.issuer.orders import Order
+from controller.issuer.orders import MAX_DOMAINS, MAX_REQUEST_LENGTH, Order
 from controller.issuer.request import CertificateRequest
-from tests.unit.issuer.admission import admission_errors, certificate_request_status_errors
+from tests.unit.issuer.admission import (
+    admission_errors,
+    certificate_request_status_errors,
+    schema_of,
+)
 from tests.unit.issuer.factories import (
     APPROVED,
     CSR,
@@ -416,6 +424,11 @@ def test_solver_selection_per_domain_is_recorded() -> None:
 FRESH = [APPROVED, INITIALIZING]
 
 
+def _names(count: int, prefix: str = "n") -> list[str]:
+    """``count`` distinct names, the first equal to the CN ``n0.example.com`` when unprefixed."""
+    return [f"{prefix}{i}.example.com" for i in range(count)]
+
+
 def _csr_request(csr: bytes, **kwargs: Any) -> dict[str, Any]:
     return request_object(csr=csr, conditions=FRESH, **kwargs)
 
@@ -496,6 +509,30 @@ def _csr_request(csr: bytes, **kwargs: Any) -> dict[str, Any]:
             id="home-arpa",
         ),
         pytest.param(_csr_request(CSR, is_ca=True), "CARequested", "isCA", id="is-ca"),
+        pytest.param(
+            _csr_request(make_csr("n0.example.com", _names(MAX_DOMAINS + 1))),
+            "TooManyNames",
+            f"has 101 distinct names; a ZeroSSL certificate order takes at most {MAX_DOMAINS}",
+            id="101-names",
+        ),
+        pytest.param(
+            _csr_request(make_csr("n0.example.com", _names(700, "x" * 40))),
+            "RequestTooLarge",
+            f"a ZeroSSLOrder holds at most {MAX_REQUEST_LENGTH}",
+            id="csr-over-the-order-limit",
+        ),
+        pytest.param(
+            _csr_request(make_csr("www.example.com", ["www.example.com", "mailto:admin@x.org"])),
+            "UnsupportedSan",
+            "email address SANs are not supported: admin@x.org",
+            id="email-san",
+        ),
+        pytest.param(
+            _csr_request(make_csr("bücher.example.com", None)),
+            "InternationalizedName",
+            "use xn--bcher-kva.example.com",
+            id="idn-common-name",
+        ),
     ],
 )
 def test_bad_request_fails_with_a_clear_reason(
@@ -510,6 +547,18 @@ def test_bad_request_fails_with_a_clear_reason(
     assert [e.reason for e in decision.events] == [event]
     assert decision.events[0].type == "Warning"
     assert certificate_request_status_errors(decision.status) == []
+
+
+def test_the_name_and_size_limits_are_the_order_schemas() -> None:
+    spec = schema_of("zerosslorders")["properties"]["spec"]["properties"]
+    assert spec["domains"]["maxItems"] == MAX_DOMAINS == spec["solvers"]["maxItems"]
+    assert spec["request"]["maxLength"] == MAX_REQUEST_LENGTH
+
+
+def test_an_order_of_the_most_names_allowed_is_admitted() -> None:
+    manifest = ensured(_csr_request(make_csr("n0.example.com", _names(MAX_DOMAINS))), READY_ISSUER)
+    assert len(manifest["spec"]["domains"]) == MAX_DOMAINS
+    assert admission_errors("zerosslorders", manifest) == []
 
 
 def test_duplicate_names_collapse_to_one_domain() -> None:
@@ -573,3 +622,36 @@ def test_match_labels_come_from_the_request() -> None:
     plain = ensured(_csr_request(CSR), _issuer(solvers=solvers))
     assert labelled["spec"]["validationMethod"] == "CNAME_CSR_HASH"
     assert plain["spec"]["validationMethod"] == "HTTP_CSR_HASH"
+
+
+# --- the order's create, as the act layer reports it --------------------------------------------
+
+
+def test_an_order_refused_as_invalid_fails_the_request() -> None:
+    request = CertificateRequest.from_object(request_object(conditions=FRESH))
+    decision = order_refused(request, "spec.domains: Too many: 150", NOW)
+    assert decision.status is not None
+    (ready,) = decision.status["conditions"]
+    assert (ready["reason"], ready["message"]) == (
+        "Failed",
+        "the API server refused to create ZeroSSLOrder www for this request: "
+        "spec.domains: Too many: 150",
+    )
+    assert decision.status["failureTime"]
+    assert [(e.type, e.reason) for e in decision.events] == [("Warning", "OrderRejected")]
+    assert certificate_request_status_errors(decision.status) == []
+
+
+def test_an_order_not_created_yet_is_pending_and_written_once() -> None:
+    request = CertificateRequest.from_object(request_object(conditions=FRESH))
+    decision = order_not_created(request, "503 ServiceUnavailable", NOW)
+    assert decision.status is not None
+    (ready,) = decision.status["conditions"]
+    assert (ready["reason"], ready["message"]) == (
+        "Pending",
+        "could not create ZeroSSLOrder www yet (503 ServiceUnavailable); retrying with backoff",
+    )
+    again = CertificateRequest.from_object(
+        request_object(conditions=[APPROVED, *decision.status["conditions"]])
+    )
+    assert order_not_created(again, "503 ServiceUnavailable", NOW).empty

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from controller.issuer.issuers import Issuer
+from controller.issuer.orders import MAX_DOMAINS, MAX_REQUEST_LENGTH
 from tests.unit.issuer.admission import admission_errors
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "api.md"
@@ -33,3 +34,10 @@ def test_example_is_admitted_and_readable(example: dict[str, Any]) -> None:
     assert admission_errors(PLURALS[example["kind"]], example) == []
     issuer = Issuer.from_object(example)
     assert issuer.spec_error is None
+
+
+def test_the_request_rules_state_the_limits_the_controller_applies() -> None:
+    rules = DOC.read_text().split("Rules the request must follow", 1)[1].split("\n## ", 1)[0]
+    flat = " ".join(rules.split())
+    assert f"At most {MAX_DOMAINS} distinct names" in flat
+    assert f"at most {MAX_REQUEST_LENGTH:,} characters in base64" in flat

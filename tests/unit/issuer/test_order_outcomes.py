@@ -407,3 +407,27 @@ def test_permanent_cleanup_failure_gives_the_record_up() -> None:
     decision = record(obj, ActionFailed(cleanup, PermanentError("Gone", "ingress class removed")))
     assert decision.status["validations"][1]["presented"] is False
     assert [e.reason for e in decision.events] == ["CleanupFailed"]
+
+
+# --- conditions stay true while they stand: an absolute next time, never "in 5s" ---------------
+
+
+def test_a_retry_says_what_failed_and_when_it_is_tried_next() -> None:
+    present = Present("www.example.com", Method.DNS, 0, {})
+    failure = PendingError("Secret iss/cf not found")
+    decision = record(order_object(status=status()), ActionFailed(present, failure))
+    next_time = rfc3339(NOW + timedelta(seconds=decision.requeue_after))
+    assert ready(decision)["message"] == (
+        f"publishing the validation of www.example.com failed (attempt 1, next at {next_time}): "
+        "Secret iss/cf not found"
+    )
+
+
+def test_verify_not_yet_names_the_next_attempt_time() -> None:
+    records = [http_record(d, "Ready", True) for d in DOMAINS]
+    obj = order_object(status=status(validations=records))
+    failure = error(0, "domain_control_validation_failed", details=DCV_DETAILS)
+    message = ready(record(obj, ActionFailed(VERIFY, failure)))["message"]
+    next_time = rfc3339(NOW + timedelta(seconds=15))
+    assert message.startswith(f"ZeroSSL has not validated yet (attempt 1, next at {next_time}): ")
+    assert " in 15s" not in message

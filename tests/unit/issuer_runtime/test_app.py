@@ -72,6 +72,25 @@ async def test_a_changed_solver_secret_wakes_the_orders_that_read_it() -> None:
     assert len(controller.order_queue) == 1
 
 
+async def test_a_changed_solver_secret_re_checks_the_issuers_that_read_it() -> None:
+    controller = Controller(load({"ZEROSSL_ISSUER_NAMESPACE": "sys"}, []), _client())
+    issuer = {
+        "apiVersion": "zerossl.issuer.dev/v1alpha1",
+        "kind": "ZeroSSLClusterIssuer",
+        "metadata": {"name": "shared", "resourceVersion": "1"},
+        "spec": {
+            "apiKeySecretRef": {"name": "zerossl-api-key"},
+            "solvers": [{"dns": {"cloudflare": {"apiTokenSecretRef": {"name": "cf", "key": "t"}}}}],
+        },
+    }
+    controller.caches.cluster_issuers.store.put(issuer)
+    controller.leading = True
+    controller._on_secret(CachedObject.encode({"metadata": {"name": "cf", "namespace": "team"}}))
+    assert len(controller.issuer_queue) == 0  # a cluster issuer reads the cluster namespace
+    controller._on_secret(CachedObject.encode({"metadata": {"name": "cf", "namespace": "sys"}}))
+    assert len(controller.issuer_queue) == 1
+
+
 async def test_becoming_leader_queues_everything_without_holding_the_loop() -> None:
     controller = Controller(load({}, []), _client())
     for i in range(1000):

@@ -269,3 +269,37 @@ def test_pool_rejects_bad_settings() -> None:
         WorkerPool("x", make_queue(), reconcile, workers=0)
     with pytest.raises(ValueError, match="reconcile_timeout"):
         WorkerPool("x", make_queue(), reconcile, reconcile_timeout=0)
+
+
+def test_each_retry_is_one_line_with_the_next_attempt_and_the_traceback_once_at_debug(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    name = fresh_name()
+
+    async def main() -> None:
+        q = make_queue()  # backoff 1 s, doubling
+        calls = 0
+        finished = asyncio.Event()
+
+        async def reconcile(key: str) -> Result:
+            nonlocal calls
+            calls += 1
+            if calls <= 3:
+                raise RuntimeError("the API server is down")
+            finished.set()
+            return DONE
+
+        q.add("ns/cr")
+        await run_until(WorkerPool(name, q, reconcile), finished, limit=30)
+
+    with caplog.at_level(logging.DEBUG, logger="controller.kube.worker"):
+        run_virtual(main())
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert [r.getMessage() for r in warnings] == [
+        f"{name}: reconcile of ns/cr failed (attempt {n}), next attempt in {delay}s: "
+        "RuntimeError: the API server is down"
+        for n, delay in ((1, 1), (2, 2), (3, 4))
+    ]
+    assert all(r.exc_info is None for r in warnings)
+    tracebacks = [r for r in caplog.records if r.exc_info is not None]
+    assert [r.levelno for r in tracebacks] == [logging.DEBUG]

@@ -9,15 +9,20 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
+import subprocess
 import textwrap
 from typing import Any
 
 import pytest
 import yaml
+from prometheus_client import REGISTRY
 
+from controller.issuer.decide_issuer import read_api_key
+from controller.zerossl.limiter import LimiterRegistry
 from tests.unit.observability.catalog import (
     DOCS,
     MONITORING,
@@ -172,3 +177,31 @@ def test_runbook_section_says_what_to_check_and_do(alert: str) -> None:
     section = text.split(f"### {alert}\n", 1)[1].split("\n### ", 1)[0]
     for part in ("**Meaning**", "**Check**", "**Do**"):
         assert part in section, f"{alert}: missing {part}"
+
+
+def test_the_documented_account_label_is_the_one_emitted() -> None:
+    """docs/metrics.md's recipe for the ``account`` value of a key gives the label the
+    controller emits for that key, read from a Secret as the issuer reads it."""
+    text = (DOCS / "metrics.md").read_text()
+    (recipe,) = re.findall(r"^\s*kubectl get secret .*\| base64 -d (\|.*)$", text, re.M)
+    key = "0123456789abcdef0123456789abcdef"
+    secret = {"data": {"api-key": base64.b64encode(f"{key}\n".encode()).decode()}}
+    limiter = LimiterRegistry(1.0, 1).for_account(read_api_key(secret, "api-key").value)
+    limiter.throttle(0)
+    printed = subprocess.run(
+        ["/bin/sh", "-c", f"printf '%s\\n' \"$KEY\" {recipe}"],
+        env={"KEY": key, "PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    labels = {
+        sample.labels["account"]
+        for family in REGISTRY.collect()
+        if family.name == "zerossl_issuer_zerossl_throttled"
+        for sample in family.samples
+    }
+    assert printed in labels
+    assert printed == limiter.name
+    assert len(printed) == 16
+    assert key not in labels

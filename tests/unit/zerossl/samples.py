@@ -66,12 +66,14 @@ def make_csr(
     *,
     key: SigningKey = P256,
     emails: Sequence[str] = (),
+    uris: Sequence[str] = (),
 ) -> str:
     subject = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)] if common_name else []
     builder = x509.CertificateSigningRequestBuilder().subject_name(x509.Name(subject))
     sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
     sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
     sans += [x509.RFC822Name(e) for e in emails]
+    sans += [x509.UniformResourceIdentifier(u) for u in uris]
     if sans:
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
     algorithm = None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()

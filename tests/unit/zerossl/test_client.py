@@ -16,7 +16,7 @@ from prometheus_client import generate_latest
 from controller.observability import metrics
 from controller.zerossl.client import RetryPolicy, ZeroSSLClient
 from controller.zerossl.errors import ErrorKind, TransportError, ZeroSSLError
-from controller.zerossl.limiter import LimiterRegistry
+from controller.zerossl.limiter import LimiterRegistry, account_id
 from controller.zerossl.models import CertificateStatus, RevocationReason, ValidationMethod
 from tests.unit.zerossl.fake_zerossl import (
     NGINX_429,
@@ -58,7 +58,6 @@ def make_client(
     url: str,
     spans: InMemorySpanExporter,
     *,
-    account: str = "ZeroSSLClusterIssuer/unit",
     budget: float = 5.0,
 ) -> ZeroSSLClient:
     provider = TracerProvider()
@@ -67,7 +66,7 @@ def make_client(
     return ZeroSSLClient(
         session,
         KEY,
-        registry.for_account(KEY, account),
+        registry.for_account(KEY),
         base_url=url,
         timeout=0.3,
         retry=RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01, budget=budget),
@@ -190,8 +189,8 @@ async def test_get_status_download(client: ZeroSSLClient, zerossl: FakeZeroSSL) 
 async def test_a_download_goes_before_a_create_that_waited_longer(
     zerossl: FakeZeroSSL, session: aiohttp.ClientSession
 ) -> None:
-    account = "ZeroSSLClusterIssuer/priority"
-    limiter = LimiterRegistry(20, 1).for_account(KEY, account)
+    account = account_id(KEY)
+    limiter = LimiterRegistry(20, 1).for_account(KEY)
     client = ZeroSSLClient(session, KEY, limiter, base_url=zerossl.url)
     waits = {
         p: metrics.zerossl_limiter_wait.labels(account=account, priority=p)._sum
@@ -344,7 +343,7 @@ async def test_non_retryable_errors_are_not_retried_even_on_reads(
 async def test_html_429_without_retry_after_pauses_and_read_is_retried(
     client: ZeroSSLClient, zerossl: FakeZeroSSL, spans: InMemorySpanExporter
 ) -> None:
-    throttled = metrics.zerossl_throttled.labels(account="ZeroSSLClusterIssuer/unit")
+    throttled = metrics.zerossl_throttled.labels(account=account_id(KEY))
     before = throttled._value.get()
     zerossl.script(raw_answer(NGINX_429, 429), json_answer(certificate_json(id=CERT_ID)))
     cert = await client.get_certificate(CERT_ID)
@@ -372,7 +371,7 @@ async def test_429_with_retry_after_on_a_write_carries_it_and_pauses_the_account
 async def test_retry_after_beyond_the_budget_is_not_waited_for(
     zerossl: FakeZeroSSL, session: aiohttp.ClientSession, spans: InMemorySpanExporter
 ) -> None:
-    client = make_client(session, zerossl.url, spans, account="Issuer/budget", budget=1)
+    client = make_client(session, zerossl.url, spans, budget=1)
     when = format_datetime(datetime.now(UTC) + timedelta(seconds=120), usegmt=True)
     zerossl.script(raw_answer(NGINX_429, 429, headers={"Retry-After": when}))
     with pytest.raises(ZeroSSLError) as caught:
@@ -447,7 +446,7 @@ async def test_connection_refused(
 ) -> None:
     async with fake_zerossl() as gone:
         url = gone.url
-    client = make_client(session, url, spans, account="Issuer/refused")
+    client = make_client(session, url, spans)
     with pytest.raises(TransportError, match="ClientConnectorError"):
         await client.cancel(CERT_ID)
 

@@ -56,10 +56,40 @@ def test_names_zerossl_cannot_issue(csr_args: tuple[object, ...], reason: str) -
     assert caught.value.reason == reason
 
 
-def test_email_sans_are_refused() -> None:
-    with pytest.raises(CsrError, match="only DNS names and IPv4") as caught:
-        inspect_csr(make_csr("example.com", emails=["a@example.com"]))
+@pytest.mark.parametrize(
+    ("sans", "message"),
+    [
+        ({"emails": ["admin@x.org"]}, "email address SANs are not supported: admin@x.org"),
+        ({"uris": ["spiffe://x.org/web"]}, "URI SANs are not supported: spiffe://x.org/web"),
+    ],
+)
+def test_unsupported_sans_are_named_in_the_users_terms(
+    sans: dict[str, list[str]], message: str
+) -> None:
+    with pytest.raises(CsrError) as caught:
+        inspect_csr(make_csr("example.com", ["example.com"], **sans))  # type: ignore[arg-type]
     assert caught.value.reason == "unsupported_san"
+    assert str(caught.value).startswith(message)
+    assert "only DNS names and IPv4 addresses" in str(caught.value)
+    assert "<" not in str(caught.value)  # no Python object repr
+
+
+@pytest.mark.parametrize(
+    ("name", "ascii_form"),
+    [("bücher.example.com", "xn--bcher-kva.example.com"), ("*.bücher.de", "*.xn--bcher-kva.de")],
+)
+def test_an_internationalized_name_gets_its_punycode_form(name: str, ascii_form: str) -> None:
+    with pytest.raises(CsrError) as caught:
+        inspect_csr(make_csr(name))
+    assert caught.value.reason == "internationalized_name"
+    assert f"use {ascii_form}" in str(caught.value)
+    assert "xn-- (punycode)" in str(caught.value)
+
+
+def test_an_invalid_name_is_quoted_not_repred() -> None:
+    with pytest.raises(CsrError) as caught:
+        inspect_csr(make_csr("not a domain"))
+    assert str(caught.value).startswith('"not a domain" is not a valid DNS name')
 
 
 def test_accepted_and_refused_keys() -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from dataclasses import dataclass
 
 import pytest
@@ -40,7 +41,7 @@ def run_scenario(
     """Drives acquirers on ``accounts`` keys; returns grants, pauses and the default pause."""
     time = VirtualTime()
     registry = LimiterRegistry(rate, burst, clock=time.clock, sleep=time.sleep, default_pause=3)
-    limiters = [registry.for_account(f"key-{i}", f"Issuer/acct-{i}") for i in range(accounts)]
+    limiters = [registry.for_account(f"key-{i}") for i in range(accounts)]
     grants: dict[int, list[float]] = {i: [] for i in range(accounts)}
     pauses: list[tuple[int, float, float]] = []
 
@@ -103,7 +104,7 @@ def test_never_exceeds_rate_times_window_plus_burst_even_with_pauses(
 def test_queued_calls_spread_out_after_a_pause() -> None:
     time = VirtualTime()
     registry = LimiterRegistry(1.0, 2, clock=time.clock, sleep=time.sleep)
-    limiter = registry.for_account("k-spread", "Issuer/spread")
+    limiter = registry.for_account("k-spread")
     start = time.now()
     grants: list[float] = []
 
@@ -125,9 +126,7 @@ def test_queued_calls_spread_out_after_a_pause() -> None:
 
 def test_a_pause_holds_back_a_waiter_already_booked() -> None:
     time = VirtualTime()
-    limiter = LimiterRegistry(1.0, 1, clock=time.clock, sleep=time.sleep).for_account(
-        "k-held", "Issuer/held"
-    )
+    limiter = LimiterRegistry(1.0, 1, clock=time.clock, sleep=time.sleep).for_account("k-held")
     start = time.now()
     grants: list[float] = []
 
@@ -144,35 +143,36 @@ def test_a_pause_holds_back_a_waiter_already_booked() -> None:
 
 def test_pause_is_capped_and_defaulted() -> None:
     time = VirtualTime()
-    limiter = LimiterRegistry(1.0, 1, clock=time.clock, default_pause=7).for_account(
-        "k-cap", "Issuer/cap"
-    )
-    before = metrics.zerossl_throttled.labels(account="Issuer/cap")._value.get()
+    limiter = LimiterRegistry(1.0, 1, clock=time.clock, default_pause=7).for_account("k-cap")
+    before = metrics.zerossl_throttled.labels(account=account_id("k-cap"))._value.get()
     assert limiter.throttle(86400) == MAX_PAUSE
     assert limiter.throttle(None) == 7
     assert limiter.paused_for() == pytest.approx(MAX_PAUSE)  # pauses never shorten
-    assert metrics.zerossl_throttled.labels(account="Issuer/cap")._value.get() == before + 2
+    assert metrics.zerossl_throttled.labels(account=account_id("k-cap"))._value.get() == before + 2
 
 
 def test_registry_shares_one_bucket_per_key_and_never_keeps_the_key() -> None:
     registry = LimiterRegistry(2.0, 5)
-    first = registry.for_account("secret-key-1", "ZeroSSLClusterIssuer/prod")
-    again = registry.for_account("secret-key-1", "ZeroSSLIssuer/ns/other")
-    other = registry.for_account("secret-key-2", "ZeroSSLIssuer/ns/other")
+    first = registry.for_account("secret-key-1")
+    again = registry.for_account("secret-key-1")
+    other = registry.for_account("secret-key-2")
     assert first is again
-    assert first.name == "ZeroSSLClusterIssuer/prod"
+    # The label is the key's fingerprint: the same whichever issuer came first, every restart.
+    expected = hashlib.sha256(b"secret-key-1").hexdigest()[:16]
+    assert first.name == account_id("secret-key-1") == expected
+    assert LimiterRegistry(2.0, 5).for_account("secret-key-1").name == expected
     assert other is not first
     assert "secret-key-1" not in repr(vars(registry))
     assert account_id("secret-key-1") != account_id("secret-key-2")
     with pytest.raises(ValueError, match="API key"):
-        registry.for_account("", "x")
+        registry.for_account("")
     with pytest.raises(ValueError, match="burst"):
         LimiterRegistry(0, 1)
 
 
 async def test_cancelled_waiter_returns_its_token_and_wait_is_observed() -> None:
     registry = LimiterRegistry(20.0, 1)
-    limiter = registry.for_account("k-cancel", "Issuer/cancel")
+    limiter = registry.for_account("k-cancel")
     assert await limiter.acquire(Priority.START) == 0.0
     waiter = asyncio.create_task(limiter.acquire(Priority.START))
     await asyncio.sleep(0.005)
@@ -181,6 +181,6 @@ async def test_cancelled_waiter_returns_its_token_and_wait_is_observed() -> None
         await waiter
     waited = await limiter.acquire(Priority.START)  # the slot it left, ~0.05 s after the first
     assert 0 < waited < 0.2
-    wait = metrics.zerossl_limiter_wait.labels(account="Issuer/cancel", priority="start")
+    wait = metrics.zerossl_limiter_wait.labels(account=account_id("k-cancel"), priority="start")
     samples = wait._sum.get()
     assert samples >= waited
