@@ -48,7 +48,7 @@ from controller.issuer.actions import (
 )
 from controller.issuer.api import ORDER_FINALIZER, TRACEPARENT_ANNOTATION, ZEROSSL_ORDERS
 from controller.issuer.conditions import TERMINAL_ORDER_REASONS
-from controller.issuer.controllers.caches import BY_ISSUER, BY_SECRET, Caches, issuer_key
+from controller.issuer.controllers.caches import BY_ISSUER, BY_SECRET, Caches, issuer_key_of
 from controller.issuer.controllers.drafts import DraftSearches
 from controller.issuer.controllers.fresh import FreshOrders
 from controller.issuer.controllers.issuers import IssuerReconciler
@@ -62,7 +62,6 @@ from controller.issuer.controllers.watches import Watch
 from controller.issuer.controllers.writes import OwnWrites, record_events, replace_status
 from controller.issuer.decide_order import OrderFacts
 from controller.issuer.decision import Event
-from controller.issuer.issuers import Issuer
 from controller.issuer.order_steps import OrderPolicy, remote_status
 from controller.issuer.orders import Order
 from controller.issuer.secrets import SecretCache
@@ -86,8 +85,7 @@ def order_watches(caches: Caches, wake: Callable[[str], None]) -> list[Watch]:
     ``--cascade=orphan``); a change of its issuer, or of a Secret its solvers read."""
 
     def by_issuer(obj: CachedObject) -> None:
-        key = issuer_key(Issuer.from_object(obj.decode()).ref)
-        for order in caches.orders.store.index_keys(BY_ISSUER, key):
+        for order in caches.orders.store.index_keys(BY_ISSUER, issuer_key_of(obj)):
             wake(order)
 
     def by_secret(obj: CachedObject) -> None:
