@@ -1,19 +1,24 @@
 """Error intents: what a failure means for a request, in the type (issuer-lib's style).
 
 Invariants: every failure the reconcilers see becomes exactly one of :class:`PendingError`,
-:class:`PermanentError` or :class:`IssuerError`, and :func:`intent_for` is the only place that
-maps ZeroSSL's error kinds and codes to them. Only :class:`PermanentError` may end a request
-(``Failed``); transient faults and slow validations are always ``PendingError`` and retried.
+:class:`PermanentError` or :class:`IssuerError`; :func:`intent_for` is the only place that
+maps ZeroSSL's error kinds and codes to them, :func:`solver_intent` the only place that maps
+solver faults (never worse than pending: fixing the spec or Secret is enough). Only
+:class:`PermanentError` may end a request (``Failed``); transient faults and slow validations
+are always ``PendingError`` and retried.
 Messages come from :class:`~controller.zerossl.errors.ZeroSSLError`, which redacts them.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TypeAlias
+from typing import Protocol, TypeAlias
 
 from controller.issuer.conditions import IssuerReason
+from controller.issuer.decision import Event, warning
 from controller.zerossl.errors import ErrorKind, ZeroSSLError
+
+MISCONFIGURED_WAIT = 300.0  # a solver that needs a fix to its spec or Secret is retried this often
 
 
 class PendingError(Exception):
@@ -111,3 +116,33 @@ def intent_for(error: ZeroSSLError | Intent) -> Intent:
             return PendingError(message, requeue_after=error.retry_after)
         case ErrorKind.NOT_YET | ErrorKind.RETRYABLE:
             return PendingError(message)
+
+
+class SolverFault(Protocol):
+    """A solver's failure (a DNS provider's or the HTTP routing's), its message redacted."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def message(self) -> str: ...
+
+    @property
+    def retryable(self) -> bool: ...
+
+    @property
+    def retry_after(self) -> float | None: ...
+
+
+def solver_intent(domain: str, fault: SolverFault) -> tuple[PendingError, Event | None]:
+    """The intent of a solver's failure on ``domain``, and the Warning Event to record now.
+
+    A transient fault backs off (a rate limit after the time the provider asked for), without
+    an Event; a solver that cannot work as configured waits :data:`MISCONFIGURED_WAIT` with a
+    Warning Event naming the fault.
+    """
+    if fault.retryable:
+        return PendingError(fault.message, requeue_after=fault.retry_after), None
+    reason = camel_reason(f"solver_{fault.kind}", "SolverFailed")
+    note = f"{domain}: {fault.message}; fix the solver spec or its Secret"
+    return PendingError(note, requeue_after=MISCONFIGURED_WAIT), warning(reason, note)

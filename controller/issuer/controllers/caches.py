@@ -27,7 +27,7 @@ from controller.issuer.issuers import Issuer
 from controller.issuer.orders import Order
 from controller.issuer.secrets import strip_secret_data
 from controller.kube.client import KubeClient
-from controller.kube.informer import Informer, trim_object
+from controller.kube.informer import CachedObject, Informer, trim_object
 from controller.kube.resource import SECRETS
 
 BY_ISSUER = "issuer"
@@ -39,6 +39,11 @@ BY_CERTIFICATE = "certificate"
 def issuer_key(ref: IssuerRef) -> str:
     """The issuer queue's key: ``<Kind>/<namespace>/<name>`` or ``<Kind>/<name>``."""
     return f"{ref.kind}/{ref.key}"
+
+
+def issuer_key_of(obj: CachedObject) -> str:
+    """The issuer queue's key of a cached ZeroSSLIssuer or ZeroSSLClusterIssuer."""
+    return issuer_key(Issuer.from_object(obj.decode()).ref)
 
 
 def parse_issuer_key(key: str) -> IssuerRef:

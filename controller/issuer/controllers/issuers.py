@@ -3,19 +3,28 @@
 Invariants: the check is the only ZeroSSL call made here, and it goes through the account's
 token bucket like every other; a flag raised by signing (:meth:`IssuerReconciler.flag`) is
 kept until a check newer than it runs, and wakes the issuer at once; status is replaced
-whole, conditional on the resourceVersion it was decided from.
+whole, conditional on the resourceVersion it was decided from. What wakes an issuer is declared
+here (:func:`issuer_watches`).
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
 from controller.clock import Clock
 from controller.issuer.accounts import ZeroSSLAccounts
 from controller.issuer.api import IssuerKind, IssuerRef, secret_namespace
 from controller.issuer.conditions import IssuerReason
-from controller.issuer.controllers.caches import Caches, issuer_key, parse_issuer_key
+from controller.issuer.controllers.caches import (
+    BY_SECRET,
+    Caches,
+    issuer_key,
+    issuer_key_of,
+    parse_issuer_key,
+)
+from controller.issuer.controllers.watches import Watch
 from controller.issuer.controllers.writes import record_events, replace_status
 from controller.issuer.decide_issuer import (
     ApiKey,
@@ -33,6 +42,7 @@ from controller.issuer.spec import IssuerSpec, SolverSecret
 from controller.kube.client import KubeClient
 from controller.kube.errors import Conflict, NotFound
 from controller.kube.events import EventRecorder
+from controller.kube.informer import CachedObject
 from controller.kube.worker import DONE, RequeueAfter, Result, Retry
 from controller.kube.workqueue import RateLimitingQueue
 from controller.observability import tracing
@@ -40,6 +50,22 @@ from controller.zerossl.errors import ZeroSSLError
 from controller.zerossl.models import CertificateStatus
 
 ACTION = "Check"
+
+
+def issuer_watches(caches: Caches, wake: Callable[[str], None]) -> list[Watch]:
+    """What wakes an issuer: its own changes; a change of its API-key Secret (a rotated key is
+    checked again at once)."""
+
+    def by_secret(obj: CachedObject) -> None:
+        for store in (caches.issuers.store, caches.cluster_issuers.store):
+            for issuer in store.by_index(BY_SECRET, obj.key):
+                wake(issuer_key(Issuer.from_object(issuer).ref))
+
+    return [
+        Watch(caches.issuers, lambda obj: wake(issuer_key_of(obj))),
+        Watch(caches.cluster_issuers, lambda obj: wake(issuer_key_of(obj))),
+        Watch(caches.secrets, by_secret, resync=False),
+    ]
 
 
 class IssuerReconciler:

@@ -3,12 +3,14 @@
 Invariants: it writes only the CertificateRequest status fields it owns (server-side apply),
 only for requests of our group; the ZeroSSLOrder it creates carries the issuance's trace
 context; outcome metrics count Ready transitions, never reconciles: a request is never decided
-from a cache older than this reconciler's own last status write of it.
+from a cache older than this reconciler's own last status write of it. What wakes a request
+is declared here (:func:`request_watches`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from controller.clock import Clock, parse_rfc3339
@@ -20,8 +22,9 @@ from controller.issuer.api import (
     IssuerRef,
 )
 from controller.issuer.conditions import READY, find, summarize_names
-from controller.issuer.controllers.caches import Caches
+from controller.issuer.controllers.caches import BY_ISSUER, Caches, issuer_key_of, request_is_ours
 from controller.issuer.controllers.fresh import FreshOrders
+from controller.issuer.controllers.watches import Watch
 from controller.issuer.controllers.writes import OwnWrites, apply_status, record_events
 from controller.issuer.decide_request import (
     decide_certificate_request,
@@ -32,11 +35,32 @@ from controller.issuer.request import CertificateRequest
 from controller.kube.client import KubeClient
 from controller.kube.errors import AlreadyExists, ApiError, Conflict, Invalid, NotFound
 from controller.kube.events import EventRecorder
+from controller.kube.informer import CachedObject
 from controller.kube.worker import DONE, Result, Retry
 from controller.observability import metrics, tracing
 
 log = logging.getLogger(__name__)
 ACTION = "Sign"
+
+
+def request_watches(caches: Caches, wake: Callable[[str], None]) -> list[Watch]:
+    """What wakes a request: its own changes (if it names our group); its order's (same key:
+    the order's status mirrors into the request); a change of its issuer."""
+
+    def ours(obj: CachedObject) -> None:
+        if request_is_ours(obj.decode()):
+            wake(obj.key)
+
+    def by_issuer(obj: CachedObject) -> None:
+        for request in caches.requests.store.index_keys(BY_ISSUER, issuer_key_of(obj)):
+            wake(request)
+
+    return [
+        Watch(caches.requests, ours),
+        Watch(caches.orders, lambda obj: wake(obj.key)),
+        Watch(caches.issuers, by_issuer),
+        Watch(caches.cluster_issuers, by_issuer),
+    ]
 
 
 class RequestReconciler:

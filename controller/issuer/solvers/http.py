@@ -63,6 +63,8 @@ ROUTINGS = ("ingress", "gatewayHTTPRoute", "none")
 class RoutingError(Exception):
     """Routing a validation path failed; ``kind`` is a short, bounded name (metrics, reasons)."""
 
+    retry_after: float | None = None  # the API server names no wait: back off
+
     def __init__(self, kind: str, message: str, *, retryable: bool) -> None:
         self.kind = kind
         self.message = redact_text(message)

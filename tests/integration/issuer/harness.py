@@ -1,7 +1,8 @@
-"""The issuer in-process against the sandbox: a :class:`Replica` wires caches, queues, worker
-pools, the batch poller and the HTTP solver as the leader of ``controller/app.py`` does, with
-short timings; :class:`Sandbox` holds the emulated kube-apiserver and ZeroSSL and acts on the
-cluster as a user and cert-manager would."""
+"""The issuer in-process against the sandbox: a :class:`Replica` runs the production wiring
+(:class:`~controller.issuer.controllers.wiring.IssuerControllers`: caches, queues, watches,
+reconcilers, worker pools, the batch poller) and the HTTP solver as ``controller/app.py`` does,
+leading from the start, with short timings; :class:`Sandbox` holds the emulated kube-apiserver
+and ZeroSSL and acts on the cluster as a user and cert-manager would."""
 
 from __future__ import annotations
 
@@ -19,22 +20,10 @@ from controller.clock import SystemClock
 from controller.config import Settings
 from controller.issuer.accounts import ZeroSSLAccounts
 from controller.issuer.api import ZEROSSL_ORDERS
-from controller.issuer.controllers.caches import BY_ISSUER, Caches, issuer_key, request_is_ours
-from controller.issuer.controllers.drafts import DraftSearches
-from controller.issuer.controllers.fresh import FreshOrders
-from controller.issuer.controllers.issuers import IssuerReconciler
-from controller.issuer.controllers.orders import OrderReconciler
-from controller.issuer.controllers.poller import IssuancePoller
-from controller.issuer.controllers.requests import RequestReconciler
+from controller.issuer.controllers.wiring import IssuerControllers, Policies
 from controller.issuer.decide_issuer import IssuerPolicy
-from controller.issuer.issuers import Issuer
 from controller.issuer.order_steps import OrderPolicy
-from controller.issuer.secrets import SecretCache
 from controller.kube.client import KubeClient
-from controller.kube.events import EventRecorder
-from controller.kube.informer import CachedObject, DeletedFinalStateUnknown, HandlerFuncs
-from controller.kube.worker import WorkerPool
-from controller.kube.workqueue import RateLimitingQueue
 from controller.sandbox.kube import KubeAPIServer
 from controller.sandbox.stack.cluster import Cluster, IssuerKind, issuer_ref
 from controller.sandbox.stack.waiting import poll
@@ -57,7 +46,7 @@ POLICY = OrderPolicy(
     await_recheck=30.0,
 )
 T = TypeVar("T")
-Obj = CachedObject
+Obj = dict[str, Any]
 
 
 def settings_for(zerossl: ZeroSSLEmulator, **changes: Any) -> Settings:
@@ -79,63 +68,26 @@ def settings_for(zerossl: ZeroSSLEmulator, **changes: Any) -> Settings:
     return dataclasses.replace(base, **changes)
 
 
-def _obj(item: Obj | DeletedFinalStateUnknown) -> Obj:
-    return item.obj if isinstance(item, DeletedFinalStateUnknown) else item
-
-
 class Replica:
     """One controller process, leading from the start."""
 
     def __init__(self, kube: KubeClient, settings: Settings, policy: OrderPolicy = POLICY) -> None:
-        self.kube = kube
         self.settings = settings
-        self.policy = policy
-        self.caches = Caches(kube, settings.cluster_resource_namespace)
-        self.requests: RateLimitingQueue[str] = RateLimitingQueue(name="test-requests")
-        self.orders: RateLimitingQueue[str] = RateLimitingQueue(name="test-orders")
-        self.issuers: RateLimitingQueue[str] = RateLimitingQueue(name="test-issuers")
+        self.controllers = IssuerControllers(
+            kube,
+            settings,
+            SystemClock(),
+            policies=Policies(policy, IssuerPolicy()),
+            rng=random.Random(7),
+        )
+        self.caches = self.controllers.caches
         self.solver_port = 0
-        caches = self.caches
-        caches.requests.add_handler(self._handlers(self._on_request))
-        caches.orders.add_handler(self._handlers(self._on_order))
-        for informer in (caches.issuers, caches.cluster_issuers):
-            informer.add_handler(self._handlers(self._on_issuer))
-
-    def _handlers(self, enqueue: Callable[[Obj], None]) -> HandlerFuncs:
-        def changed(old: Obj, new: Obj) -> None:
-            if old.resource_version != new.resource_version:
-                enqueue(new)
-
-        return HandlerFuncs(add=enqueue, update=changed, delete=lambda o: enqueue(_obj(o)))
-
-    def _on_request(self, obj: Obj) -> None:
-        if request_is_ours(obj.decode()):
-            self.requests.add(obj.key)
-
-    def _on_order(self, obj: Obj) -> None:
-        self.orders.add(obj.key)
-        self.requests.add(obj.key)
-
-    def _on_issuer(self, obj: Obj) -> None:
-        key = issuer_key(Issuer.from_object(obj.decode()).ref)
-        self.issuers.add(key)
-        for store, queue in (
-            (self.caches.requests.store, self.requests),
-            (self.caches.orders.store, self.orders),
-        ):
-            for dependent in store.index_keys(BY_ISSUER, key):
-                queue.add(dependent)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[Replica]:
         """Runs everything until the block ends (a crash: nothing is drained)."""
-        settings, clock = self.settings, SystemClock()
-        secrets = SecretCache(self.kube, self.caches.secrets.store, self.caches.secrets.has_synced)
-        recorder = EventRecorder(
-            self.kube, controller="zerossl.issuer.dev/integration", instance="test", clock=clock
-        )
         server = Server(
-            settings, health={}, readiness={}, solver_lookup=self.caches.validation_file
+            self.settings, health={}, readiness={}, solver_lookup=self.caches.validation_file
         )
         async with (
             aiohttp.ClientSession() as session,
@@ -143,46 +95,10 @@ class Replica:
             asyncio.TaskGroup() as tasks,
         ):
             self.solver_port = server.port("solver")
-            accounts = ZeroSSLAccounts(settings, session, secrets)
-            issuers = IssuerReconciler(
-                self.kube,
-                self.caches,
-                accounts=accounts,
-                secrets=secrets,
-                recorder=recorder,
-                queue=self.issuers,
-                clock=clock,
-                policy=IssuerPolicy(),
-                rng=random.Random(7),
-            )
-            poller = IssuancePoller(self.orders, interval=settings.poll_interval, clock=clock)
-            fresh = FreshOrders()  # one per run: a restarted sandbox knows no order as fresh
-            drafts = DraftSearches(grace=settings.zerossl_timeout)
-            orders = OrderReconciler(
-                self.kube,
-                self.caches,
-                accounts=accounts,
-                secrets=secrets,
-                recorder=recorder,
-                issuers=issuers,
-                poller=poller,
-                settings=settings,
-                clock=clock,
-                policy=self.policy,
-                fresh=fresh,
-                drafts=drafts,
-                wake=self.orders.add,
-            )
-            requests = RequestReconciler(self.kube, self.caches, recorder, clock, fresh)
+            accounts = ZeroSSLAccounts(self.settings, session, self.controllers.secrets)
             running = [tasks.create_task(i.run()) for i in self.caches.informers]
             await asyncio.gather(*(i.wait_synced() for i in self.caches.informers))
-            pools = (
-                WorkerPool("requests", self.requests, requests.reconcile, workers=2),
-                WorkerPool("orders", self.orders, orders.reconcile, workers=settings.workers),
-                WorkerPool("issuers", self.issuers, issuers.reconcile, workers=1),
-            )
-            running += [tasks.create_task(p.run()) for p in pools]
-            running += [tasks.create_task(t.run()) for t in (recorder, poller, drafts)]
+            running.append(tasks.create_task(self.controllers.lead(accounts)))
             try:
                 yield self
             finally:

@@ -1,18 +1,24 @@
-"""intent_for: every ZeroSSL error kind (and the codes that pick issuer reasons) to one intent."""
+"""intent_for: every ZeroSSL error kind (and the codes that pick issuer reasons) to one intent;
+solver_intent: every solver fault to a pending intent."""
 
 from __future__ import annotations
 
 import pytest
 
 from controller.issuer.conditions import IssuerReason
+from controller.issuer.decision import EventType
 from controller.issuer.errors import (
+    MISCONFIGURED_WAIT,
     IssuerError,
     PendingError,
     PermanentError,
     camel_reason,
     describe,
     intent_for,
+    solver_intent,
 )
+from controller.issuer.solvers.dns.errors import AuthenticationFailed, RateLimited, TransportError
+from controller.issuer.solvers.http import RoutingError
 from controller.observability.redact import register_secret
 from controller.zerossl.errors import ErrorKind, ZeroSSLError, classify
 
@@ -121,3 +127,45 @@ def test_message_names_code_and_never_the_key() -> None:
 )
 def test_camel_reason(slug: str, expected: str) -> None:
     assert camel_reason(slug, "Fallback") == expected
+
+
+@pytest.mark.parametrize(
+    ("fault", "requeue_after"),
+    [
+        pytest.param(RateLimited("slow down", retry_after=7.0), 7.0, id="rate-limited"),
+        pytest.param(TransportError("reset", retryable=True), None, id="transport"),
+        pytest.param(RoutingError("conflict", "busy", retryable=True), None, id="routing"),
+    ],
+)
+def test_a_transient_solver_fault_backs_off_without_an_event(
+    fault: RateLimited | TransportError | RoutingError, requeue_after: float | None
+) -> None:
+    intent, event = solver_intent("a.example.com", fault)
+    assert isinstance(intent, PendingError)
+    assert intent.requeue_after == requeue_after
+    assert intent.message == fault.message
+    assert event is None
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        pytest.param(AuthenticationFailed("token refused"), "SolverAuthFailed", id="dns"),
+        pytest.param(
+            RoutingError("invalid_spec", "no file", retryable=False),
+            "SolverInvalidSpec",
+            id="http",
+        ),
+    ],
+)
+def test_a_misconfigured_solver_waits_long_with_a_warning(
+    fault: AuthenticationFailed | RoutingError, reason: str
+) -> None:
+    intent, event = solver_intent("a.example.com", fault)
+    assert isinstance(intent, PendingError)
+    assert intent.requeue_after == MISCONFIGURED_WAIT
+    assert event is not None
+    assert (event.type, event.reason) == (EventType.WARNING, reason)
+    assert event.note == intent.message
+    assert intent.message.startswith("a.example.com: ")
+    assert intent.message.endswith("fix the solver spec or its Secret")

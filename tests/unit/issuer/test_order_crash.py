@@ -1,17 +1,17 @@
 """The invariant: one ZeroSSL certificate per order, whatever crashes.
 
-A minimal act layer drives decide_order and record_outcome against an in-memory ZeroSSL and
-an in-memory object store the way the real one does (decide, act, fold outcomes in, decide
-again; write before actions that need it and at the end). Hypothesis crashes the process at
-any of those points: a crash loses everything not yet written and the process's memory (which
-orders are fresh), and the next process starts from the store. Two orders sharing one CSR, with
-the act layer's ownership rules, are crashed on the production loop itself in
-tests/unit/issuer_runtime/test_order_crash_twins.py.
+The production order loop (:class:`~controller.issuer.controllers.order_loop.OrderLoop`:
+decide, act, fold the outcomes in and decide again, with its write-ahead rules) runs against
+an in-memory ZeroSSL and an in-memory object store. Hypothesis crashes the process before any
+decision, after any action and after any status write: a crash loses everything not yet
+written and the process's memory (which orders are fresh), and the next process starts from
+the store. Two orders sharing one CSR, with the act layer's ownership rules, are crashed on the
+whole production reconciler in tests/unit/issuer_runtime/test_order_crash_twins.py.
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import copy
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,8 +20,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from controller.clock import FakeClock
 from controller.issuer.actions import (
-    METADATA_ACTIONS,
     AddFinalizer,
     AdoptOrCreate,
     AwaitIssuance,
@@ -44,12 +44,14 @@ from controller.issuer.actions import (
     Verified,
     Verify,
     WaitPropagation,
-    needs_write_ahead,
 )
-from controller.issuer.decide_order import OrderFacts, decide_order
+from controller.issuer.controllers.order_loop import OrderLoop, OrderRun, StopReconcile
+from controller.issuer.decide_order import OrderFacts
+from controller.issuer.decision import Event
 from controller.issuer.issuers import Issuer
-from controller.issuer.order_outcomes import record_outcome
+from controller.issuer.order_steps import OrderPolicy
 from controller.issuer.orders import Order
+from controller.kube.worker import DONE
 from controller.zerossl.csr import CsrHashes
 from controller.zerossl.models import Certificate
 from tests.unit.issuer.factories import (
@@ -66,11 +68,10 @@ from tests.unit.issuer.factories import (
 ISSUER = Issuer.from_object(issuer_object())
 CHAIN = make_chain(CSR)
 MAX_RECONCILES = 60
-MAX_STEPS = 12  # decide-act rounds per reconcile, as in the act layer
 
 
-class Crash(Exception):
-    """The process died here."""
+class Crash(BaseException):
+    """The process died here (the loop catches no BaseException: nothing more is written)."""
 
 
 @dataclass
@@ -147,7 +148,7 @@ class Crashes:
 
 
 def execute(action: OrderAction, store: Store, zerossl: ZeroSSL) -> Outcome | None:
-    """The act layer's side effect; the outcome to record, or None for metadata actions."""
+    """An action's side effect; the outcome to record, or None for actions reporting nothing."""
     match action:
         case AdoptOrCreate():
             return zerossl.adopt_or_create(action)
@@ -184,56 +185,50 @@ class Process:
     fresh: bool = False
 
 
-def reconcile(store: Store, zerossl: ZeroSSL, crashes: Crashes, process: Process) -> None:
-    """One reconcile of the order, as the act layer runs it: decide, act, fold the outcomes in
-    and decide again; the status is written before actions that need it written first, before
-    metadata actions, and at the end. A crash loses everything not yet written."""
-    assert store.obj is not None
-    obj = copy.deepcopy(store.obj)
-    unwritten = False
+@dataclass
+class World:
+    """The order loop's world in memory (an :class:`OrderWorld`), with the crash points."""
 
-    def flush() -> None:
-        nonlocal unwritten
-        if unwritten:
-            store.write_status(obj["status"])
-            unwritten = False
+    store: Store
+    zerossl: ZeroSSL
+    crashes: Crashes
+    process: Process
 
-    for _ in range(MAX_STEPS):
-        order = Order.from_object(obj)
-        remote = zerossl.view(order.status.certificate_id)
-        decision = decide_order(order, OrderFacts(ISSUER, remote, fresh=process.fresh), NOW)
-        crashes.point()
-        if decision.status is not None:
-            obj["status"], unwritten = decision.status, True
-        if not decision.actions:
-            break
-        if any(needs_write_ahead(action) for action in decision.actions):
-            flush()
-        moved_on = True
-        for action in decision.actions:
-            if isinstance(action, METADATA_ACTIONS):
-                flush()
-                moved_on = False
-            if isinstance(action, AdoptOrCreate):
-                process.fresh = False
-            outcome = execute(action, store, zerossl)
-            crashes.point()
-            if store.obj is None:
-                return
-            obj["metadata"] = copy.deepcopy(store.obj["metadata"])
-            if outcome is None:
-                continue
-            recorded = record_outcome(Order.from_object(obj), outcome, NOW)
-            if recorded.status is not None:
-                obj["status"], unwritten = recorded.status, True
-        if not moved_on:
-            break
-    flush()
+    def facts(self, order: Order) -> OrderFacts:
+        self.crashes.point()
+        remote = self.zerossl.view(order.status.certificate_id)
+        return OrderFacts(ISSUER, remote, fresh=self.process.fresh)
+
+    async def act(self, run: OrderRun, action: OrderAction) -> Outcome | None:
+        if isinstance(action, AdoptOrCreate):
+            self.process.fresh = False  # from here on, a certificate may exist
+        outcome = execute(action, self.store, self.zerossl)
+        self.crashes.point()
+        if isinstance(action, AddFinalizer):
+            run.obj = copy.deepcopy(self.store.obj) or run.obj  # the object the patch wrote
+        return outcome
+
+    async def write_status(self, run: OrderRun) -> dict[str, Any]:
+        if self.store.obj is None:
+            raise StopReconcile(DONE)  # the order is gone
+        self.store.write_status(run.obj["status"])
+        self.crashes.point()
+        return copy.deepcopy(self.store.obj)
+
+    def record_events(self, obj: dict[str, Any], events: list[Event]) -> None: ...
 
 
-def run(
-    store: Store, zerossl: ZeroSSL, crashes: Crashes, *, until_issued: bool, process: Process
-) -> None:
+async def reconcile(world: World) -> None:
+    """One reconcile of the order on the production loop, from the store."""
+    assert world.store.obj is not None
+    obj = copy.deepcopy(world.store.obj)
+    meta = obj["metadata"]
+    loop = OrderLoop(world, FakeClock(NOW), OrderPolicy())
+    await loop.run(f"{meta['namespace']}/{meta['name']}", obj)
+
+
+async def run(world: World, *, until_issued: bool) -> None:
+    store = world.store
     for _ in range(MAX_RECONCILES):
         if store.obj is None:
             return
@@ -241,24 +236,28 @@ def run(
         if until_issued and ready == "Issued":
             return
         try:
-            reconcile(store, zerossl, crashes, process)
+            await reconcile(world)
         except Crash:
-            process = Process()  # a new process takes over from the store
-        zerossl.tick()
+            world.process = Process()  # a new process takes over from the store
+        world.zerossl.tick()
     raise AssertionError(f"no progress after {MAX_RECONCILES} reconciles: {store.obj}")
 
 
 crash_plans = st.lists(st.booleans(), max_size=30)
 
 
+def world(plan: list[bool]) -> World:
+    return World(Store(order_object()), ZeroSSL(), Crashes(plan), Process(fresh=True))
+
+
 @settings(max_examples=150, deadline=None)
 @given(plan=crash_plans)
 def test_one_certificate_per_order_whatever_crashes(plan: list[bool]) -> None:
-    store, zerossl = Store(order_object()), ZeroSSL()
-    run(store, zerossl, Crashes(plan), until_issued=True, process=Process(fresh=True))
-    assert zerossl.created == 1
-    assert store.obj is not None
-    status = store.obj["status"]
+    w = world(plan)
+    asyncio.run(run(w, until_issued=True))
+    assert w.zerossl.created == 1
+    assert w.store.obj is not None
+    status = w.store.obj["status"]
     assert status["certificateID"] == "c1"
     assert status["certificate"] == CHAIN
 
@@ -268,31 +267,42 @@ def test_one_certificate_per_order_whatever_crashes(plan: list[bool]) -> None:
 def test_deletion_mid_issuance_leaves_nothing_unfinished(
     plan: list[bool], delete_after: int
 ) -> None:
-    store, zerossl = Store(order_object()), ZeroSSL()
-    crashes, process = Crashes(plan), Process(fresh=True)
-    for _ in range(delete_after):
-        try:
-            reconcile(store, zerossl, crashes, process)
-        except Crash:
-            process = Process()
-        zerossl.tick()
-    assert store.obj is not None
-    store.metadata()["deletionTimestamp"] = T0
-    run(store, zerossl, crashes, until_issued=False, process=process)
-    assert store.obj is None
-    assert zerossl.created <= 1
-    assert zerossl.unfinished() == []
+    w = world(plan)
+
+    async def scenario() -> None:
+        for _ in range(delete_after):
+            try:
+                await reconcile(w)
+            except Crash:
+                w.process = Process()
+            w.zerossl.tick()
+        assert w.store.obj is not None
+        w.store.metadata()["deletionTimestamp"] = T0
+        await run(w, until_issued=False)
+
+    asyncio.run(scenario())
+    assert w.store.obj is None
+    assert w.zerossl.created <= 1
+    assert w.zerossl.unfinished() == []
 
 
 def test_a_lost_create_is_adopted_not_repeated() -> None:
-    store, zerossl = Store(order_object()), ZeroSSL()
-    # Crash right after the create reached ZeroSSL, before anything was written.
-    crashes = Crashes([False, True])
-    with contextlib.suppress(Crash):
-        reconcile(store, zerossl, crashes, Process(fresh=True))
-    assert zerossl.created == 1
-    assert store.obj is not None
-    assert "certificateID" not in (store.obj.get("status") or {})
-    run(store, zerossl, Crashes([]), until_issued=True, process=Process())
-    assert zerossl.created == 1
-    assert store.obj["status"]["certificateID"] == "c1"
+    # Crash right after the create reached ZeroSSL (the point after the first decision's
+    # facts passes, the one after the create fires), before anything was written.
+    w = world([False, True])
+
+    async def scenario() -> None:
+        try:
+            await reconcile(w)
+        except Crash:
+            w.process = Process()
+        assert w.zerossl.created == 1
+        assert w.store.obj is not None
+        assert "certificateID" not in (w.store.obj.get("status") or {})
+        w.crashes = Crashes([])
+        await run(w, until_issued=True)
+
+    asyncio.run(scenario())
+    assert w.zerossl.created == 1
+    assert w.store.obj is not None
+    assert w.store.obj["status"]["certificateID"] == "c1"

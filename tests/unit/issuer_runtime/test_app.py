@@ -8,11 +8,18 @@ from controller.app import Controller
 from controller.config import load
 from controller.kube.cached import CachedObject
 from controller.kube.client import KubeClient
+from controller.kube.informer import Informer
 from controller.kube.kubeconfig import ClusterConfig
 
 
 def _client() -> KubeClient:
     return KubeClient(ClusterConfig("http://127.0.0.1:9"))
+
+
+def _added(informer: Informer, obj: dict[str, object]) -> None:
+    """Delivers an add event to the informer's handlers, as its dispatch does."""
+    for handler in informer._handlers:
+        handler.on_add(CachedObject.encode(obj))
 
 
 def test_the_elector_has_a_client_of_its_own() -> None:
@@ -37,14 +44,13 @@ async def test_standby_replicas_queue_nothing_until_they_lead() -> None:
             "issuerRef": {"group": "zerossl.issuer.dev", "kind": "ZeroSSLIssuer", "name": "i"}
         },
     }
-    controller._on_request(CachedObject.encode(request))
-    assert len(controller.request_queue) == 0
-    controller.leading = True
-    controller._on_request(CachedObject.encode(request))
-    controller._on_request(
-        CachedObject.encode({**request, "spec": {"issuerRef": {"name": "other"}}})
-    )
-    assert len(controller.request_queue) == 1
+    requests = controller.caches.requests
+    _added(requests, request)
+    assert len(controller.controllers.request_queue) == 0
+    controller.controllers.watches.leading = True
+    _added(requests, request)
+    _added(requests, {**request, "spec": {"issuerRef": {"name": "other"}}})
+    assert len(controller.controllers.request_queue) == 1
 
 
 async def test_a_changed_solver_secret_wakes_the_orders_that_read_it() -> None:
@@ -65,11 +71,12 @@ async def test_a_changed_solver_secret_wakes_the_orders_that_read_it() -> None:
         },
     }
     controller.caches.orders.store.put(order)
-    controller.leading = True
-    controller._on_secret(CachedObject.encode({"metadata": {"name": "tsig", "namespace": "sys"}}))
-    assert len(controller.order_queue) == 0  # a namespaced issuer reads its own namespace
-    controller._on_secret(CachedObject.encode({"metadata": {"name": "tsig", "namespace": "team"}}))
-    assert len(controller.order_queue) == 1
+    controller.controllers.watches.leading = True
+    secrets = controller.caches.secrets
+    _added(secrets, {"metadata": {"name": "tsig", "namespace": "sys"}})
+    assert len(controller.controllers.order_queue) == 0  # a namespaced issuer reads its own
+    _added(secrets, {"metadata": {"name": "tsig", "namespace": "team"}})
+    assert len(controller.controllers.order_queue) == 1
 
 
 async def test_a_changed_solver_secret_re_checks_the_issuers_that_read_it() -> None:
@@ -84,11 +91,12 @@ async def test_a_changed_solver_secret_re_checks_the_issuers_that_read_it() -> N
         },
     }
     controller.caches.cluster_issuers.store.put(issuer)
-    controller.leading = True
-    controller._on_secret(CachedObject.encode({"metadata": {"name": "cf", "namespace": "team"}}))
-    assert len(controller.issuer_queue) == 0  # a cluster issuer reads the cluster namespace
-    controller._on_secret(CachedObject.encode({"metadata": {"name": "cf", "namespace": "sys"}}))
-    assert len(controller.issuer_queue) == 1
+    controller.controllers.watches.leading = True
+    secrets = controller.caches.secrets
+    _added(secrets, {"metadata": {"name": "cf", "namespace": "team"}})
+    assert len(controller.controllers.issuer_queue) == 0  # a cluster issuer reads its namespace
+    _added(secrets, {"metadata": {"name": "cf", "namespace": "sys"}})
+    assert len(controller.controllers.issuer_queue) == 1
 
 
 async def test_becoming_leader_queues_everything_without_holding_the_loop() -> None:
@@ -117,8 +125,8 @@ async def test_becoming_leader_queues_everything_without_holding_the_loop() -> N
             await asyncio.sleep(0)
 
     task = asyncio.create_task(ticker())
-    controller.leading = True
-    await controller._enqueue_everything()
+    controller.controllers.watches.leading = True
+    await controller.controllers.watches.resync()
     task.cancel()
-    assert len(controller.request_queue) == 1000
+    assert len(controller.controllers.request_queue) == 1000
     assert ticks >= 3  # other tasks (the Lease renewal) ran during the pass

@@ -18,6 +18,7 @@ class DNSProviderError(Exception):
 
     kind: ClassVar[str] = "error"
     default_retryable: ClassVar[bool] = False
+    retry_after: float | None = None  # seconds the provider asked us to wait (None: back off)
 
     def __init__(self, message: str, *, retryable: bool | None = None) -> None:
         self.message = redact_text(message)

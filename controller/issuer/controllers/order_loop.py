@@ -1,0 +1,185 @@
+"""The order loop: decide_order, carry the actions out, fold each outcome into the status and
+decide again, until the order has to wait (for ZeroSSL, the poller, a backoff, a watch event).
+
+The loop knows nothing of Kubernetes, ZeroSSL or the solvers: an :class:`OrderWorld` gives it
+the facts, runs the actions and writes the status. The production reconciler and the crash
+property test (tests/unit/issuer/test_order_crash.py) both run this loop.
+
+Invariants:
+- Write-ahead only where a crash needs it: the status is written before an action that
+  ``needs_write_ahead`` (``presented`` and the validation records before Present, so cleanup
+  finds them and every replica's solver serves them) and before metadata actions; every other
+  outcome is folded into the status in memory and written once, when the loop ends. A crash
+  loses only outcomes that are safe to redo (verify answers 2830 and is read back, downloads
+  and cleanups are idempotent). An action that failed ends the loop once its outcome is
+  written; a write the world refuses ends it with :class:`StopReconcile`'s result.
+- A decision's Events are recorded once the status they describe is written.
+- Outcomes are folded by ``record_outcome`` before anything else; its follow-up actions
+  (flagging the issuer) run at once. At most :data:`MAX_STEPS` decide-act rounds a reconcile.
+- An exception from the world propagates (the worker retries with backoff) after what the
+  earlier actions did is written; a BaseException (a crash, a cancellation) writes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from controller.clock import Clock
+from controller.issuer.actions import (
+    METADATA_ACTIONS,
+    ActionFailed,
+    OrderAction,
+    Outcome,
+    needs_write_ahead,
+)
+from controller.issuer.controllers.milestones import log_milestone
+from controller.issuer.decide_order import CANCEL_SKIPPED, OrderFacts, decide_order
+from controller.issuer.decision import Event
+from controller.issuer.order_outcomes import record_outcome
+from controller.issuer.order_steps import OrderDecision, OrderPolicy
+from controller.issuer.orders import Order
+from controller.kube.worker import DONE, RequeueAfter, Result
+from controller.observability import metrics
+
+log = logging.getLogger(__name__)
+
+MAX_STEPS = 12  # decide-act rounds per reconcile; a whole issuance takes about 6
+
+
+class StopReconcile(Exception):
+    """Ends the reconcile early with ``result`` (a vanished order, a write conflict)."""
+
+    def __init__(self, result: Result) -> None:
+        super().__init__(result)
+        self.result = result
+
+
+@dataclass
+class OrderRun:
+    """One reconcile's progress: the object with every outcome so far folded in, whether its
+    status differs from the last one written, the Events still to record once it is, and the
+    earliest requeue asked."""
+
+    key: str
+    order: Order  # as first decided from; its spec and identity never change
+    obj: dict[str, Any]
+    wait: float | None = None
+    unwritten: bool = False
+    events: list[Event] = field(default_factory=list)
+
+    def fold(self, decision: OrderDecision) -> None:
+        if decision.status is not None:
+            self.obj = {**self.obj, "status": decision.status}
+            self.unwritten = True
+        for event in decision.events:
+            if event.reason == CANCEL_SKIPPED:
+                log.warning("order %s: %s", self.key, event.note)
+                metrics.certificate_cancels.labels(outcome="skipped").inc()
+        self.events.extend(decision.events)
+        self.requeue(decision.requeue_after)
+
+    def requeue(self, seconds: float | None) -> None:
+        if seconds is not None and (self.wait is None or seconds < self.wait):
+            self.wait = seconds
+
+    def result(self) -> Result:
+        return RequeueAfter(self.wait) if self.wait is not None else DONE
+
+
+class OrderWorld(Protocol):
+    """What the loop's decisions talk to."""
+
+    def facts(self, order: Order) -> OrderFacts:
+        """What decide_order needs to know beyond the order itself, as of now."""
+        ...
+
+    async def act(self, run: OrderRun, action: OrderAction) -> Outcome | None:
+        """Runs one action; its outcome, or None for actions that report nothing. A metadata
+        action sets ``run.obj`` to the object it wrote."""
+        ...
+
+    async def write_status(self, run: OrderRun) -> dict[str, Any]:
+        """Writes ``run.obj``'s status; the object written. Raises StopReconcile when the
+        write cannot be made (the order vanished, or changed since it was read)."""
+        ...
+
+    def record_events(self, obj: dict[str, Any], events: list[Event]) -> None: ...
+
+
+class OrderLoop:
+    """decide -> act -> fold for one order at a time, against ``world``."""
+
+    def __init__(self, world: OrderWorld, clock: Clock, policy: OrderPolicy) -> None:
+        self._world = world
+        self._clock = clock
+        self._policy = policy
+
+    async def run(self, key: str, obj: dict[str, Any], facts: OrderFacts | None = None) -> Result:
+        """Reconciles the order ``obj`` (its key ``key``) until it waits; the worker's result.
+        ``facts``: for the first decision, if the caller read them already (else the world's)."""
+        order = Order.from_object(obj)
+        run = OrderRun(key, order, obj)
+        try:
+            await self._advance(run, self._decide(order, facts))
+        except StopReconcile as stop:
+            return stop.result
+        return run.result()
+
+    def _decide(self, order: Order, facts: OrderFacts | None = None) -> OrderDecision:
+        known = facts if facts is not None else self._world.facts(order)
+        return decide_order(order, known, self._clock.now(), self._policy)
+
+    async def _advance(self, run: OrderRun, decision: OrderDecision) -> None:
+        """Carries out ``decision``, then decides again from the outcomes, until the order
+        waits; writes what is unwritten at the end (also when an action raised)."""
+        try:
+            for _ in range(MAX_STEPS):
+                run.fold(decision)
+                if not decision.actions or not await self._perform(run, decision.actions):
+                    break
+                decision = self._decide(Order.from_object(run.obj))
+        except StopReconcile:
+            raise
+        except Exception:
+            with contextlib.suppress(Exception):
+                await self._flush(run)  # keep what the earlier actions did; the worker retries
+            raise
+        await self._flush(run)
+
+    async def _perform(self, run: OrderRun, actions: tuple[OrderAction, ...]) -> bool:
+        """Runs ``actions`` in order, folding each outcome in. True when the order moved on
+        and can be decided again at once; False when it has to wait (nothing came of the
+        actions, one failed or asked for a requeue, or the object's metadata was written)."""
+        if any(needs_write_ahead(action) for action in actions):
+            await self._flush(run)
+        moved_on, waits = False, False
+        for action in actions:
+            if isinstance(action, METADATA_ACTIONS):
+                await self._flush(run)
+                waits = True
+            outcome = await self._world.act(run, action)
+            if outcome is None:
+                continue
+            log_milestone(run.key, outcome)
+            recorded = record_outcome(
+                Order.from_object(run.obj), outcome, self._clock.now(), self._policy
+            )
+            run.fold(recorded)
+            if recorded.actions:  # follow-ups of the outcome (flagging the issuer)
+                await self._perform(run, recorded.actions)
+            if isinstance(outcome, ActionFailed):
+                return False
+            moved_on = True
+            waits = waits or recorded.requeue_after is not None
+        return moved_on and not waits
+
+    async def _flush(self, run: OrderRun) -> None:
+        """Writes the status if it changed since the last write, then records the Events."""
+        if run.unwritten:
+            run.obj = await self._world.write_status(run)
+            run.unwritten = False
+        self._world.record_events(run.obj, run.events)
+        run.events.clear()
