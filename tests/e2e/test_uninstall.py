@@ -17,6 +17,7 @@ import pytest_asyncio
 from controller.sandbox.stack import Stack, issuer_ref, make_csr
 from controller.sandbox.stack.cluster import ISSUER_API_VERSION
 from controller.sandbox.stack.waiting import poll
+from tests.conftest import KubeWorld
 from tests.e2e.support import E2E_NAMESPACE
 from tests.e2e.support.issuance import (
     WAIT,
@@ -28,7 +29,7 @@ from tests.e2e.support.issuance import (
     reported,
     wait_for_order,
 )
-from tests.support import require_binary
+from tests.support import kubectl_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -48,8 +49,8 @@ def uninstall_step(number: int) -> str:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def stack() -> AsyncIterator[Stack]:
-    async with module_stack() as running:
+async def stack(kube_world: KubeWorld) -> AsyncIterator[Stack]:
+    async with module_stack(kube_world) as running:
         await running.cluster.create_api_key_secret(E2E_NAMESPACE)
         await create_issuer(running, ISSUER, solvers=[{"email": {}}])
         await running.cluster.wait_for_issuer("ZeroSSLIssuer", ISSUER, E2E_NAMESPACE, timeout=WAIT)
@@ -67,7 +68,7 @@ async def orders(stack: Stack) -> list[str]:
 
 
 async def test_the_documented_uninstall_leaves_no_order_and_orders_nothing_new(
-    stack: Stack, tmp_path: Path
+    stack: Stack, tmp_path: Path, kube_world: KubeWorld
 ) -> None:
     csr = make_csr(["waiting.uninstall.zerossl-issuer.dev"])
     await stack.cluster.create_certificate_request(
@@ -84,7 +85,7 @@ async def test_the_documented_uninstall_leaves_no_order_and_orders_nothing_new(
         "HOME": str(tmp_path),
         "KUBECONFIG": str(stack.admin_kubeconfig),
     }
-    kubectl = Path(require_binary("kubectl")).parent
+    kubectl = Path(kubectl_for(kube_world)).parent
     env["PATH"] = f"{kubectl}:{env['PATH']}"
     done = await asyncio.to_thread(
         subprocess.run,
