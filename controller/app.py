@@ -9,6 +9,9 @@ Invariants:
   stop, then releases the Lease and exits 0.
 - Readiness means every cache has synced; liveness fails when the event loop or the leader's
   renewals are stuck.
+- The kube plumbing reports through the product's metric catalog, injected here
+  (:data:`~controller.observability.metrics.KUBE_METRICS`): the clients built by :func:`_main`
+  carry it to their informers; queues, Events, the elector and the workers get it below.
 - Lease calls go through a client of their own: a backlog of controller requests in the shared
   client-side rate limiter can never delay a renewal past the renew deadline. The elector's
   watch on the Lease uses that client too (one long request, re-opened at most every few
@@ -55,6 +58,7 @@ from controller.kube.leaderelection import LeaderElector, LeadershipLost
 from controller.kube.worker import WorkerPool
 from controller.kube.workqueue import RateLimitingQueue
 from controller.observability.logging import configure_logging
+from controller.observability.metrics import KUBE_METRICS
 from controller.observability.tracing import configure_tracing
 from controller.server import Server
 
@@ -63,6 +67,10 @@ REPORTING_CONTROLLER = "zerossl.issuer.dev/zerossl-issuer"
 LEASE_QPS = 10
 ENQUEUE_BATCH = 256  # objects queued between yields to the event loop on becoming leader
 Obj = CachedObject
+
+
+def _queue(name: str) -> RateLimitingQueue[str]:
+    return RateLimitingQueue(name=name, metrics=KUBE_METRICS)
 
 
 def _obj(item: Obj | DeletedFinalStateUnknown) -> Obj:
@@ -84,19 +92,31 @@ class Controller:
         self.kube = kube
         self.clock = clock or SystemClock()
         self.caches = Caches(kube, settings.cluster_resource_namespace)
-        self.request_queue: RateLimitingQueue[str] = RateLimitingQueue(name="certificaterequests")
-        self.order_queue: RateLimitingQueue[str] = RateLimitingQueue(name="zerosslorders")
-        self.issuer_queue: RateLimitingQueue[str] = RateLimitingQueue(name="zerosslissuers")
+        self.request_queue: RateLimitingQueue[str] = _queue("certificaterequests")
+        self.order_queue: RateLimitingQueue[str] = _queue("zerosslorders")
+        self.issuer_queue: RateLimitingQueue[str] = _queue("zerosslissuers")
         self.recorder = EventRecorder(
             kube,
             controller=REPORTING_CONTROLLER,
             instance=settings.identity[:128],
             clock=self.clock,
+            metrics=KUBE_METRICS,
         )
         self.secrets = SecretCache(kube, self.caches.secrets.store, self.caches.secrets.has_synced)
         lease_api = lease_client or kube
         self.elector = (
-            LeaderElector.from_settings(lease_api, settings, clock=self.clock, watch=lease_api)
+            LeaderElector(
+                lease_api,
+                settings.namespace,
+                settings.lease_name,
+                settings.identity,
+                lease_duration=settings.lease_duration,
+                renew_deadline=settings.renew_deadline,
+                retry_period=settings.retry_period,
+                clock=self.clock,
+                watch=lease_api,
+                metrics=KUBE_METRICS,
+            )
             if settings.leader_elect
             else None
         )
@@ -243,11 +263,25 @@ class Controller:
         workers = settings.workers
         pools = (
             WorkerPool(
-                "certificaterequests", self.request_queue, requests.reconcile, workers=workers
+                "certificaterequests",
+                self.request_queue,
+                requests.reconcile,
+                workers=workers,
+                metrics=KUBE_METRICS,
             ),
-            WorkerPool("zerosslorders", self.order_queue, orders.reconcile, workers=workers),
             WorkerPool(
-                "zerosslissuers", self.issuer_queue, issuers.reconcile, workers=max(1, workers // 4)
+                "zerosslorders",
+                self.order_queue,
+                orders.reconcile,
+                workers=workers,
+                metrics=KUBE_METRICS,
+            ),
+            WorkerPool(
+                "zerosslissuers",
+                self.issuer_queue,
+                issuers.reconcile,
+                workers=max(1, workers // 4),
+                metrics=KUBE_METRICS,
             ),
         )
         self.leading = True
@@ -264,10 +298,20 @@ class Controller:
 
 
 async def _main(settings: Settings) -> int:
-    kube = await KubeClient.from_settings(settings, kubeconfig=os.environ.get("KUBECONFIG"))
+    kube = await KubeClient.connect(
+        os.environ.get("KUBECONFIG"),
+        qps=settings.kube_qps,
+        burst=settings.kube_burst,
+        timeout=settings.kube_timeout,
+        metrics=KUBE_METRICS,
+    )
     # Lease calls: a few per retry period, never queued behind controller traffic.
     lease_client = KubeClient.from_config(
-        kube.config, qps=LEASE_QPS, burst=LEASE_QPS, timeout=settings.renew_deadline
+        kube.config,
+        qps=LEASE_QPS,
+        burst=LEASE_QPS,
+        timeout=settings.renew_deadline,
+        metrics=KUBE_METRICS,
     )
     loop = asyncio.get_running_loop()
     async with kube, lease_client:
