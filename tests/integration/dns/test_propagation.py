@@ -13,6 +13,7 @@ from controller.issuer.solvers.dns import (
     PropagationTimeout,
     build_dns_provider,
     propagation,
+    resolvers,
     wait_visible,
 )
 from controller.observability.metrics import solver_operations
@@ -111,7 +112,7 @@ async def test_no_resolvers_means_the_system_resolver(
     resolver = dns.asyncresolver.Resolver(configure=False)
     resolver.nameservers = [bind9.host]
     resolver.port = bind9.port
-    monkeypatch.setattr(propagation, "system_resolver", lambda: resolver)
+    monkeypatch.setattr(resolvers, "system_resolver", lambda: resolver)
     record = zerossl_record()
 
     with pytest.raises(PropagationTimeout) as caught:

@@ -1,0 +1,113 @@
+"""Import on use: the libraries only some configurations need stay out of a controller that
+does not use them (issue 15's memory budget). Each case runs in a fresh interpreter, since this
+test process has imported everything already."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+# Loaded only by: a kubeconfig file (in a pod the service account is read directly), an rfc2136
+# solver or a propagation wait (dnspython), a route53 solver (botocore's signer), tracing
+# switched on (the SDK and the OTLP exporter), the test world (cel-python, PyYAML).
+ON_USE = (
+    "kubernetes_asyncio",
+    "dns",
+    "botocore",
+    "opentelemetry.sdk",
+    "opentelemetry.exporter",
+    "yaml",
+    "celpy",
+    "controller.sandbox",
+)
+
+
+def loaded_after(code: str) -> list[str]:
+    """Which of ``ON_USE`` a fresh interpreter has imported after running ``code``."""
+    probe = textwrap.dedent(code) + textwrap.dedent(
+        f"""
+        import json, sys
+        prefixes = {ON_USE!r}
+        print(json.dumps(sorted({{
+            p for p in prefixes for m in sys.modules if m == p or m.startswith(p + ".")
+        }})))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    return list(json.loads(done.stdout.splitlines()[-1]))
+
+
+def test_the_controller_imports_none_of_them() -> None:
+    assert loaded_after("import controller.app, controller.cli") == []
+
+
+def test_an_in_cluster_controller_with_an_http_solver_loads_none_of_them(tmp_path: str) -> None:
+    """Reads the service account, builds the whole controller, builds the HTTP-only issuer
+    policy and the solver selection a DNS-less issuer uses: still none of them."""
+    code = f"""
+    import pathlib, ssl
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    import datetime as dt
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "ca")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(1).not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256()))
+    sa = pathlib.Path({str(tmp_path)!r})
+    (sa / "ca.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (sa / "token").write_text("t")
+
+    from controller.app import Controller
+    from controller.config import load
+    from controller.kube.client import KubeClient
+    from controller.kube.incluster import load_incluster
+    from controller.observability.tracing import configure_tracing
+
+    env = {{"KUBERNETES_SERVICE_HOST": "10.0.0.1", "KUBERNETES_SERVICE_PORT": "443"}}
+    config = load_incluster(environ=env, directory=sa)
+    assert configure_tracing("zerossl-issuer", environ={{}}) is None
+    Controller(load({{}}, []), KubeClient(config))
+    """
+    assert loaded_after(code) == []
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        (
+            "from controller.observability.tracing import configure_tracing\n"
+            "configure_tracing('t', environ={'OTEL_EXPORTER_OTLP_ENDPOINT': 'http://127.0.0.1:9'})",
+            ["opentelemetry.exporter", "opentelemetry.sdk"],
+        ),
+        (
+            "from controller.issuer.solvers.dns import build_dns_provider\n"
+            "build_dns_provider({'route53': {'region': 'us-east-1', 'hostedZoneID': 'Z1',"
+            " 'accessKeyIDSecretRef': {'name': 'a', 'key': 'k'},"
+            " 'secretAccessKeySecretRef': {'name': 'a', 'key': 's'}}},"
+            " namespace='n', secrets=None, owner={}, kube=None, timeout=1.0)",
+            ["botocore"],
+        ),
+        (
+            "from controller.issuer.solvers.dns import build_dns_provider\n"
+            "build_dns_provider({'rfc2136': {'nameserver': '127.0.0.1:53'}},"
+            " namespace='n', secrets=None, owner={}, kube=None, timeout=1.0)",
+            ["dns"],
+        ),
+    ],
+    ids=["tracing-on", "route53", "rfc2136"],
+)
+def test_each_is_loaded_by_its_own_configuration(code: str, expected: list[str]) -> None:
+    """The probe is sound: the configuration that needs a library does load it."""
+    assert loaded_after(code) == expected
