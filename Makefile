@@ -15,7 +15,7 @@ all: test
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,dev,loadtests]'
+	$(PY) -m pip install -q -e '.[sandbox,test,dev,loadtests]'
 	@touch $(STAMP)
 
 # System packages the tests drive for real: kubectl (already on these machines),
