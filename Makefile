@@ -28,6 +28,7 @@ test: $(STAMP) sysdeps lint typecheck pytest
 lint: $(STAMP)
 	$(VENV)/bin/ruff check controller tests loadtests benchmarks
 	$(VENV)/bin/ruff format --check controller tests loadtests benchmarks
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 fmt: $(STAMP)
 	$(VENV)/bin/ruff check --fix controller tests loadtests benchmarks
