@@ -1,5 +1,5 @@
 """An informer: a reflector feeding a store, and handlers told about every change in order
-(client-go's shared informer with in-order delivery, kube-runtime.md §1.2-§1.4).
+(client-go's ``tools/cache`` shared informer and processor listeners, with in-order delivery).
 
 Invariants:
 - Each object is transformed (by default :func:`trim_object`) before it is stored or handed out.

@@ -1,5 +1,4 @@
-"""Leader election on a coordination.k8s.io/v1 Lease (client-go ``tools/leaderelection``,
-kube-runtime.md §3).
+"""Leader election on a coordination.k8s.io/v1 Lease (client-go ``tools/leaderelection``).
 
 Invariants:
 - Timings satisfy ``lease_duration > renew_deadline > 1.2 * retry_period > 0``.

@@ -1,5 +1,5 @@
 """The reflector: keeps a sink in step with the API server by list-then-watch
-(client-go ``tools/cache/reflector.go``, kube-runtime.md §1.1).
+(client-go ``tools/cache/reflector.go``).
 
 Invariants:
 - A list (paged, a consistent read: RV unset) replaces the sink's content: every listed object is
