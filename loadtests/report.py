@@ -39,7 +39,7 @@ COMPONENT_ROWS: Final = (
     ),
     (
         "DNS providers",
-        "`tests/integration/dns/bench_providers.py`",
+        "`benchmarks/dns_providers_bench.py`",
         "present+cleanup p50: rfc2136 6.5 ms, cloudflare 2.9 ms, route53 5.7 ms",
     ),
     (

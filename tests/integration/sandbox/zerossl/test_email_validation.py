@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from controller.sandbox.zerossl import ZeroSSLEmulator
-from tests.integration.sandbox_zerossl.conftest import Api, DnsServer
+from tests.integration.sandbox.zerossl.conftest import Api, DnsServer
 
 
 async def test_email_errors(api: Api) -> None:

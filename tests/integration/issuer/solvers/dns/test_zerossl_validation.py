@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 
 from controller.issuer.solvers.dns import CNAMERecord, build_dns_provider, wait_visible
 from controller.sandbox.zerossl import ZeroSSLEmulator
-from tests.integration.dns.fakes import FakeSecrets
+from tests.integration.issuer.solvers.dns.fakes import FakeSecrets
 from tests.support.bind9 import Bind9
 
 pytestmark = pytest.mark.integration

@@ -20,8 +20,8 @@ from controller.issuer.solvers.dns import (
 from controller.issuer.solvers.dns.nameserver import Nameserver
 from controller.issuer.solvers.dns.zones import find_zone
 from controller.observability.metrics import solver_operations
-from tests.integration.dns.fakes import FakeSecrets
-from tests.integration.dns.records import zerossl_record
+from tests.integration.issuer.solvers.dns.fakes import FakeSecrets
+from tests.integration.issuer.solvers.dns.records import zerossl_record
 from tests.support.bind9 import LOCKED_ZONE, Bind9
 
 pytestmark = pytest.mark.integration

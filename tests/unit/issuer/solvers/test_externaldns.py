@@ -20,8 +20,8 @@ from controller.issuer.solvers.dns import (
 from controller.issuer.solvers.dns.externaldns import DNSENDPOINTS, ExternalDNSProvider
 from controller.kube.errors import ApiError
 from controller.kube.resource import Resource
-from tests.integration.dns.fakes import FakeSecrets
-from tests.integration.dns.records import zerossl_record
+from tests.integration.issuer.solvers.dns.fakes import FakeSecrets
+from tests.integration.issuer.solvers.dns.records import zerossl_record
 
 ORDER = {
     "apiVersion": "zerossl.issuer.dev/v1alpha1",

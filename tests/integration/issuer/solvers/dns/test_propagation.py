@@ -17,8 +17,8 @@ from controller.issuer.solvers.dns import (
     wait_visible,
 )
 from controller.observability.metrics import solver_operations
-from tests.integration.dns.fakes import FakeSecrets
-from tests.integration.dns.records import zerossl_record
+from tests.integration.issuer.solvers.dns.fakes import FakeSecrets
+from tests.integration.issuer.solvers.dns.records import zerossl_record
 from tests.support.bind9 import Bind9
 
 pytestmark = pytest.mark.integration

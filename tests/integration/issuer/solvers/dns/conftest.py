@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.dns.fakes import FakeSecrets
+from tests.integration.issuer.solvers.dns.fakes import FakeSecrets
 from tests.support.bind9 import bind9
 
 __all__ = ["bind9"]

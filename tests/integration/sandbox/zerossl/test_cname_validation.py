@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from controller.sandbox.zerossl import ZeroSSLEmulator
-from tests.integration.sandbox_zerossl.conftest import Api, DnsServer
+from tests.integration.sandbox.zerossl.conftest import Api, DnsServer
 
 CNAME = {"validation_method": "CNAME_CSR_HASH"}
 

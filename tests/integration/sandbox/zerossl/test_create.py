@@ -11,7 +11,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from tests.integration.sandbox_zerossl.conftest import Api, make_csr
+from tests.integration.sandbox.zerossl.conftest import Api, make_csr
 
 
 def der_hashes(pem: str) -> tuple[str, str]:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from controller.issuer.solvers.dns import CNAMERecord, InvalidSolverSpec, build_dns_provider
 from controller.issuer.solvers.dns.nameserver import Nameserver
 from controller.issuer.solvers.dns.record import is_within
-from tests.integration.dns.fakes import FakeSecrets
+from tests.integration.issuer.solvers.dns.fakes import FakeSecrets
 
 P1 = "_0F7041C2A1B5E0B6E4DC1CBB7F3F2DB3.www.Example.com"
 P2 = (

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from controller.sandbox.zerossl import EndpointFaults, Faults, ZeroSSLEmulator
-from tests.integration.sandbox_zerossl.conftest import (
+from tests.integration.sandbox.zerossl.conftest import (
     KEY,
     Api,
     FileServer,

@@ -17,8 +17,8 @@ from controller.kube.client import KubeClient
 from controller.kube.errors import NotFound
 from controller.kube.resource import Resource
 from controller.sandbox.kube import KubeAPIServer
-from tests.integration.dns.fakes import FakeSecrets
-from tests.integration.dns.records import zerossl_record
+from tests.integration.issuer.solvers.dns.fakes import FakeSecrets
+from tests.integration.issuer.solvers.dns.records import zerossl_record
 
 pytestmark = pytest.mark.integration
 CRD = Path(__file__).with_name("dnsendpoints.yaml")

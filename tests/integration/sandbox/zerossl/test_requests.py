@@ -6,7 +6,7 @@ import aiohttp
 import pytest
 
 from controller.sandbox.zerossl import ZeroSSLEmulator, account_hash
-from tests.integration.sandbox_zerossl.conftest import KEY, Api
+from tests.integration.sandbox.zerossl.conftest import KEY, Api
 
 
 @pytest.mark.parametrize(

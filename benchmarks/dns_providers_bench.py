@@ -1,7 +1,8 @@
 """Benchmark: present+cleanup latency of each DNS provider against BIND9 and the emulators.
 
-Run: ``.venv/bin/python -m tests.integration.dns.bench_providers [rounds]``; prints p50/p95/max
-per provider in milliseconds (loopback, so this is the controller-side cost per operation).
+Run (from the repository root, so this checkout's package is imported):
+``.venv/bin/python -m benchmarks.dns_providers_bench [rounds]``; prints p50/p95/max per provider
+in milliseconds (loopback, so this is the controller-side cost per operation).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from pathlib import Path
 from controller.issuer.solvers.dns import DNSProvider, ProviderEndpoints, build_dns_provider
 from controller.sandbox.cloudflare import CloudflareEmulator
 from controller.sandbox.route53 import Route53Emulator
-from tests.integration.dns.fakes import FakeSecrets
-from tests.integration.dns.records import zerossl_record
+from tests.integration.issuer.solvers.dns.fakes import FakeSecrets
+from tests.integration.issuer.solvers.dns.records import zerossl_record
 from tests.support.bind9 import Bind9
 
 

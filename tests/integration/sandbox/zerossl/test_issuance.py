@@ -16,7 +16,7 @@ from cryptography.x509.oid import NameOID
 from cryptography.x509.verification import PolicyBuilder, Store
 
 from controller.sandbox.zerossl import IssuanceDelay, ZeroSSLEmulator
-from tests.integration.sandbox_zerossl.conftest import (
+from tests.integration.sandbox.zerossl.conftest import (
     KEY,
     Api,
     DnsServer,

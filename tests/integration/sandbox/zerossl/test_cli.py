@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from controller.sandbox.zerossl.cli import main
-from tests.integration.sandbox_zerossl.conftest import Api, make_csr
+from tests.integration.sandbox.zerossl.conftest import Api, make_csr
 
 
 async def test_cli_serves_with_accounts_and_faults_until_sigterm(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from controller.sandbox.zerossl import ZeroSSLEmulator
-from tests.integration.sandbox_zerossl.conftest import Api, FileServer, issue, make_csr
+from tests.integration.sandbox.zerossl.conftest import Api, FileServer, issue, make_csr
 
 
 async def create_error(api: Api, key: str, name: str, **fields: str) -> Any:

@@ -1,6 +1,6 @@
 """Benchmark: push N certificates through the emulator in zero-latency mode and print numbers.
 
-    .venv/bin/python -m tests.integration.sandbox_zerossl.bench_emulator [N] [CONCURRENCY]
+    .venv/bin/python -m tests.integration.sandbox.zerossl.bench_emulator [N] [CONCURRENCY]
 
 Each certificate: create, verify over HTTP (a real fetch from a local file server), poll, and
 download. Prints wall time, certificates/s, requests/s per endpoint, list latency on the full
@@ -18,7 +18,7 @@ import aiohttp
 from aiohttp import web
 
 from controller.sandbox.zerossl import ZeroSSLEmulator
-from tests.integration.sandbox_zerossl.conftest import make_csr
+from tests.integration.sandbox.zerossl.conftest import make_csr
 
 KEY = "bench"
 

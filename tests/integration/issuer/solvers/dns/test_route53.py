@@ -22,8 +22,8 @@ from controller.issuer.solvers.dns import (
 from controller.issuer.solvers.dns.route53 import Route53Provider
 from controller.issuer.solvers.dns.spec import Fields
 from controller.sandbox.route53 import Route53Emulator
-from tests.integration.dns.fakes import FakeSecrets
-from tests.integration.dns.records import zerossl_record
+from tests.integration.issuer.solvers.dns.fakes import FakeSecrets
+from tests.integration.issuer.solvers.dns.records import zerossl_record
 
 pytestmark = pytest.mark.integration
 KEY_ID, SECRET = "AKIAEMULATOR0000001", "emulated/secret+access/key0123456789abcd"

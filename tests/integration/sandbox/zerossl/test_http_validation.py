@@ -9,7 +9,7 @@ import pytest
 import yarl
 
 from controller.sandbox.zerossl import ZeroSSLEmulator
-from tests.integration.sandbox_zerossl.conftest import KEY, Api, FileServer
+from tests.integration.sandbox.zerossl.conftest import KEY, Api, FileServer
 
 HTTP = {"validation_method": "HTTP_CSR_HASH"}
 

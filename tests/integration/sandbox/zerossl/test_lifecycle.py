@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from controller.sandbox.zerossl import ZeroSSLEmulator
-from tests.integration.sandbox_zerossl.conftest import KEY, Api, FileServer, issue, make_csr
+from tests.integration.sandbox.zerossl.conftest import KEY, Api, FileServer, issue, make_csr
 
 
 async def test_get_returns_the_object_and_unknown_ids_give_2803(api: Api) -> None:

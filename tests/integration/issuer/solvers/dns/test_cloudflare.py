@@ -19,8 +19,8 @@ from controller.issuer.solvers.dns import (
 )
 from controller.observability.redact import redact_text
 from controller.sandbox.cloudflare import CloudflareEmulator
-from tests.integration.dns.fakes import FakeSecrets
-from tests.integration.dns.records import zerossl_record
+from tests.integration.issuer.solvers.dns.fakes import FakeSecrets
+from tests.integration.issuer.solvers.dns.records import zerossl_record
 
 pytestmark = pytest.mark.integration
 TOKEN = "cf-token-0123456789abcdef0123456789abcdef"
