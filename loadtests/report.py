@@ -386,7 +386,7 @@ def _informer(runs: list[RunResult], images: Mapping[str, str]) -> str:
         "Peak RSS (MiB)",
         "Initial pass (s)",
         "Writes to requests",
-        "Lists of requests",
+        "Relists of requests",
     )
     parts = []
     for r in runs:
@@ -399,7 +399,7 @@ def _informer(runs: list[RunResult], images: Mapping[str, str]) -> str:
                 _num(row["peak_rss_mib"], 0),
                 _num(row["initial_pass_s"]),
                 _num(row["request_writes"]),
-                _num(row.get("request_lists", "-")),
+                _num(row.get("request_relists", "-")),
             )
             for row in r.summary["sizes"]
         ]

@@ -11,8 +11,8 @@ and the harness measures:
   to "leading: starting reconcilers" (logged once every cache has synced), both stamped by
   the replica itself, since the in-process API server keeps this loop busy meanwhile; also
   process start to that record;
-- RSS right after sync and the process's peak RSS, and how many full lists of the requests the
-  informer made (1 unless a watch could not resume: a relist holds a second copy meanwhile);
+- RSS right after sync and the process's peak RSS, and how many times the requests informer
+  listed again (0 unless a watch could not resume: a relist holds a second copy meanwhile);
 - the new leader's initial pass: every cached request reconciled once, and the Kubernetes
   writes it made to CertificateRequests (expected: none, they are all finished).
 
@@ -212,7 +212,7 @@ class InformerScale:
                 n for k, n in writes.items() if k.split()[1].startswith("certificaterequests")
             )
             listening, leading = _log_times(replica, ("listening", "leading: starting reconcilers"))
-            lists = (await replica.scrape_metrics()).value(
+            relists = (await replica.scrape_metrics()).value(
                 "zerossl_issuer_informer_relists_total", resource=REQUESTS_RESOURCE
             )
             return {
@@ -225,7 +225,7 @@ class InformerScale:
                 "reconciled": reconciled,
                 "cached": cached,
                 "request_writes": request_writes,
-                "request_lists": int(lists or 0),
+                "request_relists": int(relists or 0),
             }
 
     async def _initial_pass(self, replica: Replica, size: int) -> tuple[int, int]:
