@@ -8,7 +8,8 @@ Not a test: it prints numbers. Run (it measures the checkout it is in, and with
 Every figure comes from fresh interpreters (``python -c``, working directory = the tree, so
 that tree's ``controller`` is the one imported):
 
-1. ``import controller.app``: wall time (median of the runs), resident memory after it
+1. ``import controller.app``: wall time (the best of the runs, as timeit reports: on a shared
+   machine the others measure its neighbours), resident memory after it
    (``/proc/self/statm``), modules loaded, and which of the on-use libraries it loaded.
 2. By dependency: what each library costs on its own, imported after the base every
    configuration has (asyncio, aiohttp with its server, cryptography, prometheus_client,
@@ -86,7 +87,7 @@ def probe(tree: Path, before: tuple[str, ...], measured: tuple[str, ...]) -> lis
 def controller_import(tree: Path, runs: int) -> dict[str, Any]:
     samples = [probe(tree, (), ("controller.app",)) for _ in range(runs)]
     return {
-        "seconds": statistics.median(s[2] for s in samples),
+        "seconds": min(s[2] for s in samples),
         "rss_mib": statistics.median(s[0] for s in samples) / 2**20,
         "modules": samples[0][4],
         "loaded": samples[0][5],
@@ -116,7 +117,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="import-bench-") as scratch:
         if args.baseline_ref:
             trees.insert(0, (args.baseline_ref, export(args.baseline_ref, Path(scratch))))
-        print(f"import controller.app (fresh interpreter; median of {args.runs} runs)")
+        print(f"import controller.app (fresh interpreter; best time of {args.runs} runs)")
         print(f"{'tree':>16} {'seconds':>8} {'RSS MiB':>8} {'modules':>8}  on-use libraries loaded")
         for label, tree in trees:
             row = controller_import(tree, args.runs)
