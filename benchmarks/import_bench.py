@@ -12,9 +12,9 @@ that tree's ``controller`` is the one imported):
    machine the others measure its neighbours), resident memory after it
    (``/proc/self/statm``), modules loaded, and which of the on-use libraries it loaded.
 2. By dependency: what each library costs on its own, imported after the base every
-   configuration has (asyncio, aiohttp with its server, cryptography, prometheus_client,
-   msgspec, orjson, the OpenTelemetry API): RSS and time added, modules added. The controller
-   loads each only in the configuration that needs it.
+   configuration has (asyncio, aiohttp with its server, prometheus_client, msgspec, orjson,
+   the OpenTelemetry API): RSS and time added, modules added. The controller
+   loads each only in the configuration (or, for cryptography, the moment) that needs it.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ BASE: Final = (
     "asyncio",
     "aiohttp",
     "aiohttp.web",
-    "cryptography.x509",
     "prometheus_client",
     "msgspec",
     "orjson",
@@ -43,6 +42,11 @@ BASE: Final = (
 )
 ON_USE: Final = (
     ("kubernetes_asyncio", "kubeconfig file", ("kubernetes_asyncio.config",)),
+    (
+        "cryptography",
+        "first CSR or certificate read",
+        ("cryptography.x509", "cryptography.hazmat.primitives.asymmetric.ec"),
+    ),
     ("botocore", "route53 solver", ("botocore.auth", "botocore.awsrequest")),
     (
         "dns",

@@ -4,18 +4,26 @@ test process has imported everything already."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 # Loaded only by: a kubeconfig file (in a pod the service account is read directly), an rfc2136
 # solver or a propagation wait (dnspython), a route53 solver (botocore's signer), tracing
-# switched on (the SDK and the OTLP exporter), the test world (cel-python, PyYAML).
+# switched on (the SDK and the OTLP exporter), the first CSR or certificate read (cryptography:
+# a standby replica never reads one), the test world (cel-python, PyYAML).
 ON_USE = (
     "kubernetes_asyncio",
+    "cryptography",
     "dns",
     "botocore",
     "opentelemetry.sdk",
@@ -47,28 +55,27 @@ def test_the_controller_imports_none_of_them() -> None:
     assert loaded_after("import controller.app, controller.cli") == []
 
 
-def test_an_in_cluster_controller_with_an_http_solver_loads_none_of_them(tmp_path: str) -> None:
-    """Reads the service account, builds the whole controller, builds the HTTP-only issuer
-    policy and the solver selection a DNS-less issuer uses: still none of them."""
-    code = f"""
-    import pathlib, ssl
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    import datetime as dt
-
+def test_an_in_cluster_controller_with_an_http_solver_loads_none_of_them(tmp_path: Path) -> None:
+    """Reads the service account, turns tracing off, builds the whole controller (caches,
+    queues, elector, Events): still none of them."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "ca")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ca")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(1).not_valid_before(now)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
         .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256()))
-    sa = pathlib.Path({str(tmp_path)!r})
-    (sa / "ca.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (sa / "token").write_text("t")
-
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "ca.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "token").write_text("t")
+    code = f"""
+    import pathlib
     from controller.app import Controller
     from controller.config import load
     from controller.kube.client import KubeClient
@@ -76,7 +83,7 @@ def test_an_in_cluster_controller_with_an_http_solver_loads_none_of_them(tmp_pat
     from controller.observability.tracing import configure_tracing
 
     env = {{"KUBERNETES_SERVICE_HOST": "10.0.0.1", "KUBERNETES_SERVICE_PORT": "443"}}
-    config = load_incluster(environ=env, directory=sa)
+    config = load_incluster(environ=env, directory=pathlib.Path({str(tmp_path)!r}))
     assert configure_tracing("zerossl-issuer", environ={{}}) is None
     Controller(load({{}}, []), KubeClient(config))
     """
@@ -105,8 +112,13 @@ def test_an_in_cluster_controller_with_an_http_solver_loads_none_of_them(tmp_pat
             " namespace='n', secrets=None, owner={}, kube=None, timeout=1.0)",
             ["dns"],
         ),
+        (
+            "from controller.issuer.csr_policy import leaf_matches_csr\n"
+            "assert not leaf_matches_csr('not a chain', b'not a CSR')",
+            ["cryptography"],
+        ),
     ],
-    ids=["tracing-on", "route53", "rfc2136"],
+    ids=["tracing-on", "route53", "rfc2136", "csr"],
 )
 def test_each_is_loaded_by_its_own_configuration(code: str, expected: list[str]) -> None:
     """The probe is sound: the configuration that needs a library does load it."""

@@ -108,7 +108,7 @@ from controller.kube.events import EventRecorder
 from controller.kube.worker import DONE, RequeueAfter, Result, Retry
 from controller.observability import tracing
 from controller.zerossl.client import ZeroSSLClient
-from controller.zerossl.csr import CsrHashes
+from controller.zerossl.csrhashes import CsrHashes
 from controller.zerossl.errors import ZeroSSLError
 from controller.zerossl.models import CertificateStatus, ValidationMethod
 
