@@ -205,16 +205,13 @@ class InformerScale:
             assert replica.pid is not None
             process = psutil.Process(replica.pid)
             rss_after_sync = process.memory_info().rss / MIB
-            reconciled, cached = await self._initial_pass(replica, size)
+            reconciled, cached, relists = await self._initial_pass(replica, size)
             passed = time.time()
             writes = (await kube_counts(stack)).writes_by_resource()
             request_writes = sum(
                 n for k, n in writes.items() if k.split()[1].startswith("certificaterequests")
             )
             listening, leading = _log_times(replica, ("listening", "leading: starting reconcilers"))
-            relists = (await replica.scrape_metrics()).value(
-                "zerossl_issuer_informer_relists_total", resource=REQUESTS_RESOURCE
-            )
             return {
                 "requests": size,
                 "start_to_ready_s": round(leading - process.create_time(), 3),
@@ -225,15 +222,15 @@ class InformerScale:
                 "reconciled": reconciled,
                 "cached": cached,
                 "request_writes": request_writes,
-                "request_relists": int(relists or 0),
+                "request_relists": relists,
             }
 
-    async def _initial_pass(self, replica: Replica, size: int) -> tuple[int, int]:
-        """(reconciles, cached requests) once the leader has reconciled every request once
-        and its request queue is empty."""
+    async def _initial_pass(self, replica: Replica, size: int) -> tuple[int, int, int]:
+        """(reconciles, cached requests, relists of requests) once the leader has reconciled
+        every request once and its request queue is empty."""
         last: tuple[int, int, float] = (0, 0, -1.0)
 
-        async def probe() -> tuple[int, int] | None:
+        async def probe() -> tuple[int, int, int] | None:
             nonlocal last
             if not replica.running:
                 raise ReplicaStartError(replica.process.describe_exit("in its initial pass"))
@@ -252,9 +249,12 @@ class InformerScale:
             cached = scrape.value(
                 "zerossl_issuer_informer_cached_objects", resource=REQUESTS_RESOURCE
             )
+            relists = scrape.value(
+                "zerossl_issuer_informer_relists_total", resource=REQUESTS_RESOURCE
+            )
             last = (int(reconciled or 0), int(cached or 0), depth[0] if depth else -1.0)
             done = last[0] >= size and last[2] == 0.0
-            return (last[0], last[1]) if done else None
+            return (last[0], last[1], int(relists or 0)) if done else None
 
         return await poll(
             probe,
