@@ -4,7 +4,6 @@ test process has imported everything already."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import subprocess
 import sys
@@ -12,10 +11,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+from tests.support.tls import self_signed
 
 # Loaded only by: a kubeconfig file (in a pod the service account is read directly), an rfc2136
 # solver or a propagation wait (dnspython), a route53 solver (botocore's signer), tracing
@@ -58,21 +55,8 @@ def test_the_controller_imports_none_of_them() -> None:
 def test_an_in_cluster_controller_with_an_http_solver_loads_none_of_them(tmp_path: Path) -> None:
     """Reads the service account, turns tracing off, builds the whole controller (caches,
     queues, elector, Events): still none of them."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ca")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    (tmp_path / "ca.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    certificate, _ = self_signed(tmp_path)
+    (tmp_path / "ca.crt").write_bytes(certificate.read_bytes())
     (tmp_path / "token").write_text("t")
     code = f"""
     import pathlib
