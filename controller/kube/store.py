@@ -17,12 +17,15 @@ Invariants:
   all at once (50,000 cached requests: ~250 MiB).
 - For every index ``name``: ``index_keys(name, v)`` is exactly the set of keys whose current
   object ``o`` has ``v in indexers[name](o)``. The ``namespace`` index is built in.
+- Index values are interned: the thousands of objects of one namespace or one issuer share one
+  string per value.
 - Only the owning informer mutates the store (:meth:`put`, :meth:`delete`).
 """
 
 from __future__ import annotations
 
 import builtins
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -91,7 +94,7 @@ class Store:
         self._indices[name] = {}
         values = self._values[name] = {}
         for key, cached in self._items.items():
-            found = tuple(func(cached.decode()))
+            found = _index_values(func, cached.decode())
             if found:
                 values[key] = found
                 self._link(name, key, found)
@@ -120,7 +123,7 @@ class Store:
                 decoded = obj.decode()
             for name, func in self._indexers.items():
                 values = self._values[name]
-                new_values = tuple(func(decoded))
+                new_values = _index_values(func, decoded)
                 old_values = values.get(key, ())
                 if new_values != old_values:
                     self._unlink(name, key, old_values)
@@ -160,3 +163,7 @@ class Store:
                 keys.discard(key)
                 if not keys:
                     del index[value]
+
+
+def _index_values(func: IndexFunc, obj: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(sys.intern(value) for value in func(obj))

@@ -187,3 +187,15 @@ def test_stored_objects_cost_about_their_json_size() -> None:
     finally:
         tracemalloc.stop()
     assert grown / 200 < 3000 + 600
+
+
+def test_namespaces_and_index_values_are_shared_strings() -> None:
+    store = Store({"app": by_app})
+    for name in ("x", "y"):
+        # fresh, equal strings per object, as a JSON decode makes them
+        store.put(obj("".join(["te", "am"]), name, app="".join(["w", "eb"])))
+    x, y = store.get_cached("team/x"), store.get_cached("team/y")
+    assert x is not None
+    assert y is not None
+    assert x.namespace is y.namespace
+    assert store._values["app"]["team/x"][0] is store._values["app"]["team/y"][0]
