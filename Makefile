@@ -15,7 +15,7 @@ all: test
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,dev,loadtests]'
+	$(PY) -m pip install -q -e '.[sandbox,test,dev,loadtests]'
 	@touch $(STAMP)
 
 # System packages the tests drive for real: kubectl (already on these machines),
@@ -34,6 +34,7 @@ test: $(STAMP) sysdeps controlplane lint typecheck pytest
 lint: $(STAMP)
 	$(VENV)/bin/ruff check controller tests loadtests benchmarks
 	$(VENV)/bin/ruff format --check controller tests loadtests benchmarks
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 fmt: $(STAMP)
 	$(VENV)/bin/ruff check --fix controller tests loadtests benchmarks

@@ -10,6 +10,9 @@ Invariants:
   stop, then releases the Lease and exits 0.
 - Readiness means every cache has synced; liveness fails when the event loop or the leader's
   renewals are stuck.
+- The kube plumbing reports through the product's metric catalog, injected here
+  (:data:`~controller.observability.metrics.KUBE_METRICS`): the clients built by :func:`_main`
+  carry it to their informers; queues, Events, the elector and the workers get it below.
 - Lease calls go through a client of their own: a backlog of controller requests in the shared
   client-side rate limiter can never delay a renewal past the renew deadline. The elector's
   watch on the Lease uses that client too (one long request, re-opened at most every few
@@ -34,6 +37,7 @@ from controller.issuer.controllers.wiring import IssuerControllers
 from controller.kube.client import KubeClient
 from controller.kube.leaderelection import LeaderElector, LeadershipLost
 from controller.observability.logging import configure_logging
+from controller.observability.metrics import KUBE_METRICS
 from controller.observability.tracing import configure_tracing
 from controller.server import Server
 
@@ -59,7 +63,18 @@ class Controller:
         self.caches = self.controllers.caches
         lease_api = lease_client or kube
         self.elector = (
-            LeaderElector.from_settings(lease_api, settings, clock=self.clock, watch=lease_api)
+            LeaderElector(
+                lease_api,
+                settings.namespace,
+                settings.lease_name,
+                settings.identity,
+                lease_duration=settings.lease_duration,
+                renew_deadline=settings.renew_deadline,
+                retry_period=settings.retry_period,
+                clock=self.clock,
+                watch=lease_api,
+                metrics=KUBE_METRICS,
+            )
             if settings.leader_elect
             else None
         )
@@ -98,10 +113,20 @@ class Controller:
 
 
 async def _main(settings: Settings) -> int:
-    kube = await KubeClient.from_settings(settings, kubeconfig=os.environ.get("KUBECONFIG"))
+    kube = await KubeClient.connect(
+        os.environ.get("KUBECONFIG"),
+        qps=settings.kube_qps,
+        burst=settings.kube_burst,
+        timeout=settings.kube_timeout,
+        metrics=KUBE_METRICS,
+    )
     # Lease calls: a few per retry period, never queued behind controller traffic.
     lease_client = KubeClient.from_config(
-        kube.config, qps=LEASE_QPS, burst=LEASE_QPS, timeout=settings.renew_deadline
+        kube.config,
+        qps=LEASE_QPS,
+        burst=LEASE_QPS,
+        timeout=settings.renew_deadline,
+        metrics=KUBE_METRICS,
     )
     loop = asyncio.get_running_loop()
     async with kube, lease_client:

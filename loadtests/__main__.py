@@ -1,9 +1,13 @@
 """``python -m loadtests bench|chaos|report|list``: run the load, failover and chaos scenarios
 against the real system and write the results, plots and ``docs/benchmarks.md``.
 
-- ``bench [--profile standard|full|small] [--only NAME ...]`` (``make bench``)
+- ``bench [--profile standard|full|small] [--only NAME ...] [--baseline TEXT]`` (``make
+  bench``); ``--baseline`` marks the runs as a reference point (run from another checkout, e.g.
+  the main branch before a change): saved as ``<name>@baseline``, titled with the text
 - ``chaos [--profile ...]`` (``make chaos``)
 - ``components``: run ``benchmarks/informer_bench.py`` and keep its output for the page
+- ``imports``: run ``benchmarks/import_bench.py`` (import cost by dependency, this checkout
+  against the commit before issue 15) and keep its output for the page
 - ``report``: regenerate the page from the result files already there
 - ``list``: the runs of a profile
 
@@ -25,7 +29,7 @@ from pathlib import Path
 from typing import Final
 
 from .profiles import BENCH, CHAOS, PROFILES
-from .report import INFORMER_BENCH, INFORMER_TARGETS, write_report
+from .report import IMPORT_BENCH, INFORMER_BENCH, INFORMER_TARGETS, write_report
 from .results import REPO_ROOT, RunResult, machine_info
 from .scenarios import Scenario
 
@@ -33,6 +37,9 @@ RESULTS: Final = REPO_ROOT / "docs" / "benchmarks" / "results"
 PAGE: Final = REPO_ROOT / "docs" / "benchmarks.md"
 RUN_TIMEOUT: Final = 3600.0
 INFORMER_SCRIPT: Final = REPO_ROOT / "benchmarks" / "informer_bench.py"
+IMPORT_SCRIPT: Final = REPO_ROOT / "benchmarks" / "import_bench.py"
+IMPORT_BASELINE: Final = "e087485"
+"""The last commit before issue 15's lean package and lazy imports: the import baseline."""
 COMPONENT_TIMEOUT: Final = 900.0
 
 
@@ -47,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--page", type=Path, default=PAGE)
         sub.add_argument("--no-report", action="store_true", help="do not rewrite the page")
         sub.add_argument("--timeout", type=float, default=RUN_TIMEOUT, help="bound per run (s)")
-    for name in ("report", "components"):
+        sub.add_argument("--baseline", metavar="TEXT", help="save as a baseline, titled TEXT")
+    for name in ("report", "components", "imports"):
         sub = commands.add_parser(name)
         sub.add_argument("--results", type=Path, default=RESULTS)
         sub.add_argument("--page", type=Path, default=PAGE)
@@ -57,9 +65,22 @@ def _parser() -> argparse.ArgumentParser:
 def _components(results: Path) -> int:
     """Run the informer benchmark (bounded) and save what it printed, dated, and its targets."""
     (results / INFORMER_TARGETS).parent.mkdir(parents=True, exist_ok=True)
+    arguments = ("--targets", str(results / INFORMER_TARGETS))
+    return _keep_output(INFORMER_SCRIPT, arguments, results / INFORMER_BENCH)
+
+
+def _imports(results: Path) -> int:
+    """Run the import benchmark against the baseline commit and save what it printed."""
+    arguments = ("--baseline-ref", IMPORT_BASELINE)
+    return _keep_output(IMPORT_SCRIPT, arguments, results / IMPORT_BENCH)
+
+
+def _keep_output(script: Path, arguments: tuple[str, ...], saved: Path) -> int:
+    """Run a component benchmark (bounded) and save what it printed, dated."""
+    saved.parent.mkdir(parents=True, exist_ok=True)
     try:
         done = subprocess.run(
-            [sys.executable, str(INFORMER_SCRIPT), "--targets", str(results / INFORMER_TARGETS)],
+            [sys.executable, str(script), *arguments],
             cwd=REPO_ROOT,
             capture_output=True,
             text=True,
@@ -67,17 +88,17 @@ def _components(results: Path) -> int:
             check=False,
         )
     except subprocess.TimeoutExpired:
-        print(f"{INFORMER_SCRIPT.name} did not finish within {COMPONENT_TIMEOUT:.0f}s")
+        print(f"{script.name} did not finish within {COMPONENT_TIMEOUT:.0f}s")
         return 1
     if done.returncode != 0:
-        print(f"{INFORMER_SCRIPT.name} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+        print(f"{script.name} failed ({done.returncode}):\n{done.stderr[-2000:]}")
         return 1
     machine = machine_info()
     header = (
         f"# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine['cpu']}, "
         f"{machine['usable_cpus']} CPUs, commit {machine['commit']}\n"
     )
-    (results / INFORMER_BENCH).write_text(header + done.stdout)
+    saved.write_text(header + done.stdout)
     print(done.stdout)
     return 0
 
@@ -96,7 +117,9 @@ def _describe(result: RunResult) -> str:
     return "\n".join(lines)
 
 
-async def _run_all(scenarios: list[Scenario], results: Path, timeout: float) -> bool:
+async def _run_all(
+    scenarios: list[Scenario], results: Path, timeout: float, baseline: str | None = None
+) -> bool:
     passed = True
     for scenario in scenarios:
         print(f"running {scenario.name} ...", flush=True)
@@ -104,6 +127,8 @@ async def _run_all(scenarios: list[Scenario], results: Path, timeout: float) -> 
         async with asyncio.timeout(timeout):
             result = await scenario.run()
         result.wall_seconds = round(time.monotonic() - began, 1)
+        if baseline:
+            result.name, result.title = f"{result.name}@baseline", f"{result.title}: {baseline}"
         result.write(results)
         print(_describe(result), flush=True)
         passed = passed and result.passed
@@ -112,8 +137,9 @@ async def _run_all(scenarios: list[Scenario], results: Path, timeout: float) -> 
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
-    if args.command in ("report", "components"):
-        status = _components(args.results) if args.command == "components" else 0
+    if args.command in ("report", "components", "imports"):
+        run = {"components": _components, "imports": _imports}.get(args.command)
+        status = run(args.results) if run else 0
         print(f"wrote {write_report(args.results, args.page)}")
         return status
     catalog: dict[str, Callable[[], list[Scenario]]] = BENCH if args.command != "chaos" else CHAOS
@@ -129,7 +155,7 @@ def main(argv: list[str]) -> int:
             print(f"no such run in profile {args.profile}: {', '.join(sorted(unknown))}")
             return 2
         scenarios = [s for s in scenarios if s.name in args.only]
-    passed = asyncio.run(_run_all(scenarios, args.results, args.timeout))
+    passed = asyncio.run(_run_all(scenarios, args.results, args.timeout, args.baseline))
     if not args.no_report:
         print(f"wrote {write_report(args.results, args.page)}")
     return 0 if passed else 1

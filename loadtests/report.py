@@ -39,7 +39,7 @@ COMPONENT_ROWS: Final = (
     ),
     (
         "DNS providers",
-        "`tests/integration/dns/bench_providers.py`",
+        "`benchmarks/dns_providers_bench.py`",
         "present+cleanup p50: rfc2136 6.5 ms, cloudflare 2.9 ms, route53 5.7 ms",
     ),
     (
@@ -58,6 +58,7 @@ make chaos                                   # python -m loadtests chaos: the 1,
 .venv/bin/python -m loadtests bench --profile full      # adds 10,000-request runs, 5-min quota
 .venv/bin/python -m loadtests bench --only quota-60s    # one run; `list` names them all
 .venv/bin/python -m loadtests components     # benchmarks/informer_bench.py, kept for this page
+.venv/bin/python -m loadtests imports        # benchmarks/import_bench.py, kept for this page
 .venv/bin/python -m loadtests report         # this page again from the result files
 ```
 
@@ -74,6 +75,8 @@ INFORMER_TARGETS: Final = "components/informer-targets.json"
 """The targets ``benchmarks/informer_bench.py`` measured, saved with its output (apart from
 the run results, which are every ``*.json`` at the top)."""
 INFORMER_RUN: Final = "informer (component)"
+IMPORT_BENCH: Final = "import_bench.txt"
+"""Output of ``benchmarks/import_bench.py`` saved by ``python -m loadtests imports``."""
 
 
 def write_report(results_dir: Path, page: Path) -> Path:
@@ -81,6 +84,8 @@ def write_report(results_dir: Path, page: Path) -> Path:
     results = load_results(results_dir)
     saved = results_dir / INFORMER_BENCH
     informer_bench = saved.read_text() if saved.exists() else None
+    saved_imports = results_dir / IMPORT_BENCH
+    import_bench = saved_imports.read_text() if saved_imports.exists() else None
     saved_targets = results_dir / INFORMER_TARGETS
     component_targets = (
         [Target.from_json(t) for t in json.loads(saved_targets.read_text())]
@@ -93,7 +98,7 @@ def write_report(results_dir: Path, page: Path) -> Path:
         if drawn is not None:
             images[result.name] = Path(os.path.relpath(drawn, page.parent)).as_posix()
     link = Path(os.path.relpath(results_dir, page.parent))
-    page.write_text(render(results, images, link, informer_bench, component_targets))
+    page.write_text(render(results, images, link, informer_bench, component_targets, import_bench))
     return page
 
 
@@ -103,6 +108,7 @@ def render(
     results_link: Path,
     informer_bench: str | None,
     component_targets: Sequence[Target] = (),
+    import_bench: str | None = None,
 ) -> str:
     parts = [
         "# Benchmarks\n",
@@ -127,9 +133,22 @@ def render(
         runs = [r for r in results if r.scenario == scenario]
         if runs:
             parts.append(f"## {title}\n\n" + renderers[scenario](runs, images))
+    if import_bench:
+        parts.append(_imports(import_bench))
     parts.append(_components(informer_bench))
     parts.append(REPRODUCE)
     return "\n".join(parts)
+
+
+def _imports(import_bench: str) -> str:
+    return (
+        "## Memory by dependency\n\nWhat `import controller.app` loads, before issue 15 (the "
+        "commit named) and in this checkout, and what each library loaded only on use costs "
+        "(`benchmarks/import_bench.py`, run by `python -m loadtests imports` on this machine; "
+        "fresh interpreters, RSS from `/proc/self/statm`):\n\n```\n"
+        + import_bench.strip()
+        + "\n```\n"
+    )
 
 
 def _components(informer_bench: str | None) -> str:
@@ -367,6 +386,7 @@ def _informer(runs: list[RunResult], images: Mapping[str, str]) -> str:
         "Peak RSS (MiB)",
         "Initial pass (s)",
         "Writes to requests",
+        "Relists of requests",
     )
     parts = []
     for r in runs:
@@ -379,6 +399,7 @@ def _informer(runs: list[RunResult], images: Mapping[str, str]) -> str:
                 _num(row["peak_rss_mib"], 0),
                 _num(row["initial_pass_s"]),
                 _num(row["request_writes"]),
+                _num(row.get("request_relists", "-")),
             )
             for row in r.summary["sizes"]
         ]

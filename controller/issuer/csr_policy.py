@@ -6,19 +6,22 @@ a specific reason and a message saying what to change; nothing it rejects could 
 type and size, names, wildcard alone, IPv6) it refuses CA requests, a common name that is not
 among the CSR's names, reserved top-level domains ZeroSSL refuses (2877), and requests the
 ZeroSSLOrder schema would refuse (more than ``MAX_DOMAINS`` names, a CSR longer than
-``MAX_REQUEST_LENGTH``): those are refused here, before any order or ZeroSSL call.
+``MAX_REQUEST_LENGTH``): those are refused here, before any order or ZeroSSL call. The X.509 work
+is :mod:`controller.zerossl.csr`'s, imported with the first CSR read: cryptography stays out of
+a replica with nothing to issue (a standby, an idle leader).
 """
 
 from __future__ import annotations
 
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from typing import TYPE_CHECKING
 
 from controller.issuer.errors import PermanentError, camel_reason
 from controller.issuer.orders import MAX_DOMAINS, MAX_REQUEST_LENGTH
 from controller.issuer.request import CertificateRequest
 from controller.issuer.solvers.select import NameKind, name_kind
-from controller.zerossl.csr import CsrError, CsrInfo, inspect_csr, parse_csr
+
+if TYPE_CHECKING:
+    from controller.zerossl.csr import CsrInfo
 
 # Special-use and reserved names no public CA certifies (RFC 2606, 6761, 6762, 7686, 9476, and
 # ICANN's reservation of .internal); ZeroSSL answers 2877 for them.
@@ -36,18 +39,6 @@ def _reserved(name: str) -> bool:
     )
 
 
-def _san_names(pem: bytes) -> list[str]:
-    csr = parse_csr(pem)
-    try:
-        extension = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-    except x509.ExtensionNotFound:
-        return []
-    return [
-        *extension.value.get_values_for_type(x509.DNSName),
-        *(str(ip) for ip in extension.value.get_values_for_type(x509.IPAddress)),
-    ]
-
-
 def check_request(request: CertificateRequest) -> CsrInfo:
     """The CSR facts of a request ZeroSSL can issue; PermanentError otherwise."""
     pem = request.csr_pem()
@@ -63,10 +54,12 @@ def check_request(request: CertificateRequest) -> CsrInfo:
         raise PermanentError(
             "CARequested", "ZeroSSL issues only end-entity certificates; spec.isCA must be false"
         )
+    from controller.zerossl import csr  # noqa: PLC0415 (cryptography loads on first use)
+
     try:
-        info = inspect_csr(pem)
-        sans = _san_names(pem)
-    except CsrError as exc:
+        info = csr.inspect_csr(pem)
+        sans = csr.san_names(pem)
+    except csr.CsrError as exc:
         raise PermanentError(camel_reason(exc.reason, "InvalidCSR"), str(exc)) from None
     if len(info.domains) > MAX_DOMAINS:
         raise PermanentError(
@@ -89,19 +82,12 @@ def check_request(request: CertificateRequest) -> CsrInfo:
     return info
 
 
-def public_key_der(key: x509.Certificate | x509.CertificateSigningRequest) -> bytes:
-    return key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-
-
 def leaf_matches_csr(chain_pem: str, csr_pem: bytes) -> bool:
     """True if the chain's first certificate carries the CSR's public key.
 
     cert-manager fails the issuance of a certificate whose key differs from the CSR's; checking
     here turns that into a clear Failed reason. An unreadable chain does not match.
     """
-    try:
-        leaf = x509.load_pem_x509_certificates(chain_pem.encode())[0]
-        csr = parse_csr(csr_pem)
-    except (ValueError, IndexError, CsrError):
-        return False
-    return public_key_der(leaf) == public_key_der(csr)
+    from controller.zerossl import csr  # noqa: PLC0415 (cryptography loads on first use)
+
+    return csr.leaf_matches_csr(chain_pem, csr_pem)

@@ -12,6 +12,7 @@ Invariants:
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import orjson
@@ -52,7 +53,7 @@ class CachedObject:
     ) -> None:
         self.raw = raw
         self.name = name
-        self.namespace = namespace
+        self.namespace = sys.intern(namespace)  # shared by every object of the namespace
         self.uid = uid
         self.resource_version = resource_version
         self.key = f"{namespace}/{name}" if namespace else name

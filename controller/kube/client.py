@@ -30,7 +30,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import aiohttp
 import orjson
@@ -38,13 +38,10 @@ from opentelemetry import trace
 
 from controller.kube.errors import ApiError
 from controller.kube.kubeconfig import ClusterConfig, load_cluster_config, load_kubeconfig
+from controller.kube.metrics import NO_METRICS, MetricsProvider
 from controller.kube.resource import Resource
 from controller.kube.watchevents import WatchEvent, WatchProtocolError, decode_event, decode_lean
-from controller.observability import metrics
 from controller.tokenbucket import TokenBucket
-
-if TYPE_CHECKING:
-    from controller.config import Settings
 
 PatchType = Literal["merge", "json", "apply"]
 JsonPatch = list[dict[str, Any]]
@@ -78,7 +75,8 @@ class KubeClient:
     """One API server connection pool with client-side QPS, retries and per-call timeouts.
 
     Construct anywhere; the aiohttp session is opened on first use inside the running loop.
-    Use as ``async with`` or call :meth:`close`.
+    Use as ``async with`` or call :meth:`close`. ``metrics`` receives the client's request
+    metrics, and is the default provider of the informers that read through it.
     """
 
     def __init__(
@@ -90,6 +88,7 @@ class KubeClient:
         timeout: float = 30.0,
         inactivity_timeout: float = DEFAULT_INACTIVITY_TIMEOUT,
         rng: random.Random | None = None,
+        metrics: MetricsProvider = NO_METRICS,
     ) -> None:
         if timeout <= 0 or inactivity_timeout <= 0:
             raise ValueError("timeout and inactivity_timeout must be > 0")
@@ -99,6 +98,8 @@ class KubeClient:
         self._bucket = TokenBucket(qps, burst)
         self._rng = rng or random.Random()  # noqa: S311 (retry jitter, not cryptography)
         self._session: aiohttp.ClientSession | None = None
+        self.metrics = metrics
+        self._throttle_wait = metrics.kube_throttle_wait()
 
     @classmethod
     def from_config(
@@ -109,10 +110,16 @@ class KubeClient:
         burst: int = 100,
         timeout: float = 30.0,
         inactivity_timeout: float = DEFAULT_INACTIVITY_TIMEOUT,
+        metrics: MetricsProvider = NO_METRICS,
     ) -> KubeClient:
         """A client for an explicit configuration (tests, sandboxes)."""
         return cls(
-            config, qps=qps, burst=burst, timeout=timeout, inactivity_timeout=inactivity_timeout
+            config,
+            qps=qps,
+            burst=burst,
+            timeout=timeout,
+            inactivity_timeout=inactivity_timeout,
+            metrics=metrics,
         )
 
     @classmethod
@@ -125,24 +132,32 @@ class KubeClient:
         burst: int = 100,
         timeout: float = 30.0,
         inactivity_timeout: float = DEFAULT_INACTIVITY_TIMEOUT,
+        metrics: MetricsProvider = NO_METRICS,
     ) -> KubeClient:
         """A client for the server of a kubeconfig file's (current) context."""
         config = await load_kubeconfig(path, context=context)
         return cls.from_config(
-            config, qps=qps, burst=burst, timeout=timeout, inactivity_timeout=inactivity_timeout
+            config,
+            qps=qps,
+            burst=burst,
+            timeout=timeout,
+            inactivity_timeout=inactivity_timeout,
+            metrics=metrics,
         )
 
     @classmethod
-    async def from_settings(
-        cls, settings: Settings, *, kubeconfig: str | None = None
+    async def connect(
+        cls,
+        kubeconfig: str | None = None,
+        *,
+        qps: float = 50.0,
+        burst: int = 100,
+        timeout: float = 30.0,
+        metrics: MetricsProvider = NO_METRICS,
     ) -> KubeClient:
-        """The production client: kubeconfig if given or in $KUBECONFIG, else in-cluster."""
-        return cls(
-            await load_cluster_config(kubeconfig),
-            qps=settings.kube_qps,
-            burst=settings.kube_burst,
-            timeout=settings.kube_timeout,
-        )
+        """The production client: ``kubeconfig`` if given or in $KUBECONFIG, else in-cluster."""
+        config = await load_cluster_config(kubeconfig)
+        return cls(config, qps=qps, burst=burst, timeout=timeout, metrics=metrics)
 
     async def __aenter__(self) -> KubeClient:
         return self
@@ -321,7 +336,7 @@ class KubeClient:
                 server_hostname=self.config.server_hostname,
             )
         try:
-            metrics.kube_requests.labels("watch", str(response.status)).inc()
+            self.metrics.kube_requests("watch", str(response.status)).inc()
             if response.status != 200:
                 async with asyncio.timeout(self.timeout):
                     raise _api_error(response.status, await response.read(), response.headers)
@@ -387,10 +402,8 @@ class KubeClient:
                 if response.status >= 300:
                     raise _api_error(response.status, payload, response.headers)
         finally:
-            metrics.kube_requests.labels(request.verb, code).inc()
-            metrics.kube_request_duration.labels(request.verb).observe(
-                time.perf_counter() - started
-            )
+            self.metrics.kube_requests(request.verb, code).inc()
+            self.metrics.kube_request_duration(request.verb).observe(time.perf_counter() - started)
         if not payload:
             return None
         try:
@@ -402,7 +415,7 @@ class KubeClient:
         return decoded
 
     async def _throttle(self) -> None:
-        metrics.kube_throttle_wait.observe(await self._bucket.acquire())
+        self._throttle_wait.observe(await self._bucket.acquire())
 
     async def _headers(self, content_type: str | None) -> dict[str, str]:
         headers: dict[str, str] = {}

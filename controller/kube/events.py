@@ -32,8 +32,8 @@ import aiohttp
 
 from controller.clock import Clock, SystemClock, rfc3339_micro
 from controller.kube.errors import AlreadyExists, ApiError, Forbidden, NotFound
+from controller.kube.metrics import NO_METRICS, EventMetricsProvider
 from controller.kube.resource import EVENTS, Resource
-from controller.observability import metrics
 from controller.observability.redact import redact_text
 from controller.tokenbucket import TokenBucket
 
@@ -118,6 +118,7 @@ class EventRecorder:
         attempts: int = 3,
         retry_delay: float = 1.0,
         call_timeout: float = 30.0,
+        metrics: EventMetricsProvider = NO_METRICS,
     ) -> None:
         if not _QUALIFIED_NAME.match(controller):
             raise ValueError(
@@ -134,6 +135,7 @@ class EventRecorder:
         self._attempts = attempts
         self._retry_delay = retry_delay
         self._call_timeout = call_timeout
+        self._metrics = metrics
         self._pending: deque[_Series] = deque()
         self._wakeup = asyncio.Event()
         self._series: OrderedDict[SeriesKey, _Series] = OrderedDict()
@@ -162,7 +164,7 @@ class EventRecorder:
         _validate(regarding, type, reason, action)
         ref = tuple(str(regarding.get(f) or "") for f in _REFERENCE_FIELDS)
         if not self._spam_filter_allows(ref):
-            metrics.events_emitted.labels(type, "dropped").inc()
+            self._metrics.events_emitted(type, "dropped").inc()
             log.debug("event %s/%s about %s dropped by the spam filter", reason, action, ref)
             return
         note = _truncate_utf8(redact_text(note), NOTE_LIMIT_BYTES)
@@ -171,7 +173,7 @@ class EventRecorder:
         self._finish_series(mono)
         series = self._series.get(key)
         if (series is None or not series.pending) and len(self._pending) >= QUEUE_SIZE:
-            metrics.events_emitted.labels(type, "dropped").inc()
+            self._metrics.events_emitted(type, "dropped").inc()
             if not self._overflowing:
                 log.warning("event queue full (%d): dropping new events", QUEUE_SIZE)
                 self._overflowing = True
@@ -275,14 +277,14 @@ class EventRecorder:
                     fate = await self._send(series)
             except Exception as exc:
                 if _namespace_gone(exc):
-                    metrics.events_emitted.labels(series.event_type, "namespace_gone").inc()
+                    self._metrics.events_emitted(series.event_type, "namespace_gone").inc()
                     log.debug("event %s/%s not written: %s", series.namespace, series.name, exc)
                     return
                 transient = _is_transient(exc)
                 if transient and attempt < self._attempts:
                     await asyncio.sleep(self._retry_delay * 2 ** (attempt - 1))
                     continue
-                metrics.events_emitted.labels(series.event_type, "failed").inc()
+                self._metrics.events_emitted(series.event_type, "failed").inc()
                 log.warning(
                     "dropping event %s/%s (%s attempt(s)): %s",
                     series.namespace,
@@ -292,7 +294,7 @@ class EventRecorder:
                     exc_info=None if transient or isinstance(exc, ApiError) else exc,
                 )
                 return
-            metrics.events_emitted.labels(series.event_type, fate).inc()
+            self._metrics.events_emitted(series.event_type, fate).inc()
             return
 
     async def _send(self, series: _Series) -> Literal["created", "series"]:

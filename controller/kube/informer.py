@@ -1,5 +1,5 @@
 """An informer: a reflector feeding a store, and handlers told about every change in order
-(client-go's shared informer with in-order delivery, kube-runtime.md §1.2-§1.4).
+(client-go's ``tools/cache`` shared informer and processor listeners, with in-order delivery).
 
 Invariants:
 - Each object is transformed (by default :func:`trim_object`) before it is stored or handed out.
@@ -35,11 +35,11 @@ from typing import Any, Protocol
 
 from controller.kube.cached import LAST_APPLIED, CachedObject, trim_object
 from controller.kube.client import KubeClient
+from controller.kube.metrics import InformerMetricsProvider
 from controller.kube.reflector import Reflector, ReflectorOptions
 from controller.kube.resource import Resource
 from controller.kube.store import IndexFunc, Store
 from controller.kube.watchevents import WatchEvent, WatchProtocolError
-from controller.observability import metrics
 
 __all__ = [
     "LAST_APPLIED",
@@ -116,7 +116,10 @@ class Informer:
         transform: Transform = trim_object,
         options: ReflectorOptions | None = None,
         rng: random.Random | None = None,
+        metrics: InformerMetricsProvider | None = None,
     ) -> None:
+        """``metrics``: the provider to report to; None: the client's."""
+        metrics = client.metrics if metrics is None else metrics
         self.resource = resource
         self.store = Store(indexers)
         self._transform = transform
@@ -126,7 +129,7 @@ class Informer:
         self._synced = asyncio.Event()
         self._listed = False
         self._running = False
-        self._cached = metrics.informer_cached_objects.labels(str(resource))
+        self._cached = metrics.informer_cached_objects(str(resource))
         self._reflector = Reflector(
             client,
             resource,
@@ -137,6 +140,7 @@ class Informer:
             options=options or ReflectorOptions(),
             rng=rng,
             lean=transform is trim_object,
+            metrics=metrics,
         )
 
     def add_handler(self, handler: EventHandler) -> None:

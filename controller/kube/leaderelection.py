@@ -1,5 +1,4 @@
-"""Leader election on a coordination.k8s.io/v1 Lease (client-go ``tools/leaderelection``,
-kube-runtime.md §3).
+"""Leader election on a coordination.k8s.io/v1 Lease (client-go ``tools/leaderelection``).
 
 Invariants:
 - Timings satisfy ``lease_duration > renew_deadline > 1.2 * retry_period > 0``.
@@ -42,20 +41,17 @@ import math
 import random
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 
 from controller.clock import Clock, SystemClock, rfc3339_micro
 from controller.kube.backoff import Backoff
 from controller.kube.errors import ApiError, Conflict, Gone, NotFound
+from controller.kube.metrics import NO_METRICS, LeaderMetricsProvider
 from controller.kube.objects import ObjectApi, WatchApi
 from controller.kube.resource import LEASES
 from controller.kube.watchevents import WatchEvent, WatchProtocolError
-from controller.observability import metrics
-
-if TYPE_CHECKING:
-    from controller.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +87,7 @@ class LeaderElector:
         clock: Clock | None = None,
         rng: random.Random | None = None,
         watch: WatchApi | None = None,
+        metrics: LeaderMetricsProvider = NO_METRICS,
     ) -> None:
         """``watch``: a client to watch the Lease with (see the module docstring); without
         one, the Lease is only polled."""
@@ -126,31 +123,10 @@ class LeaderElector:
         self._changed = asyncio.Event()  # set on every change of the observed record
         self._held_since = 0.0
         self._leading = False
-        self._status = metrics.leader_status.labels(name)
-        self._transitions = metrics.leader_transitions.labels(name)
-        self._slowpath = metrics.leader_slowpath.labels(name)
+        self._status = metrics.leader_status(name)
+        self._transitions = metrics.leader_transitions(name)
+        self._slowpath = metrics.leader_slowpath(name)
         self._status.set(0)
-
-    @classmethod
-    def from_settings(
-        cls,
-        client: ObjectApi,
-        settings: Settings,
-        *,
-        clock: Clock | None = None,
-        watch: WatchApi | None = None,
-    ) -> LeaderElector:
-        return cls(
-            client,
-            settings.namespace,
-            settings.lease_name,
-            settings.identity,
-            lease_duration=settings.lease_duration,
-            renew_deadline=settings.renew_deadline,
-            retry_period=settings.retry_period,
-            clock=clock,
-            watch=watch,
-        )
 
     @property
     def is_leader(self) -> bool:

@@ -1,5 +1,5 @@
 """The reflector: keeps a sink in step with the API server by list-then-watch
-(client-go ``tools/cache/reflector.go``, kube-runtime.md §1.1).
+(client-go ``tools/cache/reflector.go``).
 
 Invariants:
 - A list (paged, a consistent read: RV unset) replaces the sink's content: every listed object is
@@ -41,9 +41,9 @@ import aiohttp
 from controller.kube.backoff import Backoff
 from controller.kube.client import KubeClient
 from controller.kube.errors import ApiError, Gone, TooManyRequests
+from controller.kube.metrics import NO_METRICS, InformerMetricsProvider
 from controller.kube.resource import Resource, object_key
 from controller.kube.watchevents import WatchEvent, WatchProtocolError
-from controller.observability import metrics
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,7 @@ class Reflector:
         rng: random.Random | None = None,
         clock: Callable[[], float] | None = None,
         lean: bool = False,
+        metrics: InformerMetricsProvider = NO_METRICS,
     ) -> None:
         self.client = client
         self.lean = lean
@@ -120,10 +121,11 @@ class Reflector:
         )
         self._lists = 0
         label = str(resource)
-        self._events = {t: metrics.informer_events.labels(label, t) for t in WATCH_EVENT_TYPES}
+        self._events = {t: metrics.informer_events(label, t) for t in WATCH_EVENT_TYPES}
         self._counts = dict.fromkeys(WATCH_EVENT_TYPES, 0)  # of the current batch
-        self._relists = metrics.informer_relists.labels(label)
+        self._relists = metrics.informer_relists(label)
         self._label = label
+        self._metrics = metrics
 
     async def run(self) -> None:
         """Lists and watches until cancelled; every failure is logged and retried."""
@@ -257,7 +259,7 @@ class Reflector:
                 counts[event_type] = 0
 
     def _restarted(self, reason: str) -> None:
-        metrics.informer_watch_restarts.labels(self._label, reason).inc()
+        self._metrics.informer_watch_restarts(self._label, reason).inc()
 
 
 def _describe(exc: BaseException) -> str:

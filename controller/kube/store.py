@@ -10,18 +10,23 @@ Invariants:
   from the CachedObject, and each custom index's values for a key are kept beside it. A ``put``
   decodes the new object at most once, and only when the store has indexers beyond the
   built-in ``namespace`` index (which reads ``CachedObject.namespace``).
-- Every dict read (``get``, ``list``, ``by_index``) decodes a fresh dict: callers may mutate
-  what they get without corrupting the cache (the classic client-go pitfall cannot happen
-  here). ``get_cached`` hands out the shared, immutable CachedObject itself.
+- Every dict read (``get``, ``list``, ``objects``, ``by_index``) decodes a fresh dict: callers
+  may mutate what they get without corrupting the cache (the classic client-go pitfall cannot
+  happen here). ``get_cached`` hands out the shared, immutable CachedObject itself. A scan of
+  every object uses ``objects``: one decoded object alive at a time, where ``list`` holds them
+  all at once (50,000 cached requests: ~250 MiB).
 - For every index ``name``: ``index_keys(name, v)`` is exactly the set of keys whose current
   object ``o`` has ``v in indexers[name](o)``. The ``namespace`` index is built in.
+- Index values are interned: the thousands of objects of one namespace or one issuer share one
+  string per value.
 - Only the owning informer mutates the store (:meth:`put`, :meth:`delete`).
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterable, Mapping
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from controller.kube.cached import CachedObject
@@ -66,6 +71,12 @@ class Store:
         """Every cached object (decodes all of them: prefer ``get`` or ``by_index``)."""
         return [cached.decode() for cached in self._items.values()]
 
+    def objects(self) -> Iterator[dict[str, Any]]:
+        """Every cached object, decoded one at a time as the caller iterates (a snapshot of
+        the store taken at the first step: puts and deletes meanwhile do not disturb it)."""
+        for cached in builtins.list(self._items.values()):
+            yield cached.decode()
+
     def index_keys(self, index: str, value: str) -> set[str]:
         return set(self._index(index).get(value, ()))
 
@@ -83,7 +94,7 @@ class Store:
         self._indices[name] = {}
         values = self._values[name] = {}
         for key, cached in self._items.items():
-            found = tuple(func(cached.decode()))
+            found = _index_values(func, cached.decode())
             if found:
                 values[key] = found
                 self._link(name, key, found)
@@ -112,7 +123,7 @@ class Store:
                 decoded = obj.decode()
             for name, func in self._indexers.items():
                 values = self._values[name]
-                new_values = tuple(func(decoded))
+                new_values = _index_values(func, decoded)
                 old_values = values.get(key, ())
                 if new_values != old_values:
                     self._unlink(name, key, old_values)
@@ -152,3 +163,7 @@ class Store:
                 keys.discard(key)
                 if not keys:
                     del index[value]
+
+
+def _index_values(func: IndexFunc, obj: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(sys.intern(value) for value in func(obj))

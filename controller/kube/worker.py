@@ -22,8 +22,8 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeAlias, TypeVar
 
+from controller.kube.metrics import NO_METRICS, WorkerMetricsProvider
 from controller.kube.workqueue import QueueShutDown, RateLimitingQueue
-from controller.observability import metrics
 from controller.observability.logging import log_context
 from controller.observability.redact import redact_text
 
@@ -73,6 +73,7 @@ class WorkerPool(Generic[K]):
         workers: int = 1,
         reconcile_timeout: float | None = None,
         drain_timeout: float = 30.0,
+        metrics: WorkerMetricsProvider = NO_METRICS,
     ) -> None:
         if workers < 1:
             raise ValueError(f"a worker pool needs at least one worker, got {workers}")
@@ -85,10 +86,9 @@ class WorkerPool(Generic[K]):
         self._reconcile_timeout = reconcile_timeout
         self._drain_timeout = drain_timeout
         self._tasks: set[asyncio.Task[None]] = set()
-        self._duration = metrics.reconcile_duration.labels(name)
+        self._duration = metrics.reconcile_duration(name)
         self._outcomes = {
-            result: metrics.reconcile_total.labels(name, result)
-            for result in ("done", "requeue", "error")
+            result: metrics.reconciles(name, result) for result in ("done", "requeue", "error")
         }
 
     async def run(self) -> None:

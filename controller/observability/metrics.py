@@ -199,3 +199,71 @@ leader_slowpath = Counter(
     "Lease renewals that had to take the slow path (GET then PUT).",
     ["name"],
 )
+
+
+class KubeCatalog:
+    """The catalog as the kube plumbing's metrics provider (the app injects it): it names the
+    series, the plumbing only counts (``controller.kube.metrics.MetricsProvider``)."""
+
+    def queue_depth(self, queue: str) -> Gauge:
+        return workqueue_depth.labels(queue)
+
+    def queue_adds(self, queue: str) -> Counter:
+        return workqueue_adds.labels(queue)
+
+    def queue_latency(self, queue: str) -> Histogram:
+        return workqueue_queue_duration.labels(queue)
+
+    def queue_work_duration(self, queue: str) -> Histogram:
+        return workqueue_work_duration.labels(queue)
+
+    def queue_unfinished_work(self, queue: str) -> Gauge:
+        return workqueue_unfinished_work.labels(queue)
+
+    def queue_longest_running(self, queue: str) -> Gauge:
+        return workqueue_longest_running.labels(queue)
+
+    def queue_retries(self, queue: str) -> Counter:
+        return workqueue_retries.labels(queue)
+
+    def informer_relists(self, resource: str) -> Counter:
+        return informer_relists.labels(resource)
+
+    def informer_watch_restarts(self, resource: str, reason: str) -> Counter:
+        return informer_watch_restarts.labels(resource, reason)
+
+    def informer_events(self, resource: str, event_type: str) -> Counter:
+        return informer_events.labels(resource, event_type)
+
+    def informer_cached_objects(self, resource: str) -> Gauge:
+        return informer_cached_objects.labels(resource)
+
+    def kube_requests(self, verb: str, code: str) -> Counter:
+        return kube_requests.labels(verb, code)
+
+    def kube_request_duration(self, verb: str) -> Histogram:
+        return kube_request_duration.labels(verb)
+
+    def kube_throttle_wait(self) -> Histogram:
+        return kube_throttle_wait
+
+    def events_emitted(self, event_type: str, fate: str) -> Counter:
+        return events_emitted.labels(event_type, fate)
+
+    def leader_status(self, lease: str) -> Gauge:
+        return leader_status.labels(lease)
+
+    def leader_transitions(self, lease: str) -> Counter:
+        return leader_transitions.labels(lease)
+
+    def leader_slowpath(self, lease: str) -> Counter:
+        return leader_slowpath.labels(lease)
+
+    def reconciles(self, controller: str, result: str) -> Counter:
+        return reconcile_total.labels(controller, result)
+
+    def reconcile_duration(self, controller: str) -> Histogram:
+        return reconcile_duration.labels(controller)
+
+
+KUBE_METRICS = KubeCatalog()

@@ -2,7 +2,8 @@
 
 Invariants:
 - Off unless the standard ``OTEL_*`` variables ask for it (see :func:`exporters_from_env`); when
-  off, spans cost nothing but stored trace context still flows, so log lines keep the trace id.
+  off, spans cost nothing but stored trace context still flows, so log lines keep the trace id,
+  and neither the SDK nor the OTLP exporter is imported (only the API is).
 - The stored ``traceparent`` names the issuance root span (:func:`new_issuance_context`); every
   reconcile that works on the issuance is a child of it (:func:`start_reconcile_span`), in any
   process and under any TracerProvider, so restarts and leader changes continue the same trace.
@@ -14,22 +15,22 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import random
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.sdk.resources import OTELResourceDetector, Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import AttributeValue
 
 from controller.config import ConfigError
 from controller.observability.redact import redact_text
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 TRACER_NAME: Final = "zerossl_issuer"
 ATTR_REQUEST: Final = "zerossl_issuer.request"  # CertificateRequest "namespace/name"
@@ -84,9 +85,13 @@ def build_tracer_provider(
     """
     if not exporters_from_env(environ):
         return None
+    # Imported only when tracing is on: the exporter pulls in requests and protobuf.
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # noqa: PLC0415
-        OTLPSpanExporter,  # imported only when used: it pulls in requests and protobuf
+        OTLPSpanExporter,
     )
+    from opentelemetry.sdk.resources import OTELResourceDetector, Resource  # noqa: PLC0415
+    from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: PLC0415
 
     own = Resource.create({"service.name": service_name, **(resource_attributes or {})})
     provider = TracerProvider(resource=own.merge(OTELResourceDetector().detect()))
@@ -118,6 +123,12 @@ def install_in_memory_exporter() -> InMemorySpanExporter:
     Installs a global provider once per process (OpenTelemetry allows only one) and returns the
     same exporter on every call; tests call ``clear()`` on it between cases.
     """
+    from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: PLC0415
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: PLC0415
+        InMemorySpanExporter,
+    )
+
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -217,14 +228,20 @@ def new_issuance_context(
     ) as root:
         span_context = root.get_span_context()
     if not span_context.is_valid:
-        ids = RandomIdGenerator()
         span_context = trace.SpanContext(
-            trace_id=ids.generate_trace_id(),
-            span_id=ids.generate_span_id(),
+            trace_id=_random_id(128),
+            span_id=_random_id(64),
             is_remote=False,
             trace_flags=trace.TraceFlags(trace.TraceFlags.SAMPLED),
         )
     return _traceparent_of(span_context)
+
+
+def _random_id(bits: int) -> int:
+    """A random non-zero id (zero is W3C's invalid id), as the SDK's RandomIdGenerator draws."""
+    while not (value := random.getrandbits(bits)):
+        pass
+    return value
 
 
 @contextlib.contextmanager

@@ -9,7 +9,10 @@ Invariants:
   ZeroSSL answered CN-less CSRs with 2836, so cert-manager Certificates need ``commonName``.
 - Hashes are over the DER of the CSR exactly as sent (``CsrInfo.pem`` re-encodes the parsed
   DER), uppercase hex, as Sectigo's CSR-hash validation computes them: the file is
-  ``/.well-known/pki-validation/<MD5>.txt`` and the CNAME name ``_<MD5>.<domain>``.
+  ``/.well-known/pki-validation/<MD5>.txt`` and the CNAME name ``_<MD5>.<domain>``
+  (:class:`~controller.zerossl.csrhashes.CsrHashes`).
+- This module loads cryptography: import it where a CSR or certificate is read, not earlier
+  (a controller with nothing to issue never needs it).
 """
 
 from __future__ import annotations
@@ -19,20 +22,18 @@ import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import NameOID
 
-from controller.zerossl.models import Certificate
+from controller.zerossl.csrhashes import CsrHashes
 
 RSA_SIZES = frozenset({2048, 4096})
 EC_CURVES = {ec.SECP256R1.name: "P-256", ec.SECP384R1.name: "P-384"}
 MAX_NAME_LENGTH = 64  # X.509 ub-common-name; ZeroSSL fails longer names (2823, "~62")
-VALIDATION_PATH = "/.well-known/pki-validation/"
 
 _LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
 _DNS_NAME = re.compile(rf"^(\*\.)?(?:{_LABEL}\.)+{_LABEL}$")
@@ -44,47 +45,6 @@ class CsrError(ValueError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
-
-
-class CsrHashes(NamedTuple):
-    """Uppercase hex MD5 and SHA-256 of the DER CSR, and the validation names they imply."""
-
-    md5: str
-    sha256: str
-
-    @property
-    def file_name(self) -> str:
-        return f"{self.md5}.txt"
-
-    @property
-    def http_path(self) -> str:
-        return f"{VALIDATION_PATH}{self.file_name}"
-
-    def cname_name(self, domain: str) -> str:
-        """``_<MD5>.<domain>``; a wildcard's record sits at its base domain."""
-        return f"_{self.md5}.{domain.removeprefix('*.')}"
-
-    @property
-    def cname_target_prefix(self) -> str:
-        """The first two labels of the CNAME target (ZeroSSL appends a per-order value)."""
-        return f"{self.sha256[:32]}.{self.sha256[32:]}"
-
-    def matches(self, certificate: Certificate) -> bool:
-        """True if ``certificate`` was created from this CSR (used to adopt a lost draft).
-
-        The MD5 in the validation file name or CNAME must match; where ZeroSSL also returns
-        the file content or CNAME target, the SHA-256 must match too.
-        """
-        if certificate.csr_md5 != self.md5:
-            return False
-        for validation in certificate.validations:
-            content = validation.file_content
-            if content and content[0].upper() != self.sha256:
-                return False
-            target = (validation.cname_target or "").upper()
-            if target and not target.startswith(self.cname_target_prefix + "."):
-                return False
-        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,3 +236,31 @@ def inspect_csr(pem: bytes | str) -> CsrInfo:
         key=key,
         hashes=csr_hashes(csr),
     )
+
+
+def san_names(pem: bytes | str) -> list[str]:
+    """The DNS names and IP addresses among the CSR's subject alternative names."""
+    csr = parse_csr(pem)
+    try:
+        extension = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return []
+    return [
+        *extension.value.get_values_for_type(x509.DNSName),
+        *(str(ip) for ip in extension.value.get_values_for_type(x509.IPAddress)),
+    ]
+
+
+def leaf_matches_csr(chain_pem: str, csr_pem: bytes) -> bool:
+    """True if the chain's first certificate carries the CSR's public key; an unreadable chain
+    or CSR does not match."""
+    try:
+        leaf = x509.load_pem_x509_certificates(chain_pem.encode())[0]
+        csr = parse_csr(csr_pem)
+    except (ValueError, IndexError, CsrError):
+        return False
+    return _public_key_der(leaf) == _public_key_der(csr)
+
+
+def _public_key_der(key: x509.Certificate | x509.CertificateSigningRequest) -> bytes:
+    return key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)

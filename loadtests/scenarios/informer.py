@@ -11,17 +11,27 @@ and the harness measures:
   to "leading: starting reconcilers" (logged once every cache has synced), both stamped by
   the replica itself, since the in-process API server keeps this loop busy meanwhile; also
   process start to that record;
-- RSS right after sync and the process's peak RSS;
+- RSS right after sync and the process's peak RSS, and how many times the requests informer
+  listed again (0 unless a watch could not resume: a relist holds a second copy meanwhile);
 - the new leader's initial pass: every cached request reconciled once, and the Kubernetes
   writes it made to CertificateRequests (expected: none, they are all finished).
+
+The replica configures itself as in a pod (:mod:`loadtests.incluster`: service-account token
+and CA, no kubeconfig) where the machine allows it (root), else from a kubeconfig; the run's
+settings say which. Issue 15's targets: RSS <= 50 MiB idle (no requests; HTTP solver, tracing
+off), <= 80 MiB with 10,000 requests cached, <= 200 MiB with 50,000; start to ready <= 0.5 s
+with nothing cached.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 import aiohttp
@@ -35,15 +45,21 @@ from controller.sandbox.kube import KubeAPIServer
 from controller.sandbox.kube.server import SYSTEM
 from controller.sandbox.stack import Replica, ReplicaStartError, Stack, make_csr
 from controller.sandbox.stack.waiting import poll
+from loadtests import incluster
 from loadtests.accounting import kube_counts, reset_kube_counts
 from loadtests.audit import Check
 from loadtests.harness import SystemSettings
-from loadtests.results import RunResult
+from loadtests.results import RunResult, Target
 from loadtests.sampling import MIB, peak_rss
 from loadtests.workload import RUN_LABEL, Fleet
 
 CR_API: Final = "cert-manager.io/v1"
 PASS_POLL: Final = 0.1
+REQUESTS_RESOURCE: Final = "certificaterequests.cert-manager.io"
+RSS_TARGETS: Final = {0: 50.0, 10_000: 80.0, 50_000: 200.0}
+"""Requests cached -> the most RSS after sync (MiB) issue 15 asks for."""
+START_TO_READY_TARGET: Final = 0.5
+"""Seconds from process start to leading with nothing cached."""
 
 
 def _chain_b64() -> str:
@@ -123,6 +139,12 @@ class InformerScale:
     sizes: tuple[int, ...]
     system: SystemSettings
     timeout: float = 300.0
+    in_cluster: bool = True
+    """Run the replica as in a pod when the machine allows it (see :mod:`loadtests.incluster`)."""
+
+    @property
+    def pod_like(self) -> bool:
+        return self.in_cluster and incluster.supported()
 
     async def run(self) -> RunResult:
         started = time.monotonic()
@@ -131,8 +153,14 @@ class InformerScale:
             scenario="informer",
             name=self.name,
             title=self.title,
-            settings={**self.system.to_json(), "replicas": 1, "api_server": "in-process"},
+            settings={
+                **self.system.to_json(),
+                "replicas": 1,
+                "api_server": "in-process",
+                "kube_config": "in-cluster (service account)" if self.pod_like else "kubeconfig",
+            },
             summary={"sizes": rows},
+            targets=_targets(rows),
             checks=[
                 Check(
                     f"cache holds all {row['requests']:,} requests",
@@ -154,18 +182,30 @@ class InformerScale:
         return result
 
     async def _measure(self, size: int) -> dict[str, Any]:
+        with tempfile.TemporaryDirectory(prefix="informer-") as scratch:
+            return await self._measure_in(size, Path(scratch) / "serviceaccount")
+
+    async def _measure_in(self, size: int, service_account: Path) -> dict[str, Any]:
         system = self.system.with_(replicas=0, kube_mode="in-process")
         fleet = Fleet.of(system.namespaces)
-        async with Stack(system.stack_options(fleet)) as stack:
+        options = system.stack_options(fleet)
+        if self.pod_like:
+            controller = incluster.in_cluster(options.controller, service_account)
+            options = dataclasses.replace(options, controller=controller)
+        async with Stack(options) as stack:
             await fleet.install(stack, wait=False)
             seed(stack.kube_server, fleet, size)
             await reset_kube_counts(stack)
+            if self.pod_like:
+                incluster.write_service_account(
+                    service_account, stack.access, stack.controller_user
+                )
             replica = await stack.add_replica(ready=False)
             await replica.wait_ready(self.timeout)
             assert replica.pid is not None
             process = psutil.Process(replica.pid)
             rss_after_sync = process.memory_info().rss / MIB
-            reconciled, cached = await self._initial_pass(replica, size)
+            reconciled, cached, relists = await self._initial_pass(replica, size)
             passed = time.time()
             writes = (await kube_counts(stack)).writes_by_resource()
             request_writes = sum(
@@ -182,14 +222,15 @@ class InformerScale:
                 "reconciled": reconciled,
                 "cached": cached,
                 "request_writes": request_writes,
+                "request_relists": relists,
             }
 
-    async def _initial_pass(self, replica: Replica, size: int) -> tuple[int, int]:
-        """(reconciles, cached requests) once the leader has reconciled every request once
-        and its request queue is empty."""
+    async def _initial_pass(self, replica: Replica, size: int) -> tuple[int, int, int]:
+        """(reconciles, cached requests, relists of requests) once the leader has reconciled
+        every request once and its request queue is empty."""
         last: tuple[int, int, float] = (0, 0, -1.0)
 
-        async def probe() -> tuple[int, int] | None:
+        async def probe() -> tuple[int, int, int] | None:
             nonlocal last
             if not replica.running:
                 raise ReplicaStartError(replica.process.describe_exit("in its initial pass"))
@@ -206,12 +247,14 @@ class InformerScale:
                 if s.labels.get("name") == "certificaterequests"
             ]
             cached = scrape.value(
-                "zerossl_issuer_informer_cached_objects",
-                resource="certificaterequests.cert-manager.io",
+                "zerossl_issuer_informer_cached_objects", resource=REQUESTS_RESOURCE
+            )
+            relists = scrape.value(
+                "zerossl_issuer_informer_relists_total", resource=REQUESTS_RESOURCE
             )
             last = (int(reconciled or 0), int(cached or 0), depth[0] if depth else -1.0)
             done = last[0] >= size and last[2] == 0.0
-            return (last[0], last[1]) if done else None
+            return (last[0], last[1], int(relists or 0)) if done else None
 
         return await poll(
             probe,
@@ -219,6 +262,27 @@ class InformerScale:
             interval=PASS_POLL,
             describe=lambda: f"initial pass of {size} requests: (reconciled, cached, depth) {last}",
         )
+
+
+def _targets(rows: list[dict[str, Any]]) -> list[Target]:
+    targets = [
+        Target(
+            f"controller RSS after sync, {row['requests']:,} Issued requests cached",
+            row["rss_after_sync_mib"],
+            RSS_TARGETS[row["requests"]],
+            "MiB",
+        )
+        for row in rows
+        if row["requests"] in RSS_TARGETS
+    ]
+    targets += [
+        Target(
+            "start to ready, nothing cached", row["start_to_ready_s"], START_TO_READY_TARGET, "s"
+        )
+        for row in rows
+        if row["requests"] == 0
+    ]
+    return targets
 
 
 def _log_times(replica: Replica, messages: tuple[str, ...]) -> list[float]:

@@ -23,11 +23,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from controller.sandbox.stack import make_csr
-from loadtests import profiles
+from controller.sandbox.stack import ApiServerAccess, ControllerOptions, make_csr
+from loadtests import incluster, profiles
 from loadtests.__main__ import main as loadtests_main
 from loadtests.audit import Check, chain_matches, compare_counts
-from loadtests.report import INFORMER_TARGETS, write_report
+from loadtests.report import IMPORT_BENCH, INFORMER_TARGETS, write_report
 from loadtests.results import RunResult, Target, load_results
 from loadtests.scenarios import Scenario
 from loadtests.scenarios.failover import Failover
@@ -173,6 +173,28 @@ def test_report_shows_targets_failures_and_plots(tmp_path: Path) -> None:
     )
     assert "![two requests](benchmarks/tiny.png)" in text
     assert (tmp_path / "benchmarks" / "tiny.png").read_bytes().startswith(b"\x89PNG")
+    assert "## Memory by dependency" not in text
+    (results / IMPORT_BENCH).write_text("import controller.app\n  this checkout 0.40 52.9\n")
+    text = write_report(results, tmp_path / "benchmarks.md").read_text()
+    assert "## Memory by dependency" in text
+    assert "  this checkout 0.40 52.9" in text
+
+
+def test_in_cluster_replicas_get_a_service_account_and_no_kubeconfig(tmp_path: Path) -> None:
+    access = ApiServerAccess(
+        "https://127.0.0.1:6443", "admin", b"CA PEM", {"system:serviceaccount:ns:sa": "tok"}
+    )
+    incluster.write_service_account(tmp_path, access, "system:serviceaccount:ns:sa")
+    files = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert files == {"host": b"127.0.0.1", "port": b"6443", "ca.crt": b"CA PEM", "token": b"tok"}
+    options = incluster.in_cluster(ControllerOptions(env={"A": "1"}), tmp_path)
+    assert options.command[:3] == ("unshare", "--mount", "--")
+    assert options.command[-len(ControllerOptions().command) :] == ControllerOptions().command
+    assert options.env == {"A": "1", "KUBECONFIG": ""}
+    with pytest.raises(ValueError, match="TLS"):
+        incluster.write_service_account(
+            tmp_path, ApiServerAccess("http://127.0.0.1:1", "a", None), "u"
+        )
 
 
 # --- the scenarios, small, against the real system -------------------------------------------
@@ -220,6 +242,12 @@ async def test_informer_small_caches_everything_without_writing() -> None:
     assert sizes[300]["cached"] == 300
     assert sizes[300]["reconciled"] >= 300
     assert sizes[300]["rss_after_sync_mib"] > 0
+    mode = result.settings["kube_config"]
+    assert mode == ("in-cluster (service account)" if incluster.supported() else "kubeconfig")
+    assert {t.name for t in result.targets} == {
+        "controller RSS after sync, 0 Issued requests cached",
+        "start to ready, nothing cached",
+    }
 
 
 async def test_failover_small_hands_over_and_loses_nothing() -> None:

@@ -61,7 +61,7 @@ from opentelemetry import trace
 
 from controller.observability import metrics, tracing
 from controller.zerossl.client import MAX_LIST_LIMIT
-from controller.zerossl.csr import CsrHashes
+from controller.zerossl.csrhashes import CsrHashes
 from controller.zerossl.models import Certificate, CertificatePage, CertificateStatus
 
 UNFINISHED = (CertificateStatus.DRAFT, CertificateStatus.PENDING_VALIDATION)

@@ -48,7 +48,7 @@ from controller.issuer.controllers.writes import caught_up
 from controller.issuer.errors import IssuerError, PendingError
 from controller.observability import metrics
 from controller.zerossl.client import ZeroSSLClient
-from controller.zerossl.csr import CsrHashes
+from controller.zerossl.csrhashes import CsrHashes
 from controller.zerossl.errors import ZeroSSLError
 from controller.zerossl.models import CertificateStatus, ValidationMethod
 

@@ -71,7 +71,7 @@ from controller.kube.events import EventRecorder
 from controller.kube.informer import CachedObject
 from controller.kube.worker import DONE, Result, Retry
 from controller.observability import tracing
-from controller.zerossl.csr import CsrHashes
+from controller.zerossl.csrhashes import CsrHashes
 from controller.zerossl.models import Certificate, CertificateStatus
 
 log = logging.getLogger(__name__)

@@ -40,7 +40,7 @@ class CacheMetrics:
     def _orders(self) -> None:
         counts = Counter(
             str((obj.get("status") or {}).get("zerosslStatus") or "none")
-            for obj in self._caches.orders.store.list()
+            for obj in self._caches.orders.store.objects()
         )
         for status in self._statuses - counts.keys():
             metrics.orders.remove(status)
@@ -51,7 +51,7 @@ class CacheMetrics:
     def _issuer_readiness(self) -> None:
         seen: set[tuple[str, str, str]] = set()
         for informer in (self._caches.issuers, self._caches.cluster_issuers):
-            for obj in informer.store.list():
+            for obj in informer.store.objects():
                 issuer = Issuer.from_object(obj)
                 labels = (str(issuer.ref.kind), issuer.ref.namespace or "", issuer.ref.name)
                 seen.add(labels)
@@ -63,7 +63,7 @@ class CacheMetrics:
     def _oldest_pending(self) -> None:
         now = self._clock.now()
         oldest = 0.0
-        for obj in self._caches.requests.store.list():
+        for obj in self._caches.requests.store.objects():
             if request_issuer(obj) is None:
                 continue
             ready = find((obj.get("status") or {}).get("conditions"), READY)

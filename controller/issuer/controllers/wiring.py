@@ -36,10 +36,16 @@ from controller.kube.client import KubeClient
 from controller.kube.events import EventRecorder
 from controller.kube.worker import WorkerPool
 from controller.kube.workqueue import RateLimitingQueue
+from controller.observability.metrics import KUBE_METRICS
 
 log = logging.getLogger(__name__)
 
 REPORTING_CONTROLLER = "zerossl.issuer.dev/zerossl-issuer"
+
+
+def _queue(name: str) -> RateLimitingQueue[str]:
+    """A work queue reporting through the product's metric catalog."""
+    return RateLimitingQueue(name=name, metrics=KUBE_METRICS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +81,15 @@ class IssuerControllers:
         self.caches = Caches(kube, settings.cluster_resource_namespace)
         self.secrets = SecretCache(kube, self.caches.secrets.store, self.caches.secrets.has_synced)
         self.recorder = EventRecorder(
-            kube, controller=REPORTING_CONTROLLER, instance=settings.identity[:128], clock=clock
+            kube,
+            controller=REPORTING_CONTROLLER,
+            instance=settings.identity[:128],
+            clock=clock,
+            metrics=KUBE_METRICS,
         )
-        self.request_queue: RateLimitingQueue[str] = RateLimitingQueue(name="certificaterequests")
-        self.order_queue: RateLimitingQueue[str] = RateLimitingQueue(name="zerosslorders")
-        self.issuer_queue: RateLimitingQueue[str] = RateLimitingQueue(name="zerosslissuers")
+        self.request_queue = _queue("certificaterequests")
+        self.order_queue = _queue("zerosslorders")
+        self.issuer_queue = _queue("zerosslissuers")
         self.watches = Watches(
             [
                 *request_watches(self.caches, self.request_queue.add),
@@ -129,11 +139,25 @@ class IssuerControllers:
         workers = settings.workers
         pools = (
             WorkerPool(
-                "certificaterequests", self.request_queue, requests.reconcile, workers=workers
+                "certificaterequests",
+                self.request_queue,
+                requests.reconcile,
+                workers=workers,
+                metrics=KUBE_METRICS,
             ),
-            WorkerPool("zerosslorders", self.order_queue, orders.reconcile, workers=workers),
             WorkerPool(
-                "zerosslissuers", self.issuer_queue, issuers.reconcile, workers=max(1, workers // 4)
+                "zerosslorders",
+                self.order_queue,
+                orders.reconcile,
+                workers=workers,
+                metrics=KUBE_METRICS,
+            ),
+            WorkerPool(
+                "zerosslissuers",
+                self.issuer_queue,
+                issuers.reconcile,
+                workers=max(1, workers // 4),
+                metrics=KUBE_METRICS,
             ),
         )
         self.watches.leading = True

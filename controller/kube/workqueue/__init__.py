@@ -4,7 +4,7 @@
 - :mod:`.delaying`: ``add_after`` keeping the earliest ready time;
 - :mod:`.ratelimiters`: per-item exponential backoff, token bucket, max-of;
 - :mod:`.ratelimiting`: ``add_rate_limited`` / ``forget`` / ``num_requeues``;
-- :mod:`.metrics`: the ``workqueue_*`` Prometheus hooks.
+- :mod:`.metrics`: the queue's metrics hooks, fed to the injected provider.
 """
 
 from controller.kube.workqueue.delaying import DelayingQueue

@@ -12,14 +12,17 @@ import asyncio
 from collections.abc import Hashable
 from typing import TypeVar
 
+from controller.kube.metrics import NO_METRICS, QueueMetricsProvider
 from controller.kube.workqueue.queue import WorkQueue
 
 K = TypeVar("K", bound=Hashable)
 
 
 class DelayingQueue(WorkQueue[K]):
-    def __init__(self, name: str | None = None) -> None:
-        super().__init__(name)
+    def __init__(
+        self, name: str | None = None, *, metrics: QueueMetricsProvider = NO_METRICS
+    ) -> None:
+        super().__init__(name, metrics=metrics)
         self._waiting: dict[K, tuple[float, asyncio.TimerHandle]] = {}
 
     def add_after(self, item: K, delay: float) -> None:

@@ -2,8 +2,9 @@
 
 Invariants: ``add`` is called only for adds that were not deduplicated, so ``workqueue_adds``
 counts real arrivals and ``workqueue_depth`` rises by one per arrival and falls by one per
-``get``; ``retry`` counts every accepted ``add_after``; a queue without a name gets
-:class:`NoQueueMetrics` and exports nothing. Times come from the running event loop's clock.
+``get``; ``retry`` counts every accepted ``add_after``; a queue without a name or without a
+provider gets :class:`NoQueueMetrics` and reports nothing. Times come from the running event
+loop's clock.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 from collections.abc import Hashable
 from typing import Generic, Protocol, TypeVar
 
-from controller.observability import metrics
+from controller.kube.metrics import NO_METRICS, QueueMetricsProvider
 
 K = TypeVar("K", bound=Hashable)
 K_contra = TypeVar("K_contra", bound=Hashable, contravariant=True)
@@ -49,17 +50,17 @@ class NoQueueMetrics:
         pass
 
 
-class PrometheusQueueMetrics(Generic[K]):
-    """Feeds the ``workqueue_*`` series labelled ``name=<queue name>``."""
+class ProvidedQueueMetrics(Generic[K]):
+    """Feeds the provider's series of the queue named ``name``."""
 
-    def __init__(self, name: str) -> None:
-        self._depth = metrics.workqueue_depth.labels(name)
-        self._adds = metrics.workqueue_adds.labels(name)
-        self._latency = metrics.workqueue_queue_duration.labels(name)
-        self._work_duration = metrics.workqueue_work_duration.labels(name)
-        self._unfinished = metrics.workqueue_unfinished_work.labels(name)
-        self._longest = metrics.workqueue_longest_running.labels(name)
-        self._retries = metrics.workqueue_retries.labels(name)
+    def __init__(self, name: str, provider: QueueMetricsProvider) -> None:
+        self._depth = provider.queue_depth(name)
+        self._adds = provider.queue_adds(name)
+        self._latency = provider.queue_latency(name)
+        self._work_duration = provider.queue_work_duration(name)
+        self._unfinished = provider.queue_unfinished_work(name)
+        self._longest = provider.queue_longest_running(name)
+        self._retries = provider.queue_retries(name)
         self._added_at: dict[K, float] = {}
         self._started_at: dict[K, float] = {}
 
@@ -95,6 +96,8 @@ class PrometheusQueueMetrics(Generic[K]):
         self._longest.set(max(ages, default=0.0))
 
 
-def queue_metrics(name: str | None) -> QueueMetrics[K]:
-    """Prometheus hooks for a named queue, no-op hooks for an unnamed one."""
-    return PrometheusQueueMetrics(name) if name else NoQueueMetrics()
+def queue_metrics(name: str | None, provider: QueueMetricsProvider = NO_METRICS) -> QueueMetrics[K]:
+    """The provider's hooks for a named queue, no-op hooks for an unnamed or unprovided one."""
+    if name and provider is not NO_METRICS:
+        return ProvidedQueueMetrics(name, provider)
+    return NoQueueMetrics()

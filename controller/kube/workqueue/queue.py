@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Hashable
 from typing import Generic, TypeVar
 
+from controller.kube.metrics import NO_METRICS, QueueMetricsProvider
 from controller.kube.workqueue.metrics import QueueMetrics, queue_metrics
 
 K = TypeVar("K", bound=Hashable)
@@ -39,9 +40,11 @@ class QueueShutDown(Exception):
 class WorkQueue(Generic[K]):
     """A deduplicating FIFO with dirty/processing sets; ``name`` labels its metrics."""
 
-    def __init__(self, name: str | None = None) -> None:
+    def __init__(
+        self, name: str | None = None, *, metrics: QueueMetricsProvider = NO_METRICS
+    ) -> None:
         self.name = name
-        self._metrics: QueueMetrics[K] = queue_metrics(name)
+        self._metrics: QueueMetrics[K] = queue_metrics(name, metrics)
         self._queue: deque[K] = deque()
         self._first: deque[K] = deque()  # the lane handed out before ``_queue``
         self._first_after_done: set[K] = set()  # processed items to re-queue in ``_first``

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import TypeVar
 
+from controller.kube.metrics import NO_METRICS, QueueMetricsProvider
 from controller.kube.workqueue.delaying import DelayingQueue
 from controller.kube.workqueue.ratelimiters import RateLimiter, default_controller_rate_limiter
 
@@ -17,8 +18,14 @@ K = TypeVar("K", bound=Hashable)
 
 
 class RateLimitingQueue(DelayingQueue[K]):
-    def __init__(self, rate_limiter: RateLimiter[K] | None = None, name: str | None = None) -> None:
-        super().__init__(name)
+    def __init__(
+        self,
+        rate_limiter: RateLimiter[K] | None = None,
+        name: str | None = None,
+        *,
+        metrics: QueueMetricsProvider = NO_METRICS,
+    ) -> None:
+        super().__init__(name, metrics=metrics)
         self.rate_limiter: RateLimiter[K] = rate_limiter or default_controller_rate_limiter()
 
     def add_rate_limited(self, item: K) -> None:

@@ -23,6 +23,7 @@ from controller.kube.informer import (
 from controller.kube.reflector import ReflectorOptions
 from controller.kube.resource import Resource, object_key
 from controller.observability import metrics
+from controller.observability.metrics import KUBE_METRICS
 from controller.sandbox.kube import KubeAPIServer
 from tests.integration.kube.conftest import KubeEndpoint
 from tests.integration.kube.partition import PartitionableRelay, relayed_kubeconfig
@@ -161,7 +162,9 @@ async def test_cache_converges_under_chaos(
         PartitionableRelay("127.0.0.1", apiserver.port) as relay,
         await KubeClient.from_kubeconfig(str(kubeconfig), qps=500, burst=500) as writer,
         await KubeClient.from_kubeconfig(
-            str(relayed_kubeconfig(kubeconfig, relay, tmp_path / "relayed")), timeout=5
+            str(relayed_kubeconfig(kubeconfig, relay, tmp_path / "relayed")),
+            timeout=5,
+            metrics=KUBE_METRICS,
         ) as reader,
     ):
         for i in range(25):  # a few pages' worth before the informer starts
@@ -205,7 +208,9 @@ async def test_a_410_after_missed_deletes_yields_tombstones(
         PartitionableRelay("127.0.0.1", apiserver.port) as relay,
         await KubeClient.from_kubeconfig(str(kubeconfig)) as writer,
         await KubeClient.from_kubeconfig(
-            str(relayed_kubeconfig(kubeconfig, relay, tmp_path / "relayed")), timeout=5
+            str(relayed_kubeconfig(kubeconfig, relay, tmp_path / "relayed")),
+            timeout=5,
+            metrics=KUBE_METRICS,
         ) as reader,
     ):
         for i in range(5):

@@ -52,7 +52,7 @@ from controller.issuer.issuers import Issuer
 from controller.issuer.order_steps import OrderPolicy
 from controller.issuer.orders import Order
 from controller.kube.worker import DONE
-from controller.zerossl.csr import CsrHashes
+from controller.zerossl.csrhashes import CsrHashes
 from controller.zerossl.models import Certificate
 from tests.unit.issuer.factories import (
     CSR,

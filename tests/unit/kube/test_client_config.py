@@ -1,10 +1,11 @@
-"""Cluster configuration: kubeconfig (TLS, CA, token), in-cluster token rotation, settings."""
+"""Cluster configuration: kubeconfig (TLS, CA, token), the in-cluster service account read
+directly (token rotation, clear errors), and the production client's parameters."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import datetime
-import ipaddress
+import itertools
 import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,52 +15,12 @@ import pytest
 import yaml
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-from kubernetes_asyncio.config import incluster_config
 
-from controller.config import Settings
 from controller.kube.client import KubeClient
-from controller.kube.kubeconfig import (
-    ClusterConfig,
-    KubeConfigError,
-    load_cluster_config,
-    load_incluster,
-)
+from controller.kube.incluster import ServiceAccountToken, load_incluster
+from controller.kube.kubeconfig import ClusterConfig, KubeConfigError, load_cluster_config
 from controller.kube.resource import NAMESPACES
-
-
-def self_signed(tmp_path: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "server.crt", tmp_path / "server.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
+from tests.support.tls import self_signed
 
 
 @pytest.fixture
@@ -132,32 +93,87 @@ async def test_insecure_skip_tls_verify(tmp_path: Path, tls_server: Any) -> None
     assert seen == ["Bearer t"]
 
 
-async def test_in_cluster_token_is_reread_when_rotated(
-    tmp_path: Path, tls_server: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def service_account(tmp_path: Path, cert: Path, token: str = "first") -> Path:
+    directory = tmp_path / "serviceaccount"
+    directory.mkdir()
+    (directory / "token").write_text(token + "\n")
+    (directory / "ca.crt").write_bytes(cert.read_bytes())
+    return directory
+
+
+async def test_in_cluster_token_is_reread_when_rotated(tmp_path: Path, tls_server: Any) -> None:
     url, cert, seen = tls_server
-    token = tmp_path / "token"
-    token.write_text("first")
+    directory = service_account(tmp_path, cert)
     host, port = url.removeprefix("https://").split(":")
-    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", host)
-    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", port)
-    monkeypatch.delenv("KUBECONFIG", raising=False)
-    monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(token))
-    monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", str(cert))
-    monkeypatch.setattr(incluster_config, "TOKEN_REFRESH_PERIOD", datetime.timedelta(0))
-    config = await load_cluster_config()
+    environ = {"KUBERNETES_SERVICE_HOST": host, "KUBERNETES_SERVICE_PORT": port}
+    config = load_incluster(environ=environ, directory=directory, refresh=0.0)
     assert config.host == url
     async with KubeClient.from_config(config) as client:
         await client.get(NAMESPACES, "default")
-        token.write_text("second")
+        (directory / "token").write_text("second")
         await client.get(NAMESPACES, "default")
     assert seen == ["Bearer first", "Bearer second"]
+    assert "first" not in repr(config)
+    assert "second" not in repr(config)
 
 
-def test_in_cluster_outside_a_cluster_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-    with pytest.raises(KubeConfigError, match="in-cluster"):
-        load_incluster()
+def test_the_token_is_read_at_most_once_per_refresh_period(tmp_path: Path) -> None:
+    path = tmp_path / "token"
+    path.write_text("one")
+    ticks = itertools.count()
+    token = ServiceAccountToken(path, refresh=60.0, clock=lambda: 30.0 * next(ticks))
+    path.write_text("two")
+
+    async def values() -> list[str]:
+        return [await token() for _ in range(3)]
+
+    assert asyncio.run(values()) == ["Bearer one", "Bearer two", "Bearer two"]
+
+
+async def test_in_cluster_is_chosen_without_kubeconfig(tmp_path: Path, tls_server: Any) -> None:
+    url, cert, _ = tls_server
+    host, port = url.removeprefix("https://").split(":")
+    environ = {"KUBERNETES_SERVICE_HOST": host, "KUBERNETES_SERVICE_PORT": port}
+    directory = service_account(tmp_path, cert)
+    with pytest.raises(KubeConfigError, match="token"):
+        # the real mount is absent on this machine: the error names the token file
+        await load_cluster_config(environ=environ)
+    config = load_incluster(environ=environ, directory=directory)
+    assert config.host == url
+
+
+def test_in_cluster_ipv6_service_host_is_bracketed(tmp_path: Path) -> None:
+    cert, _ = self_signed(tmp_path)
+    directory = service_account(tmp_path, cert)
+    environ = {"KUBERNETES_SERVICE_HOST": "fd00::1", "KUBERNETES_SERVICE_PORT": "443"}
+    assert load_incluster(environ=environ, directory=directory).host == "https://[fd00::1]:443"
+
+
+def test_in_cluster_outside_a_cluster_is_a_clear_error() -> None:
+    with pytest.raises(KubeConfigError, match="KUBERNETES_SERVICE_HOST"):
+        load_incluster(environ={})
+
+
+@pytest.mark.parametrize(
+    ("token", "ca", "message"),
+    [
+        (None, b"x", "token"),
+        ("", b"x", "empty"),
+        ("t", None, "CA"),
+        ("t", b"", "CA"),
+    ],
+)
+def test_in_cluster_missing_or_empty_files_are_clear_errors(
+    tmp_path: Path, token: str | None, ca: bytes | None, message: str
+) -> None:
+    if token is not None:
+        (tmp_path / "token").write_text(token)
+    if ca is not None:
+        (tmp_path / "ca.crt").write_bytes(ca)
+    environ = {"KUBERNETES_SERVICE_HOST": "10.0.0.1", "KUBERNETES_SERVICE_PORT": "443"}
+    with pytest.raises(KubeConfigError, match=message) as raised:
+        load_incluster(environ=environ, directory=tmp_path)
+    assert "in-cluster" in str(raised.value)
 
 
 async def test_missing_kubeconfig_is_a_clear_error(tmp_path: Path) -> None:
@@ -170,13 +186,12 @@ def test_a_host_without_scheme_is_refused() -> None:
         ClusterConfig("127.0.0.1:6443")
 
 
-async def test_from_settings_applies_qps_and_timeout(tmp_path: Path, tls_server: Any) -> None:
+async def test_connect_applies_qps_and_timeout(tmp_path: Path, tls_server: Any) -> None:
     url, _, _ = tls_server
     path = write_kubeconfig(
         tmp_path / "kubeconfig", url, {"insecure-skip-tls-verify": True}, {"token": "t"}
     )
-    settings = Settings(kube_qps=7.0, kube_burst=3, kube_timeout=4.0)
-    async with await KubeClient.from_settings(settings, kubeconfig=str(path)) as client:
+    async with await KubeClient.connect(str(path), qps=7.0, burst=3, timeout=4.0) as client:
         assert client.timeout == 4.0
         assert client.config.host == url
         assert client._bucket.rate == 7.0

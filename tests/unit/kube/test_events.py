@@ -20,6 +20,7 @@ from controller.kube import events as events_module
 from controller.kube.errors import AlreadyExists, ApiError, Forbidden, NotFound
 from controller.kube.events import QUEUE_SIZE, WRITERS, EventRecorder, object_reference
 from controller.kube.resource import EVENTS, Resource
+from controller.observability.metrics import KUBE_METRICS
 from controller.observability.redact import register_secret
 
 MICROTIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
@@ -101,7 +102,7 @@ def make(api: FakeEventsApi, clock: FakeClock, **options: Any) -> EventRecorder:
         "instance": "pod-0",
         "retry_delay": 0.0,
     }
-    return EventRecorder(api, clock=clock, **(settings | options))
+    return EventRecorder(api, clock=clock, metrics=KUBE_METRICS, **(settings | options))
 
 
 @asynccontextmanager

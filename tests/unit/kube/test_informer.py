@@ -24,6 +24,7 @@ from controller.kube.kubeconfig import ClusterConfig
 from controller.kube.reflector import ReflectorOptions
 from controller.kube.resource import Resource
 from controller.observability import metrics
+from controller.observability.metrics import KUBE_METRICS
 
 WIDGETS = Resource("example.dev", "v1", "widgets", "Widget", namespaced=True)
 FAST = ReflectorOptions(
@@ -132,7 +133,9 @@ async def harness() -> AsyncIterator[Callable[..., Awaitable[tuple[Informer, Rec
     app.router.add_get("/{tail:.*}", api.handle)
     server = TestServer(app)
     await server.start_server()
-    client = KubeClient.from_config(ClusterConfig(str(server.make_url(""))), timeout=5.0)
+    client = KubeClient.from_config(
+        ClusterConfig(str(server.make_url(""))), timeout=5.0, metrics=KUBE_METRICS
+    )
     tasks: list[asyncio.Task[None]] = []
 
     async def start(*extra_handlers: HandlerFuncs, **options: Any) -> tuple[Informer, Recorder]:

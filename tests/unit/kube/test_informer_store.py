@@ -66,6 +66,31 @@ def test_reads_are_copies_that_cannot_corrupt_the_cache() -> None:
     assert store.get("a/x") == obj("a", "x", app="web")
 
 
+def test_objects_decodes_one_at_a_time_over_a_snapshot() -> None:
+    store = Store()
+    for i in range(2_000):
+        store.put({**obj("a", f"x{i}"), "data": "z" * 1_000})
+    listed_peak = _peak_bytes(lambda: sum(1 for _ in store.list()))
+    scanned_peak = _peak_bytes(lambda: sum(1 for _ in store.objects()))
+    assert scanned_peak * 20 < listed_peak  # ~1 decoded object alive instead of 2,000
+    scan = store.objects()
+    first = next(scan)
+    first["data"] = "mutated"
+    store.delete("a/x1")
+    store.put(obj("b", "new"))
+    assert 1 + sum(1 for _ in scan) == 2_000  # the store as it was when the scan began
+    assert store.get(f"a/{first['metadata']['name']}") != first  # a copy: the cache is intact
+
+
+def _peak_bytes(run: Any) -> int:
+    tracemalloc.start()
+    try:
+        run()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def test_an_indexer_added_later_indexes_existing_objects() -> None:
     store = Store()
     store.put(obj("a", "x", app="web"))
@@ -162,3 +187,15 @@ def test_stored_objects_cost_about_their_json_size() -> None:
     finally:
         tracemalloc.stop()
     assert grown / 200 < 3000 + 600
+
+
+def test_namespaces_and_index_values_are_shared_strings() -> None:
+    store = Store({"app": by_app})
+    for name in ("x", "y"):
+        # fresh, equal strings per object, as a JSON decode makes them
+        store.put(obj("".join(["te", "am"]), name, app="".join(["w", "eb"])))
+    x, y = store.get_cached("team/x"), store.get_cached("team/y")
+    assert x is not None
+    assert y is not None
+    assert x.namespace is y.namespace
+    assert store._values["app"]["team/x"][0] is store._values["app"]["team/y"][0]

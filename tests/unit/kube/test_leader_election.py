@@ -21,7 +21,6 @@ import aiohttp
 import pytest
 
 from controller.clock import parse_rfc3339
-from controller.config import Settings
 from controller.kube.errors import (
     AlreadyExists,
     Conflict,
@@ -35,6 +34,7 @@ from controller.kube.leaderelection import WATCH_BACKOFF_CAP, LeaderElector, Lea
 from controller.kube.resource import LEASES, Resource
 from controller.kube.watchevents import WatchEvent
 from controller.observability import metrics
+from controller.observability.metrics import KUBE_METRICS
 from tests.support.virtual_loop import run_virtual as virtual
 
 T = TypeVar("T")
@@ -200,6 +200,7 @@ class Candidate:
             clock=self.clock,
             rng=random.Random(identity),
             watch=self.api if watch else None,
+            metrics=KUBE_METRICS,
         )
         self.intervals: list[list[float]] = []
         self.task: asyncio.Task[None] | None = None
@@ -527,13 +528,6 @@ def test_timings_are_validated(lease: float, renew: float, retry: float, message
 def test_identity_is_required() -> None:
     with pytest.raises(ValueError, match="identity"):
         LeaderElector(LeaseServer().api("a"), "ns", "lock", "")
-
-
-def test_from_settings() -> None:
-    settings = Settings(namespace="sys", lease_name="lock", pod_name="pod-1", retry_period=1.0)
-    elector = LeaderElector.from_settings(LeaseServer().api("a"), settings)
-    assert (elector.namespace, elector.name, elector.identity) == ("sys", "lock", "pod-1")
-    assert (elector.lease_duration, elector.renew_deadline, elector.retry_period) == (15, 10, 1)
 
 
 # --- observing through a watch --------------------------------------------------------------

@@ -12,6 +12,7 @@ from prometheus_client import REGISTRY
 
 from controller.kube.worker import DONE, Done, RequeueAfter, Result, Retry, WorkerPool
 from controller.kube.workqueue import ItemExponentialFailureRateLimiter, RateLimitingQueue
+from controller.observability.metrics import KUBE_METRICS
 from controller.observability.redact import register_secret
 from tests.support.virtual_loop import run_virtual
 
@@ -61,7 +62,7 @@ def test_results_map_to_forget_requeue_and_backoff() -> None:
             return result
 
         q.add("ns/a")
-        await run_until(WorkerPool(name, q, reconcile), finished, limit=100)
+        await run_until(WorkerPool(name, q, reconcile, metrics=KUBE_METRICS), finished, limit=100)
         assert q.num_requeues("ns/a") == 0
         return seen
 
@@ -129,7 +130,7 @@ def test_an_exception_is_logged_redacted_and_retried_without_killing_the_worker(
             return DONE
 
         q.add("ns/cr")
-        await run_until(WorkerPool(name, q, reconcile), finished, limit=10)
+        await run_until(WorkerPool(name, q, reconcile, metrics=KUBE_METRICS), finished, limit=10)
         return calls
 
     with caplog.at_level(logging.WARNING, logger="controller.kube.worker"):

@@ -9,6 +9,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from controller.kube.workqueue import DelayingQueue, WorkQueue
+from controller.observability.metrics import KUBE_METRICS
 from tests.support.virtual_loop import run_virtual
 
 _names = itertools.count()
@@ -31,7 +32,7 @@ def test_adds_depth_latency_and_work_duration() -> None:
     name = fresh_name()
 
     async def main() -> None:
-        q: WorkQueue[str] = WorkQueue(name)
+        q: WorkQueue[str] = WorkQueue(name, metrics=KUBE_METRICS)
         q.add("a")
         q.add("a")  # deduplicated: not counted
         q.add("b")
@@ -57,7 +58,7 @@ def test_add_after_always_counts_a_retry() -> None:
     name = fresh_name()
 
     async def main() -> None:
-        q: DelayingQueue[str] = DelayingQueue(name)
+        q: DelayingQueue[str] = DelayingQueue(name, metrics=KUBE_METRICS)
         q.add_after("a", 1.0)
         q.add_after("a", 2.0)  # merged into the earlier one, still a retry
         q.add_after("b", 0)
@@ -74,7 +75,7 @@ def test_run_refreshes_unfinished_work_and_ends_after_shutdown() -> None:
     name = fresh_name()
 
     async def main() -> None:
-        q: WorkQueue[str] = WorkQueue(name)
+        q: WorkQueue[str] = WorkQueue(name, metrics=KUBE_METRICS)
         housekeeping = asyncio.create_task(q.run())
         q.add("a")
         q.add("b")

@@ -1,8 +1,9 @@
 """``build_dns_provider``: the provider a ``dns`` solver spec names, observed and ready to use.
 
-Invariant: building never does I/O (Secrets are read by each operation, so a rotated key is
+Invariants: building never does I/O (Secrets are read by each operation, so a rotated key is
 picked up without rebuilding); a spec naming zero or several providers, or a malformed field,
-raises :class:`InvalidSolverSpec` at once.
+raises :class:`InvalidSolverSpec` at once; a provider's library (dnspython for rfc2136,
+botocore for route53) is imported when the first such provider is built, never before.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from controller.issuer.solvers.dns.errors import InvalidSolverSpec
 from controller.issuer.solvers.dns.externaldns import ExternalDNSProvider
 from controller.issuer.solvers.dns.observed import ObservedProvider
 from controller.issuer.solvers.dns.protocols import DNSProvider, ObjectWriter, SecretReader
-from controller.issuer.solvers.dns.rfc2136 import RFC2136Provider
-from controller.issuer.solvers.dns.route53 import Route53Provider
 from controller.issuer.solvers.dns.spec import Fields
 
 PROVIDER_FIELDS = ("rfc2136", "cloudflare", "route53", "externalDNS")
@@ -57,7 +56,10 @@ def build_dns_provider(
     kind = provider_field(fields.data)
     config = Fields.of(fields.data[kind], f"dns.{kind}")
     inner: DNSProvider
+    # rfc2136 (dnspython) and route53 (botocore's signer) load their library on first use.
     if kind == "rfc2136":
+        from controller.issuer.solvers.dns.rfc2136 import RFC2136Provider  # noqa: PLC0415
+
         inner = RFC2136Provider.from_spec(
             config, namespace=namespace, secrets=secrets, timeout=timeout
         )
@@ -70,6 +72,8 @@ def build_dns_provider(
             api_url=endpoints.cloudflare,
         )
     elif kind == "route53":
+        from controller.issuer.solvers.dns.route53 import Route53Provider  # noqa: PLC0415
+
         inner = Route53Provider.from_spec(
             config,
             namespace=namespace,

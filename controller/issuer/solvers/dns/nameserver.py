@@ -1,9 +1,9 @@
-"""One DNS server reached directly (``host`` or ``host:port``), with failures classified.
+"""One DNS server reached directly: ``host`` or ``host:port``, parsed and resolved.
 
-Invariants: every exchange is bounded by its timeout and never blocks the event loop (host
-names resolve through the loop's ``getaddrinfo``); timeouts, unreachable servers and garbled
-answers become retryable :class:`TransportError`; a TSIG rejection becomes
-:class:`AuthenticationFailed`. The caller judges the answer's rcode.
+Invariants: parsing needs no DNS library (specs are checked without loading dnspython: queries
+live in :mod:`controller.issuer.solvers.dns.exchange`); resolving a host name is bounded by its
+timeout and never blocks the event loop (the loop's ``getaddrinfo``); failures are retryable
+:class:`TransportError`.
 """
 
 from __future__ import annotations
@@ -13,16 +13,7 @@ import ipaddress
 import socket
 from dataclasses import dataclass
 
-import dns.asyncquery
-import dns.exception
-import dns.message
-import dns.tsig
-
-from controller.issuer.solvers.dns.errors import (
-    AuthenticationFailed,
-    InvalidSolverSpec,
-    TransportError,
-)
+from controller.issuer.solvers.dns.errors import InvalidSolverSpec, TransportError
 
 DNS_PORT = 53
 
@@ -69,38 +60,3 @@ class Nameserver:
         if not infos:
             raise TransportError(f"nameserver {self} has no address")
         return str(infos[0][4][0])
-
-    async def exchange(
-        self, query: dns.message.Message, *, timeout: float, tcp: bool = False
-    ) -> dns.message.Message:
-        """The server's answer to ``query`` (over TCP, or UDP falling back to TCP)."""
-        where = await self.address(timeout)
-        try:
-            if tcp:
-                return await dns.asyncquery.tcp(query, where, timeout=timeout, port=self.port)
-            answer, _ = await dns.asyncquery.udp_with_fallback(
-                query, where, timeout=timeout, port=self.port
-            )
-            return answer
-        except dns.exception.Timeout:
-            raise TransportError(f"no answer from nameserver {self} within {timeout:g}s") from None
-        except (dns.tsig.PeerError, dns.tsig.BadSignature, dns.message.UnknownTSIGKey) as error:
-            raise AuthenticationFailed(_tsig_problem(self, query, error)) from None
-        except OSError as error:
-            raise TransportError(f"cannot reach nameserver {self}: {error}") from None
-        except dns.exception.DNSException as error:
-            raise TransportError(f"bad answer from nameserver {self}: {error}") from None
-
-
-def _tsig_problem(server: Nameserver, query: dns.message.Message, error: Exception) -> str:
-    key = query.keyname.to_text() if query.keyname is not None else "(none)"
-    if isinstance(error, dns.tsig.PeerBadKey):
-        return f"nameserver {server} does not know TSIG key {key} (BADKEY): check tsigKeyName"
-    if isinstance(error, dns.tsig.PeerBadTime):
-        return f"nameserver {server} rejected TSIG key {key} for clock skew (BADTIME)"
-    if isinstance(error, dns.tsig.PeerError):
-        return (
-            f"nameserver {server} rejected the signature of TSIG key {key} (BADSIG): "
-            "check the TSIG secret and tsigAlgorithm"
-        )
-    return f"the answer of nameserver {server} failed TSIG verification with key {key}"

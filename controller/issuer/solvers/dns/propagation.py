@@ -11,42 +11,22 @@ least one round always runs, so ``timeout=0`` means "check once".
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dns.asyncresolver
-import dns.exception
-import dns.message
-import dns.name
-import dns.rcode
-import dns.rdatatype
-import dns.resolver
-
-from controller.issuer.solvers.dns.errors import (
-    DNSProviderError,
-    InvalidSolverSpec,
-    PropagationTimeout,
-)
+from controller.issuer.solvers.dns.errors import InvalidSolverSpec, PropagationTimeout
 from controller.issuer.solvers.dns.nameserver import Nameserver
 from controller.issuer.solvers.dns.observed import observed
 from controller.issuer.solvers.dns.record import CNAMERecord
 from controller.issuer.solvers.dns.spec import Fields
 
+if TYPE_CHECKING:
+    from controller.issuer.solvers.dns.resolvers import Probe
+
 QUERY_TIMEOUT = 3.0
 _MIN_QUERY_TIMEOUT = 0.5
 SYSTEM_RESOLVER = "system resolver"
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """What one resolver said: the CNAME target (absolute, lowercase) or None, and in words."""
-
-    target: str | None
-    detail: str
-
-
-Probe = Callable[[str, float], Coroutine[Any, Any, Answer]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,65 +109,13 @@ async def _poll(
 
 
 def _probes(resolvers: Sequence[str]) -> dict[str, Probe]:
+    # dnspython is loaded by the first wait, not by the solvers that never wait.
+    from controller.issuer.solvers.dns import resolvers as ask  # noqa: PLC0415
+
     if not resolvers:
-        return {SYSTEM_RESOLVER: _system_probe()}
+        return {SYSTEM_RESOLVER: ask.system_probe()}
     probes: dict[str, Probe] = {}
     for text in resolvers:
         server = Nameserver.parse(text)
-        probes[str(server)] = _server_probe(server)
+        probes[str(server)] = ask.server_probe(server)
     return probes
-
-
-def _server_probe(server: Nameserver) -> Probe:
-    async def ask(name: str, timeout: float) -> Answer:
-        qname = dns.name.from_text(name)
-        try:
-            message = await server.exchange(
-                dns.message.make_query(qname, dns.rdatatype.CNAME), timeout=timeout
-            )
-        except DNSProviderError as error:
-            return Answer(None, f"nothing ({error.message})")
-        if message.rcode() != dns.rcode.NOERROR:
-            return Answer(None, dns.rcode.to_text(message.rcode()))
-        for rrset in message.answer:
-            if rrset.name == qname and rrset.rdtype == dns.rdatatype.CNAME:
-                return _cname(rrset[0].target)
-        return Answer(None, "no CNAME")
-
-    return ask
-
-
-def system_resolver() -> dns.asyncresolver.Resolver:
-    """dnspython's default resolver (``/etc/resolv.conf``), read once per process."""
-    return dns.asyncresolver.get_default_resolver()
-
-
-def _system_probe() -> Probe:
-    try:
-        resolver = system_resolver()
-    except dns.resolver.NoResolverConfiguration:
-        raise InvalidSolverSpec(
-            "no DNS resolvers are configured and the system has none: set the resolvers"
-        ) from None
-
-    async def ask(name: str, timeout: float) -> Answer:
-        try:
-            result = await resolver.resolve(
-                name, dns.rdatatype.CNAME, lifetime=timeout, raise_on_no_answer=False
-            )
-        except dns.resolver.NXDOMAIN:
-            return Answer(None, "NXDOMAIN")
-        except dns.resolver.LifetimeTimeout:
-            return Answer(None, f"nothing within {timeout:g}s")
-        except dns.exception.DNSException as error:
-            return Answer(None, f"an error ({error})")
-        if result.rrset is None:
-            return Answer(None, "no CNAME")
-        return _cname(result.rrset[0].target)
-
-    return ask
-
-
-def _cname(target: dns.name.Name) -> Answer:
-    text = str(target.to_text()).lower()
-    return Answer(text, f"CNAME {text}")

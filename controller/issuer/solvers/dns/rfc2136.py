@@ -26,6 +26,7 @@ from controller.issuer.solvers.dns.errors import (
     UpdateRefused,
     ZoneNotFound,
 )
+from controller.issuer.solvers.dns.exchange import exchange
 from controller.issuer.solvers.dns.nameserver import Nameserver
 from controller.issuer.solvers.dns.protocols import SecretReader
 from controller.issuer.solvers.dns.record import CNAMERecord, absolute_name, is_within
@@ -131,7 +132,7 @@ class RFC2136Provider:
         return zone, dns.update.UpdateMessage(zone, keyring=key)
 
     async def _send(self, update: dns.update.UpdateMessage, zone: str, record: CNAMERecord) -> None:
-        answer = await self._server.exchange(update, timeout=self._timeout, tcp=True)
+        answer = await exchange(self._server, update, timeout=self._timeout, tcp=True)
         rcode = answer.rcode()
         if rcode == dns.rcode.NOERROR:
             return

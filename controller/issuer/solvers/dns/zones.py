@@ -15,6 +15,7 @@ import dns.rdataclass
 import dns.rdatatype
 
 from controller.issuer.solvers.dns.errors import TransportError, ZoneNotFound
+from controller.issuer.solvers.dns.exchange import exchange
 from controller.issuer.solvers.dns.nameserver import Nameserver
 
 
@@ -24,7 +25,7 @@ async def find_zone(name: str, server: Nameserver, *, timeout: float) -> str:
     while len(candidate) > 1:  # the root is never a zone anyone updates
         query = dns.message.make_query(candidate, dns.rdatatype.SOA)
         query.flags &= ~dns.flags.RD
-        answer = await server.exchange(query, timeout=timeout)
+        answer = await exchange(server, query, timeout=timeout)
         rcode = answer.rcode()
         if rcode == dns.rcode.SERVFAIL:
             raise TransportError(f"nameserver {server} failed (SERVFAIL) on SOA {candidate}")
