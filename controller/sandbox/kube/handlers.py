@@ -9,6 +9,7 @@ import orjson
 import yaml
 from aiohttp import web
 
+from . import protobuf
 from .catalog import Catalog
 from .registry import APPLY_PATCH, Registry, WriteOptions, WriteResult
 from .requestinfo import RequestInfo, query_bool
@@ -56,13 +57,15 @@ async def read_body(request: web.Request) -> Any:
     try:
         if "yaml" in content_type:
             return load_yaml(raw)
+        if content_type.split(";")[0].strip() == protobuf.MEDIA_TYPE:
+            return protobuf.decode_object(raw)
         if "protobuf" in content_type:
             raise StatusError(
                 415,
                 "UnsupportedMediaType",
                 f"the body of the request was in an unknown format - accepted "
-                f"media types include: application/json, application/yaml "
-                f"(got {content_type})",
+                f"media types include: application/json, application/yaml, "
+                f"{protobuf.MEDIA_TYPE} (got {content_type})",
             )
         return orjson.loads(raw)
     except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
