@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import re
 from collections.abc import Callable
 from typing import Any
@@ -156,7 +157,28 @@ def admit_event_v1(obj: Obj, old: Obj | None) -> Admission:
     return Admission(causes)
 
 
+#: core/v1 Event fields Go always serializes (no omitempty, or struct-valued), with their zero
+#: values: ``kubectl get events --sort-by=.lastTimestamp`` needs the key even when null
+CORE_EVENT_ZEROS: dict[str, Any] = {
+    "involvedObject": {},
+    "source": {},
+    "firstTimestamp": None,
+    "lastTimestamp": None,
+    "eventTime": None,
+    "reportingComponent": "",
+    "reportingInstance": "",
+}
+
+
+def with_zeros(obj: Obj, zeros: dict[str, Any]) -> Obj:
+    for key, zero in zeros.items():
+        if obj.get(key) is None:
+            obj[key] = copy.deepcopy(zero)
+    return obj
+
+
 def _admit_core_event(obj: Obj, old: Obj | None) -> Admission:
+    with_zeros(obj, CORE_EVENT_ZEROS)
     causes: list[Cause] = []
     involved = obj.get("involvedObject") or {}
     namespace = obj["metadata"].get("namespace")
@@ -229,7 +251,7 @@ def _admit_service(obj: Obj, old: Obj | None) -> Admission:
     return Admission(causes)
 
 
-def _cell(path: str) -> Callable[[Obj], Any]:
+def cell(path: str) -> Callable[[Obj], Any]:
     parts = path.split(".")
 
     def get(obj: Obj) -> Any:
@@ -242,7 +264,7 @@ def _cell(path: str) -> Callable[[Obj], Any]:
 
 
 def _count(path: str) -> Callable[[Obj], Any]:
-    get = _cell(path)
+    get = cell(path)
     return lambda obj: len(get(obj) or {})
 
 
@@ -282,10 +304,10 @@ def _event_labels() -> dict[str, FieldLabel]:
     }
     return _labels(
         True,
-        reason=_cell("reason"),
-        type=_cell("type"),
-        reportingComponent=_cell("reportingComponent"),
-        source=_cell("source.component"),
+        reason=cell("reason"),
+        type=cell("type"),
+        reportingComponent=cell("reportingComponent"),
+        source=cell("source.component"),
         **involved,
     )
 
@@ -327,17 +349,17 @@ def builtin_types() -> list[ResourceType]:
             status_subresource=True,
             name_rule="label",
             admit=_admit_namespace,
-            field_labels=_labels(False, **{"status.phase": _cell("status.phase")}),
-            columns=(NAME_COLUMN, Column("Status", "string", _cell("status.phase")), AGE_COLUMN),
+            field_labels=_labels(False, **{"status.phase": cell("status.phase")}),
+            columns=(NAME_COLUMN, Column("Status", "string", cell("status.phase")), AGE_COLUMN),
         ),
         core(
             "secrets",
             "Secret",
             admit=_admit_secret,
-            field_labels=_labels(True, type=_cell("type")),
+            field_labels=_labels(True, type=cell("type")),
             columns=(
                 NAME_COLUMN,
-                Column("Type", "string", _cell("type")),
+                Column("Type", "string", cell("type")),
                 Column("Data", "string", _count("data")),
                 AGE_COLUMN,
             ),
@@ -355,11 +377,12 @@ def builtin_types() -> list[ResourceType]:
             short_names=("svc",),
             status_subresource=True,
             admit=_admit_service,
+            map_list_keys={"spec.ports": ("port", "protocol")},
             categories=("all",),
             columns=(
                 NAME_COLUMN,
-                Column("Type", "string", _cell("spec.type")),
-                Column("Cluster-IP", "string", _cell("spec.clusterIP")),
+                Column("Type", "string", cell("spec.type")),
+                Column("Cluster-IP", "string", cell("spec.clusterIP")),
                 Column("Port(s)", "string", _ports),
                 AGE_COLUMN,
             ),
@@ -373,10 +396,10 @@ def builtin_types() -> list[ResourceType]:
             field_labels=_event_labels(),
             columns=(
                 Column("Last Seen", "date", _last_seen),
-                Column("Type", "string", _cell("type")),
-                Column("Reason", "string", _cell("reason")),
+                Column("Type", "string", cell("type")),
+                Column("Reason", "string", cell("reason")),
                 Column("Object", "string", _event_object),
-                Column("Message", "string", _cell("message")),
+                Column("Message", "string", cell("message")),
             ),
         ),
         ResourceType(
@@ -392,7 +415,7 @@ def builtin_types() -> list[ResourceType]:
             admit=_admit_lease,
             columns=(
                 NAME_COLUMN,
-                Column("Holder", "string", _cell("spec.holderIdentity")),
+                Column("Holder", "string", cell("spec.holderIdentity")),
                 AGE_COLUMN,
             ),
         ),
@@ -409,7 +432,7 @@ def builtin_types() -> list[ResourceType]:
             generation=True,
             columns=(
                 NAME_COLUMN,
-                Column("Class", "string", _cell("spec.ingressClassName")),
+                Column("Class", "string", cell("spec.ingressClassName")),
                 Column("Hosts", "string", _hosts),
                 AGE_COLUMN,
             ),

@@ -254,17 +254,35 @@ def record_update(
     keys_for: KeysFor,
     api_version: str,
 ) -> list[dict[str, Any]]:
-    """managedFields after a non-apply write: changed fields move to ``manager``."""
+    """managedFields after a non-apply write: changed fields move to ``manager``.
+
+    As in the real server, the write starts from the managedFields the request carried (a
+    client may rewrite them, as ``kubectl apply --server-side`` does to take over from
+    client-side apply; ``[]`` clears them), except on subresources or when the request
+    carried none, where it starts from the stored object's."""
     changed, removed = diff(old, new, keys_for)
     changed = user_fields(changed, subresource, status_subresource)
     removed = user_fields(removed, subresource, status_subresource)
     me: ManagerKey = (manager, "Update", subresource or "")
+    owned = _starting_entries(old, new, subresource)
     if not changed and not removed:
-        return list(old.get("metadata", {}).get("managedFields") or []) if old else []
-    owned = entries(old) if old is not None else {}
+        return [entry for entry, _ in owned.values()]
     for key, (entry, paths) in owned.items():
         if key != me:
             owned[key] = (entry, paths - changed - removed)
     entry, mine = owned.get(me, ({}, set()))
     owned[me] = (entry, (mine | changed) - removed)
     return render(owned, me if changed else None, api_version)
+
+
+def _starting_entries(
+    old: Obj | None, new: Obj, subresource: str | None
+) -> dict[ManagerKey, tuple[dict[str, Any], FieldSet]]:
+    stored = entries(old) if old is not None else {}
+    sent = new.get("metadata", {}).get("managedFields")
+    if subresource or not isinstance(sent, list):
+        return stored
+    if sent in ([], [{}]):
+        return {}
+    carried = entries(new)
+    return carried if any(paths for _, paths in carried.values()) else stored

@@ -68,6 +68,25 @@ def fields_of(data: bytes) -> Iterator[tuple[int, int | bytes]]:
         yield number, value
 
 
+def varint(value: int) -> bytes:
+    """A varint (negative numbers as 64-bit two's complement, as Go encodes int64)."""
+    value &= (1 << 64) - 1
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def field(number: int, value: int | bytes | str) -> bytes:
+    """One encoded field: ints as varints, bytes and str as length-delimited."""
+    if isinstance(value, int):
+        return varint(number << 3 | _VARINT) + varint(value)
+    data = value.encode() if isinstance(value, str) else value
+    return varint(number << 3 | _LENGTH) + varint(len(data)) + data
+
+
 def _signed(value: int) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 

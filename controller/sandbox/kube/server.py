@@ -37,6 +37,7 @@ from .status import StatusError, bad_request, internal_error, path_not_found, un
 from .store import Store
 from .tls import generate as generate_certificate
 from .watchstream import WatchSettings
+from .workloads import workload_types
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,13 @@ class KubeAPIServer:
         )
         self.store = Store(history=history)
         self.catalog = Catalog()
-        for rt in [*builtin_types(), events_v1(), crd_resource_type(), *reviews.review_types()]:
+        for rt in [
+            *builtin_types(),
+            *workload_types(),
+            events_v1(),
+            crd_resource_type(),
+            *reviews.review_types(),
+        ]:
             self.catalog.add(rt)
         self.crds = CRDController(self.store, self.catalog)
         self.registry = Registry(self.store, self.catalog)
@@ -342,6 +349,10 @@ class KubeAPIServer:
             return json_response(discovery.api_versions(f"{self.settings.host}:{self._port}"))
         if path == "/apis":
             return json_response(discovery.api_group_list(self.catalog))
+        if path == "/openapi/v2":
+            return web.Response(
+                body=openapi.v2_document(), headers={"Content-Type": openapi.V2_MEDIA_TYPE}
+            )
         if path == "/openapi/v3":
             return json_response(openapi.index(self.catalog))
         if path.startswith("/openapi/v3/"):

@@ -4,28 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from controller.sandbox.kube.protobuf import MAGIC, decode_object
+from controller.sandbox.kube.protobuf import MAGIC, decode_object, field
 from controller.sandbox.kube.status import StatusError
-
-
-def varint(value: int) -> bytes:
-    value &= (1 << 64) - 1
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def field(number: int, value: int | bytes | str) -> bytes:
-    if isinstance(value, int):
-        return varint(number << 3) + varint(value)
-    data = value.encode() if isinstance(value, str) else value
-    return varint(number << 3 | 2) + varint(len(data)) + data
 
 
 def entry(key: str, value: bytes | str) -> bytes:
