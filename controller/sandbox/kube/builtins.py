@@ -283,6 +283,18 @@ def _ports(obj: Obj) -> str:
     return ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in ports) or "<none>"
 
 
+def _external_ip(obj: Obj) -> str:
+    """The real printer's EXTERNAL-IP: external IPs, load balancer ingress, or the name."""
+    spec = obj.get("spec") or {}
+    if spec.get("type") == "ExternalName":
+        return str(spec.get("externalName") or "<none>")
+    ingress = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    found = [*(spec.get("externalIPs") or []), *(i.get("ip") or i.get("hostname") for i in ingress)]
+    if found:
+        return ",".join(str(f) for f in found)
+    return "<pending>" if spec.get("type") == "LoadBalancer" else "<none>"
+
+
 def _hosts(obj: Obj) -> str:
     rules = (obj.get("spec") or {}).get("rules") or []
     return ",".join(r.get("host", "*") for r in rules) or "*"
@@ -383,11 +395,17 @@ def builtin_types() -> list[ResourceType]:
                 NAME_COLUMN,
                 Column("Type", "string", cell("spec.type")),
                 Column("Cluster-IP", "string", cell("spec.clusterIP")),
+                Column("External-IP", "string", _external_ip),
                 Column("Port(s)", "string", _ports),
                 AGE_COLUMN,
             ),
         ),
-        core("serviceaccounts", "ServiceAccount", short_names=("sa",)),
+        core(
+            "serviceaccounts",
+            "ServiceAccount",
+            short_names=("sa",),
+            columns=(NAME_COLUMN, Column("Secrets", "string", _count("secrets")), AGE_COLUMN),
+        ),
         core(
             "events",
             "Event",

@@ -64,6 +64,7 @@ class ServerSettings:
     history: int = 10_000
     watch_capacity: int = 10_000
     min_request_timeout: float = 1800.0
+    namespace_grace: float = 5.0
 
 
 class KubeAPIServer:
@@ -78,9 +79,12 @@ class KubeAPIServer:
         history: int = 10_000,
         watch_capacity: int = 10_000,
         min_request_timeout: float = 1800.0,
+        namespace_grace: float = 5.0,
     ) -> None:
         if history < 1 or watch_capacity < 1 or bookmark_interval <= 0:
             raise ValueError("history, watch_capacity and bookmark_interval must be positive")
+        if namespace_grace < 0:
+            raise ValueError("namespace_grace must not be negative")
         self.settings = ServerSettings(
             host,
             port,
@@ -90,6 +94,7 @@ class KubeAPIServer:
             history,
             watch_capacity,
             min_request_timeout,
+            namespace_grace,
         )
         self.store = Store(history=history)
         self.catalog = Catalog()
@@ -103,7 +108,7 @@ class KubeAPIServer:
             self.catalog.add(rt)
         self.crds = CRDController(self.store, self.catalog)
         self.registry = Registry(self.store, self.catalog)
-        self.gc = GarbageCollector(self.registry, self.catalog)
+        self.gc = GarbageCollector(self.registry, self.catalog, namespace_grace)
         self.auth = Authenticator()
         self.rbac = RBACAuthorizer(self.store)
         self.faults = Faults(self.store)
