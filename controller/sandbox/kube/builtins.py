@@ -288,8 +288,7 @@ def _external_ip(obj: Obj) -> str:
     spec = obj.get("spec") or {}
     if spec.get("type") == "ExternalName":
         return str(spec.get("externalName") or "<none>")
-    ingress = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-    found = [*(spec.get("externalIPs") or []), *(i.get("ip") or i.get("hostname") for i in ingress)]
+    found = [*(spec.get("externalIPs") or []), *_load_balancer(obj)]
     if found:
         return ",".join(str(f) for f in found)
     return "<pending>" if spec.get("type") == "LoadBalancer" else "<none>"
@@ -298,6 +297,20 @@ def _external_ip(obj: Obj) -> str:
 def _hosts(obj: Obj) -> str:
     rules = (obj.get("spec") or {}).get("rules") or []
     return ",".join(r.get("host", "*") for r in rules) or "*"
+
+
+def _load_balancer(obj: Obj) -> list[str]:
+    ingress = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    return [str(i.get("ip") or i.get("hostname")) for i in ingress if isinstance(i, dict)]
+
+
+def _ingress_address(obj: Obj) -> str:
+    return ",".join(_load_balancer(obj))
+
+
+def _ingress_ports(obj: Obj) -> str:
+    """The real printer's PORTS: 80, and 443 when TLS is configured."""
+    return "80, 443" if (obj.get("spec") or {}).get("tls") else "80"
 
 
 def _role_ref(obj: Obj) -> str:
@@ -450,8 +463,10 @@ def builtin_types() -> list[ResourceType]:
             generation=True,
             columns=(
                 NAME_COLUMN,
-                Column("Class", "string", cell("spec.ingressClassName")),
+                Column("Class", "string", lambda o: cell("spec.ingressClassName")(o) or "<none>"),
                 Column("Hosts", "string", _hosts),
+                Column("Address", "string", _ingress_address),
+                Column("Ports", "string", _ingress_ports),
                 AGE_COLUMN,
             ),
         ),

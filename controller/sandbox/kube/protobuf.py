@@ -5,7 +5,9 @@ The envelope is the 4-byte magic ``k8s\\x00`` followed by a ``runtime.Unknown`` 
 object's own message. Messages are decoded by hand from the protobuf wire format against the
 field tables in :mod:`.protoschema`, and come out as the JSON the same object would have been
 sent as: zero-valued non-pointer fields are dropped (Go's ``omitempty``), ``bytes`` maps become
-base64 strings, ``Time`` becomes RFC 3339. A kind without a table is a 415 naming the kind.
+base64 strings, ``Time`` becomes RFC 3339. A kind without a table is a 415 naming the kind, and
+so is a value in a field its table lacks (the tables cover what kubectl's generators send;
+nothing is dropped silently).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from .protoschema import MESSAGES, Field, Message
+from .protoschema import MESSAGES, Field
 from .resources import Obj
 from .status import StatusError, bad_request
 
@@ -101,9 +103,15 @@ def _time(data: bytes) -> str | None:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class UnsupportedField(ValueError):
+    """A field this server's tables do not know carries a value (it would be lost)."""
+
+
 def _scalar(kind: str, value: int | bytes) -> Any:
-    if kind in ("string", "quantity"):
+    if kind == "string":
         return _bytes(value).decode()
+    if kind == "quantity":  # resource.Quantity: {string=1}
+        return _bytes(dict(fields_of(_bytes(value))).get(1, b"")).decode()
     if kind == "bytes":
         return base64.b64encode(_bytes(value)).decode()
     if kind == "int":
@@ -114,7 +122,7 @@ def _scalar(kind: str, value: int | bytes) -> Any:
         return _time(_bytes(value))
     if kind == "intstr":
         return _int_or_string(_bytes(value))
-    return decode_message(MESSAGES[kind], _bytes(value))
+    return decode_message(kind, _bytes(value))
 
 
 def _bytes(value: int | bytes) -> bytes:
@@ -154,12 +162,31 @@ def _is_zero(value: Any) -> bool:
     return value is None or value is False or value in ("", 0) or value == {}
 
 
-def decode_message(message: Message, data: bytes) -> Obj:
+def _is_zero_wire(value: int | bytes) -> bool:
+    """Whether an unknown field holds only zero values (gogo-protobuf sends every non-pointer
+    field, set or not: ``""``, ``0``, empty messages, messages of zeros)."""
+    if isinstance(value, int):
+        return value == 0
+    try:
+        return all(_is_zero_wire(v) for _, v in fields_of(value))
+    except WireError:
+        return False
+
+
+def decode_message(name: str, data: bytes) -> Obj:
+    """The message ``name`` of :data:`MESSAGES` as JSON; a field the table does not know is
+    skipped when it holds zeros and :class:`UnsupportedField` otherwise."""
+    message = MESSAGES[name]
     out: Obj = {}
     for number, raw in fields_of(data):
         field = message.get(number)
         if field is None:
-            continue  # fields newer than this table: ignored, as an older server would
+            if _is_zero_wire(raw):
+                continue
+            raise UnsupportedField(f"field {number} of {name}")
+        if field.inline:
+            out.update(_scalar(field.kind, raw))
+            continue
         if field.map:
             key, value = _map_entry(field, _bytes(raw))
             out.setdefault(field.name, {})[key] = value
@@ -176,6 +203,15 @@ def decode_message(message: Message, data: bytes) -> Obj:
     return out
 
 
+def _unsupported(api_version: str, kind: str, what: str) -> StatusError:
+    return StatusError(
+        415,
+        "UnsupportedMediaType",
+        f"the body of the request was in an unknown format - {api_version}, Kind={kind} "
+        f"{what} in {MEDIA_TYPE} by this server; send application/json or application/yaml",
+    )
+
+
 def decode_object(raw: bytes) -> Obj:
     """A protobuf-encoded request body as the JSON object it stands for."""
     if not raw.startswith(MAGIC):
@@ -185,16 +221,14 @@ def decode_object(raw: bytes) -> Obj:
         type_meta = dict(fields_of(_bytes(envelope.get(1, b""))))
         api_version = _bytes(type_meta.get(1, b"")).decode()
         kind = _bytes(type_meta.get(2, b"")).decode()
-        message = MESSAGES.get(f"{api_version}/{kind}")
-        if message is None:
-            raise StatusError(
-                415,
-                "UnsupportedMediaType",
-                f"the body of the request was in an unknown format - {api_version}, "
-                f"Kind={kind} is not supported in {MEDIA_TYPE} by this server; send "
-                "application/json or application/yaml",
-            )
-        obj = decode_message(message, _bytes(envelope.get(2, b"")))
+        name = f"{api_version}/{kind}"
+        if name not in MESSAGES:
+            raise _unsupported(api_version, kind, "is not supported")
+        obj = decode_message(name, _bytes(envelope.get(2, b"")))
+    except UnsupportedField as exc:
+        raise _unsupported(
+            api_version, kind, f"has a value in {exc}, which is not supported"
+        ) from None
     except (WireError, UnicodeDecodeError, ValueError, OverflowError) as exc:
         raise bad_request(f"error decoding request body: invalid protobuf: {exc}") from None
     return {"apiVersion": api_version, "kind": kind, **obj}

@@ -3,8 +3,11 @@ k8s.io/apimachinery ``generated.proto`` (field numbers are stable across release
 
 A table maps field number to :class:`Field`; top-level kinds are keyed ``apiVersion/Kind``,
 nested messages by their proto name. ``kind`` is a scalar (``string``, ``bytes``, ``int``,
-``bool``, ``time``, ``intstr``) or the name of another table; ``pointer`` marks Go pointer
-fields, whose zero values are kept because their presence means something.
+``bool``, ``time``, ``intstr``, ``quantity``) or the name of another table; ``pointer`` marks
+Go pointer fields, whose zero values are kept because their presence means something;
+``inline`` marks embedded structs whose fields JSON shows in the parent. Tables may be partial
+(workload kinds carry what ``kubectl create deployment``/``ingress`` set): the decoder refuses a
+value in a field a table lacks.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ class Field:
     repeated: bool = False
     map: bool = False
     pointer: bool = False
+    inline: bool = False
 
 
 Message = dict[int, Field]
@@ -32,6 +36,8 @@ def _map(name: str, kind: str = "string") -> Field:
     return Field(name, kind, map=True)
 
 
+_APPS = "apps/v1"
+_NETWORKING = "networking.k8s.io/v1"
 _RBAC = "rbac.authorization.k8s.io/v1"
 _AUTHN = "authentication.k8s.io/v1"
 _AUTHZ = "authorization.k8s.io/v1"
@@ -123,6 +129,82 @@ MESSAGES: dict[str, Message] = {
         4: Field("targetPort", "intstr"),
         5: Field("nodePort", "int"),
     },
+    # k8s.io/api/apps/v1 (what `kubectl create deployment` sets)
+    f"{_APPS}/Deployment": {**_META, 2: Field("spec", "DeploymentSpec")},
+    "DeploymentSpec": {
+        1: Field("replicas", "int", pointer=True),
+        2: Field("selector", "LabelSelector", pointer=True),
+        3: Field("template", "PodTemplateSpec"),
+        4: Field("strategy", "DeploymentStrategy"),
+        5: Field("minReadySeconds", "int"),
+        6: Field("revisionHistoryLimit", "int", pointer=True),
+        7: Field("paused", "bool"),
+        9: Field("progressDeadlineSeconds", "int", pointer=True),
+    },
+    "DeploymentStrategy": {1: Field("type"), 2: Field("rollingUpdate", "RollingUpdate")},
+    "RollingUpdate": {
+        1: Field("maxUnavailable", "intstr", pointer=True),
+        2: Field("maxSurge", "intstr", pointer=True),
+    },
+    "PodTemplateSpec": {**_META, 2: Field("spec", "PodSpec")},
+    "PodSpec": {
+        20: _list("initContainers", "Container"),
+        2: _list("containers", "Container"),
+        3: Field("restartPolicy"),
+        4: Field("terminationGracePeriodSeconds", "int", pointer=True),
+        6: Field("dnsPolicy"),
+        7: _map("nodeSelector"),
+        8: Field("serviceAccountName"),
+        21: Field("automountServiceAccountToken", "bool", pointer=True),
+        15: _list("imagePullSecrets", "LocalObjectReference"),
+        19: Field("schedulerName"),
+        30: Field("enableServiceLinks", "bool", pointer=True),
+    },
+    "Container": {
+        1: Field("name"),
+        2: Field("image"),
+        3: _list("command"),
+        4: _list("args"),
+        5: Field("workingDir"),
+        6: _list("ports", "ContainerPort"),
+        7: _list("env", "EnvVar"),
+        8: Field("resources", "ResourceRequirements"),
+        13: Field("terminationMessagePath"),
+        20: Field("terminationMessagePolicy"),
+        14: Field("imagePullPolicy"),
+        16: Field("stdin", "bool"),
+        17: Field("stdinOnce", "bool"),
+        18: Field("tty", "bool"),
+    },
+    "ContainerPort": {
+        1: Field("name"),
+        2: Field("hostPort", "int"),
+        3: Field("containerPort", "int"),
+        4: Field("protocol"),
+        5: Field("hostIP"),
+    },
+    "EnvVar": {1: Field("name"), 2: Field("value")},
+    "ResourceRequirements": {1: _map("limits", "quantity"), 2: _map("requests", "quantity")},
+    # k8s.io/api/networking/v1 (what `kubectl create ingress` sets)
+    f"{_NETWORKING}/Ingress": {**_META, 2: Field("spec", "IngressSpec")},
+    "IngressSpec": {
+        4: Field("ingressClassName", pointer=True),
+        1: Field("defaultBackend", "IngressBackend", pointer=True),
+        2: _list("tls", "IngressTLS"),
+        3: _list("rules", "IngressRule"),
+    },
+    "IngressRule": {1: Field("host"), 2: Field("", "IngressRuleValue", inline=True)},
+    "IngressRuleValue": {1: Field("http", "HTTPIngressRuleValue", pointer=True)},
+    "HTTPIngressRuleValue": {1: _list("paths", "HTTPIngressPath")},
+    "HTTPIngressPath": {
+        1: Field("path"),
+        3: Field("pathType", pointer=True),
+        2: Field("backend", "IngressBackend"),
+    },
+    "IngressBackend": {4: Field("service", "IngressServiceBackend", pointer=True)},
+    "IngressServiceBackend": {1: Field("name"), 2: Field("port", "ServiceBackendPort")},
+    "ServiceBackendPort": {1: Field("name"), 2: Field("number", "int")},
+    "IngressTLS": {1: _list("hosts"), 2: Field("secretName")},
     # k8s.io/api/rbac/v1
     f"{_RBAC}/Role": {**_META, 2: _list("rules", "PolicyRule")},
     f"{_RBAC}/ClusterRole": {

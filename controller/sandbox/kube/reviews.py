@@ -105,7 +105,7 @@ def token_request(store: Store, auth: Authenticator, info: RequestInfo, body: An
         raise invalid(
             "TokenRequest",
             AUTHN,
-            info.name,
+            "",  # the real server names no object here either
             [
                 Cause(
                     "FieldValueInvalid",

@@ -34,6 +34,8 @@ async def test_create_generators_send_protobuf(kubectl: Kubectl, api: KubeAPISer
         ("create", "clusterrole", "cr", "--verb=get", "--resource=configmaps"),
         ("create", "clusterrolebinding", "crb", "--clusterrole=cr", "--group=devs"),
         ("-n", "shop", "create", "service", "clusterip", "web", "--tcp=80:8080"),
+        ("-n", "shop", "create", "deployment", "web", "--image=nginx", "--port=8080"),
+        ("-n", "shop", "create", "ingress", "web", "--rule=a.example.com/=web:80,tls=web-tls"),
     ):
         await kubectl.run(*args)
     namespace = api.get_object("v1", "Namespace", "shop")
@@ -69,6 +71,29 @@ async def test_create_generators_send_protobuf(kubectl: Kubectl, api: KubeAPISer
         {"name": "80-8080", "protocol": "TCP", "port": 80, "targetPort": 8080}
     ]
     assert service["spec"]["selector"] == {"app": "web"}
+    deployment = api.get_object("apps/v1", "Deployment", "web", "shop")
+    assert deployment is not None
+    assert deployment["spec"]["selector"] == {"matchLabels": {"app": "web"}}
+    assert deployment["spec"]["template"]["spec"]["containers"] == [
+        {"name": "nginx", "image": "nginx", "ports": [{"containerPort": 8080}]}
+    ]
+    ingress = api.get_object("networking.k8s.io/v1", "Ingress", "web", "shop")
+    assert ingress is not None
+    assert ingress["spec"]["rules"] == [
+        {
+            "host": "a.example.com",
+            "http": {
+                "paths": [
+                    {
+                        "path": "/",
+                        "pathType": "Exact",
+                        "backend": {"service": {"name": "web", "port": {"number": 80}}},
+                    }
+                ]
+            },
+        }
+    ]
+    assert ingress["spec"]["tls"] == [{"hosts": ["a.example.com"], "secretName": "web-tls"}]
 
 
 async def test_token_request_authenticates_as_the_service_account(

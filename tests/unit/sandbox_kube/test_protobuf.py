@@ -35,7 +35,7 @@ def test_secret_with_bytes_map_pointer_bool_and_zero_values() -> None:
         + field(5, 0)  # immutable: false is a pointer field, so it is kept
         + field(2, entry("api-key", b"\x00\xffs3cr3t"))
         + field(3, "Opaque")
-        + field(99, "a field from a newer release")
+        + field(99, "")  # a field this table lacks, holding its zero value: skipped
     )
     assert decode_object(envelope("v1", "Secret", raw)) == {
         "apiVersion": "v1",
@@ -69,9 +69,24 @@ def test_nested_messages_int_or_string_time_and_negative_ints() -> None:
 
 def test_unknown_kind_is_415_naming_it() -> None:
     with pytest.raises(StatusError) as caught:
-        decode_object(envelope("apps/v1", "Deployment", field(1, field(1, "web"))))
+        decode_object(envelope("batch/v1", "Job", field(1, field(1, "work"))))
     assert caught.value.code == 415
-    assert "apps/v1, Kind=Deployment is not supported" in caught.value.message
+    assert "batch/v1, Kind=Job is not supported" in caught.value.message
+
+
+def test_unknown_fields_pass_only_when_they_hold_zeros() -> None:
+    container = field(1, "app") + field(2, "nginx") + field(13, "") + field(16, 0)
+    pod = field(2, container) + field(11, 0) + field(14, b"") + field(26, field(1, ""))
+    spec = field(3, field(2, pod)) + field(8, field(1, 0))  # 8: a status-like zero message
+    obj = decode_object(envelope("apps/v1", "Deployment", field(2, spec)))
+    assert obj["spec"] == {
+        "template": {"spec": {"containers": [{"name": "app", "image": "nginx"}]}}
+    }
+    lost = field(3, field(2, pod + field(18, field(1, field(1, "zone")))))
+    with pytest.raises(StatusError) as caught:
+        decode_object(envelope("apps/v1", "Deployment", field(2, lost)))
+    assert caught.value.code == 415
+    assert "Kind=Deployment has a value in field 18 of PodSpec" in caught.value.message
 
 
 @pytest.mark.parametrize(
