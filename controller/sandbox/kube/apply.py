@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from . import fields
-from .fields import FieldSet, KeysFor, ManagerKey
+from .fields import ATOMIC, FieldSet, KeysFor, ManagerKey
 from .resources import Obj
 from .status import Cause, StatusError
 
@@ -28,7 +28,7 @@ UPGRADING_MANAGER = "kubectl"
 
 
 def _merge(current: Any, applied: Any, keys_for: KeysFor, spath: tuple[str, ...]) -> Any:
-    if isinstance(applied, dict) and isinstance(current, dict):
+    if isinstance(applied, dict) and isinstance(current, dict) and keys_for(spath) != ATOMIC:
         out = dict(current)
         for name, value in applied.items():
             out[name] = _merge(current.get(name), value, keys_for, (*spath, name))
@@ -149,10 +149,12 @@ def server_side_apply(
     for key, (entry, paths) in owned.items():
         if key == me or key[0] == manager or key[2] != me[2]:
             continue
+        # a list item's own path only records membership: its fields carry the values
         conflicts += [
             (key, entry, path)
             for path in sorted(paths & applied)
-            if fields.value_at(old, path) != fields.value_at(config, path)
+            if not path[-1].startswith("k:")
+            and fields.value_at(old, path) != fields.value_at(config, path)
         ]
     if conflicts and not force and manager == UPGRADING_MANAGER and old is not None:
         allowed = _allowed_by_last_applied(old, keys_for, api_version)

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .builtins import cell
+from .fields import ATOMIC
 from .resources import AGE_COLUMN, NAME_COLUMN, Admission, Column, Obj, ResourceType
 from .status import Cause
 
@@ -32,15 +33,24 @@ DEPLOYMENT_MERGE_KEYS: Mapping[str, str] = {
     f"{_POD}.topologySpreadConstraints": "topologyKey",
 }
 
-#: dotted path → x-kubernetes-list-map-keys (server-side apply)
-_DEPLOYMENT_LIST_KEYS: Mapping[str, tuple[str, ...]] = {
-    f"{_POD}.containers": ("name",),
-    f"{_POD}.initContainers": ("name",),
-    f"{_POD}.containers.env": ("name",),
-    f"{_POD}.containers.ports": ("containerPort", "protocol"),
-    f"{_POD}.containers.volumeMounts": ("mountPath",),
+_ATOMIC_SELECTORS = ("fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef")
+
+#: dotted path → x-kubernetes-list-map-keys, or ATOMIC for ``structType=atomic`` (server-side
+#: apply); container paths hold for init containers too
+_DEPLOYMENT_APPLY_KEYS: Mapping[str, tuple[str, ...]] = {
     f"{_POD}.volumes": ("name",),
     f"{_POD}.topologySpreadConstraints": ("topologyKey", "whenUnsatisfiable"),
+    **{
+        f"{_POD}.{containers}{path}": keys
+        for containers in ("containers", "initContainers")
+        for path, keys in {
+            "": ("name",),
+            ".env": ("name",),
+            ".ports": ("containerPort", "protocol"),
+            ".volumeMounts": ("mountPath",),
+            **{f".env.valueFrom.{s}": ATOMIC for s in _ATOMIC_SELECTORS},
+        }.items()
+    },
 }
 
 
@@ -64,21 +74,27 @@ def _selects(selector: Any, labels: Any) -> bool:
     return bool(wanted or selector.get("matchExpressions"))
 
 
-def _drop_empty_env_values(pod_spec: Any) -> None:
-    """``env[].value: ""`` is not stored (Go's ``omitempty`` on EnvVar.Value), so a manifest
-    that sets it differs from the live object on every client-side apply, as on a real
-    cluster."""
+def _normalize_env(pod_spec: Any) -> None:
+    """As the real server stores env vars: ``value: ""`` is dropped (Go's ``omitempty``), so a
+    manifest that sets it differs from the live object on every client-side apply; and
+    ``valueFrom.fieldRef.apiVersion`` defaults to ``v1``, so a server-side apply of a manifest
+    without it conflicts with client-side apply's ownership of the atomic ``fieldRef``."""
     if not isinstance(pod_spec, dict):
         return
     for container in [*(pod_spec.get("initContainers") or []), *(pod_spec.get("containers") or [])]:
         for var in (container.get("env") or []) if isinstance(container, dict) else []:
-            if isinstance(var, dict) and var.get("value") == "":
+            if not isinstance(var, dict):
+                continue
+            if var.get("value") == "":
                 del var["value"]
+            field_ref = (var.get("valueFrom") or {}).get("fieldRef")
+            if isinstance(field_ref, dict):
+                field_ref.setdefault("apiVersion", "v1")
 
 
 def _admit_deployment(obj: Obj, old: Obj | None) -> Admission:
     spec = obj.get("spec") or {}
-    _drop_empty_env_values((spec.get("template") or {}).get("spec"))
+    _normalize_env((spec.get("template") or {}).get("spec"))
     selector = spec.get("selector")
     template = spec.get("template") or {}
     labels = (template.get("metadata") or {}).get("labels")
@@ -153,7 +169,7 @@ def workload_types() -> list[ResourceType]:
             status_subresource=True,
             generation=True,
             admit=_admit_deployment,
-            map_list_keys=_DEPLOYMENT_LIST_KEYS,
+            map_list_keys=_DEPLOYMENT_APPLY_KEYS,
             columns=(
                 NAME_COLUMN,
                 Column("Ready", "string", _ready),

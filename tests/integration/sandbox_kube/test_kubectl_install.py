@@ -199,3 +199,27 @@ async def test_conflict_on_a_defaulted_atomic_list_as_a_real_server(
         'error: Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using '
         "zerossl.issuer.dev/v1alpha1: .spec.solvers\n"
     )
+
+
+async def test_server_side_apply_of_the_overlay_after_client_side_apply(
+    installer: Kubectl,
+) -> None:
+    overlay = str(OVERLAYS / "default")
+    await installer.run("apply", "-k", overlay)
+    code, _, err = await installer.run("apply", "--server-side", "-k", overlay, check=False)
+    # a real server defaults valueFrom.fieldRef.apiVersion inside the atomic fieldRef, so the
+    # manifest's fieldRef differs from the live one, which client-side apply owns
+    assert code == 1
+    env = '.spec.template.spec.containers[name="controller"].env[name="{}"].valueFrom.fieldRef'
+    assert (
+        'error: Apply failed with 2 conflicts: conflicts with "kubectl-client-side-apply" '
+        "using apps/v1:\n- "
+        + env.format("ZEROSSL_ISSUER_NAMESPACE")
+        + "\n- "
+        + env.format("ZEROSSL_ISSUER_POD_NAME")
+        + "\n"
+    ) in err
+    _, out, _ = await installer.run("apply", "--server-side", "--force-conflicts", "-k", overlay)
+    assert "deployment.apps/zerossl-issuer serverside-applied" in out
+    _, out, _ = await installer.run("apply", "--server-side", "-k", overlay)
+    assert "deployment.apps/zerossl-issuer serverside-applied" in out
