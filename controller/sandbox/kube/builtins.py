@@ -20,6 +20,7 @@ from .resources import (
     Obj,
     ResourceType,
     default_field_labels,
+    v1_type,
 )
 from .status import Cause
 
@@ -102,6 +103,17 @@ def _admit_namespace(obj: Obj, old: Obj | None) -> Admission:
     return Admission()
 
 
+def minimum(obj: Obj, path: str, bound: int, *, inclusive: bool) -> list[Cause]:
+    """The real validation message for an integer at ``path`` below (or at) ``bound``."""
+    value = cell(path)(obj)
+    if not isinstance(value, int) or isinstance(value, bool):
+        return []
+    if value > bound or (inclusive and value == bound):
+        return []
+    relation = "greater than or equal to" if inclusive else "greater than"
+    return [Cause("FieldValueInvalid", f"Invalid value: {value}: must be {relation} {bound}", path)]
+
+
 def _micro_time(obj: Obj, path: str) -> list[Cause]:
     node: Any = obj
     for part in path.split("."):
@@ -119,15 +131,7 @@ def _admit_lease(obj: Obj, old: Obj | None) -> Admission:
         + _micro_time(obj, "spec.acquireTime")
         + _micro_time(obj, "spec.renewTime")
     )
-    duration = (obj.get("spec") or {}).get("leaseDurationSeconds")
-    if isinstance(duration, int) and duration <= 0:
-        causes.append(
-            Cause(
-                "FieldValueInvalid",
-                f"Invalid value: {duration}: must be greater than 0",
-                "spec.leaseDurationSeconds",
-            )
-        )
+    causes += minimum(obj, "spec.leaseDurationSeconds", 0, inclusive=False)
     return Admission(causes)
 
 
@@ -341,29 +345,10 @@ def builtin_types() -> list[ResourceType]:
     """Core kinds; events.k8s.io/v1 Events are added by the events module."""
 
     def core(plural: str, kind: str, namespaced: bool = True, **kw: Any) -> ResourceType:
-        return ResourceType(
-            group="",
-            version="v1",
-            plural=plural,
-            singular=kind.lower(),
-            kind=kind,
-            namespaced=namespaced,
-            storage=plural,
-            **kw,
-        )
+        return v1_type("", plural, kind, namespaced, **kw)
 
     def rbac(plural: str, kind: str, namespaced: bool, **kw: Any) -> ResourceType:
-        return ResourceType(
-            group=_RBAC,
-            version="v1",
-            plural=plural,
-            singular=kind.lower(),
-            kind=kind,
-            namespaced=namespaced,
-            storage=f"{plural}.{_RBAC}",
-            name_rule="path",
-            **kw,
-        )
+        return v1_type(_RBAC, plural, kind, namespaced, name_rule="path", **kw)
 
     return [
         core(

@@ -19,7 +19,7 @@ from typing import Any
 
 from .protoschema import MESSAGES, Field
 from .resources import Obj
-from .status import StatusError, bad_request
+from .status import StatusError, bad_request, unknown_format
 
 MAGIC = b"k8s\x00"
 MEDIA_TYPE = "application/vnd.kubernetes.protobuf"
@@ -204,11 +204,9 @@ def decode_message(name: str, data: bytes) -> Obj:
 
 
 def _unsupported(api_version: str, kind: str, what: str) -> StatusError:
-    return StatusError(
-        415,
-        "UnsupportedMediaType",
-        f"the body of the request was in an unknown format - {api_version}, Kind={kind} "
-        f"{what} in {MEDIA_TYPE} by this server; send application/json or application/yaml",
+    return unknown_format(
+        f"{api_version}, Kind={kind} {what} in {MEDIA_TYPE} by this server; send "
+        "application/json or application/yaml"
     )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from .auth import Authenticator, User
 from .requestinfo import RequestInfo
-from .resources import Obj, ResourceType
+from .resources import Obj, ResourceType, v1_type
 from .status import Cause, bad_request, invalid, not_found, path_not_found
 from .store import Store
 
@@ -44,16 +44,7 @@ REVIEWS = {
 def review_types() -> list[ResourceType]:
     """Discovery entries: create is the only verb."""
     return [
-        ResourceType(
-            group=group,
-            version="v1",
-            plural=plural,
-            singular=kind.lower(),
-            kind=kind,
-            namespaced=namespaced,
-            storage=f"{plural}.{group}",
-            verbs=("create",),
-        )
+        v1_type(group, plural, kind, namespaced, verbs=("create",))
         for (group, plural), (kind, namespaced) in REVIEWS.items()
     ]
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .builtins import cell
+from .builtins import cell, minimum
 from .fields import ATOMIC
-from .resources import AGE_COLUMN, NAME_COLUMN, Admission, Column, Obj, ResourceType
+from .resources import AGE_COLUMN, NAME_COLUMN, Admission, Column, Obj, ResourceType, v1_type
 from .status import Cause
 
 _POD = "spec.template.spec"
@@ -122,15 +122,7 @@ def _admit_deployment(obj: Obj, old: Obj | None) -> Admission:
                 causes.append(
                     Cause("FieldValueRequired", "Required value", f"{_POD}.containers[{i}].{key}")
                 )
-    replicas = spec.get("replicas")
-    if isinstance(replicas, int) and replicas < 0:
-        causes.append(
-            Cause(
-                "FieldValueInvalid",
-                f"Invalid value: {replicas}: must be greater than or equal to 0",
-                "spec.replicas",
-            )
-        )
+    causes += minimum(obj, "spec.replicas", 0, inclusive=True)
     return Admission(causes)
 
 
@@ -156,16 +148,13 @@ def _ready(obj: Obj) -> str:
 
 def workload_types() -> list[ResourceType]:
     return [
-        ResourceType(
-            group="apps",
-            version="v1",
-            plural="deployments",
-            singular="deployment",
-            kind="Deployment",
-            namespaced=True,
+        v1_type(
+            "apps",
+            "deployments",
+            "Deployment",
+            True,
             short_names=("deploy",),
             categories=("all",),
-            storage="deployments.apps",
             status_subresource=True,
             generation=True,
             admit=_admit_deployment,
@@ -178,15 +167,12 @@ def workload_types() -> list[ResourceType]:
                 AGE_COLUMN,
             ),
         ),
-        ResourceType(
-            group="policy",
-            version="v1",
-            plural="poddisruptionbudgets",
-            singular="poddisruptionbudget",
-            kind="PodDisruptionBudget",
-            namespaced=True,
+        v1_type(
+            "policy",
+            "poddisruptionbudgets",
+            "PodDisruptionBudget",
+            True,
             short_names=("pdb",),
-            storage="poddisruptionbudgets.policy",
             status_subresource=True,
             generation=True,
             admit=_admit_pdb,
@@ -204,15 +190,12 @@ def workload_types() -> list[ResourceType]:
                 AGE_COLUMN,
             ),
         ),
-        ResourceType(
-            group="networking.k8s.io",
-            version="v1",
-            plural="networkpolicies",
-            singular="networkpolicy",
-            kind="NetworkPolicy",
-            namespaced=True,
+        v1_type(
+            "networking.k8s.io",
+            "networkpolicies",
+            "NetworkPolicy",
+            True,
             short_names=("netpol",),
-            storage="networkpolicies.networking.k8s.io",
             generation=True,
             columns=(
                 NAME_COLUMN,
