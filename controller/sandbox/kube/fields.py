@@ -274,9 +274,10 @@ def record_update(
     changed = user_fields(changed, subresource, status_subresource)
     removed = user_fields(removed, subresource, status_subresource)
     me: ManagerKey = (manager, "Update", subresource or "")
-    owned = _starting_entries(old, new, subresource)
+    start = _starting_list(old, new, subresource)
     if not changed and not removed:
-        return [entry for entry, _ in owned.values()]
+        return start
+    owned = entries({"metadata": {"managedFields": start}})
     for key, (entry, paths) in owned.items():
         if key != me:
             owned[key] = (entry, paths - changed - removed)
@@ -285,14 +286,12 @@ def record_update(
     return render(owned, me if changed else None, api_version)
 
 
-def _starting_entries(
-    old: Obj | None, new: Obj, subresource: str | None
-) -> dict[ManagerKey, tuple[dict[str, Any], FieldSet]]:
-    stored = entries(old) if old is not None else {}
+def _starting_list(old: Obj | None, new: Obj, subresource: str | None) -> list[dict[str, Any]]:
+    stored = list(old.get("metadata", {}).get("managedFields") or []) if old else []
     sent = new.get("metadata", {}).get("managedFields")
     if subresource or not isinstance(sent, list):
         return stored
     if sent in ([], [{}]):
-        return {}
-    carried = entries(new)
-    return carried if any(paths for _, paths in carried.values()) else stored
+        return []
+    usable = any(isinstance(e, dict) and e.get("fieldsV1") for e in sent)
+    return list(sent) if usable else stored
