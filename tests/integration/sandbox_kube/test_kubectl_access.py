@@ -95,6 +95,21 @@ async def test_create_generators_send_protobuf(kubectl: Kubectl, api: KubeAPISer
     ]
     assert ingress["spec"]["tls"] == [{"hosts": ["a.example.com"], "secretName": "web-tls"}]
 
+    # the real server's table columns
+    for resource, header, row in (
+        ("svc", "NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE", ["web", "ClusterIP"]),
+        ("sa", "NAME SECRETS AGE", ["bot", "0"]),
+        (
+            "ing",
+            "NAME CLASS HOSTS ADDRESS PORTS AGE",
+            ["web", "<none>", "a.example.com", "80, 443"],
+        ),
+    ):
+        _, out, _ = await kubectl.run("-n", "shop", "get", resource)
+        lines = out.strip().splitlines()
+        assert lines[0].split() == header.split()
+        assert " ".join(lines[1].split()).startswith(" ".join(row)), lines[1]
+
 
 async def test_token_request_authenticates_as_the_service_account(
     secured: KubeAPIServer, tmp_path: Path
