@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import re
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +20,7 @@ from .resources import (
     Obj,
     ResourceType,
     default_field_labels,
+    v1_type,
 )
 from .status import Cause
 
@@ -101,6 +103,17 @@ def _admit_namespace(obj: Obj, old: Obj | None) -> Admission:
     return Admission()
 
 
+def minimum(obj: Obj, path: str, bound: int, *, inclusive: bool) -> list[Cause]:
+    """The real validation message for an integer at ``path`` below (or at) ``bound``."""
+    value = cell(path)(obj)
+    if not isinstance(value, int) or isinstance(value, bool):
+        return []
+    if value > bound or (inclusive and value == bound):
+        return []
+    relation = "greater than or equal to" if inclusive else "greater than"
+    return [Cause("FieldValueInvalid", f"Invalid value: {value}: must be {relation} {bound}", path)]
+
+
 def _micro_time(obj: Obj, path: str) -> list[Cause]:
     node: Any = obj
     for part in path.split("."):
@@ -118,15 +131,7 @@ def _admit_lease(obj: Obj, old: Obj | None) -> Admission:
         + _micro_time(obj, "spec.acquireTime")
         + _micro_time(obj, "spec.renewTime")
     )
-    duration = (obj.get("spec") or {}).get("leaseDurationSeconds")
-    if isinstance(duration, int) and duration <= 0:
-        causes.append(
-            Cause(
-                "FieldValueInvalid",
-                f"Invalid value: {duration}: must be greater than 0",
-                "spec.leaseDurationSeconds",
-            )
-        )
+    causes += minimum(obj, "spec.leaseDurationSeconds", 0, inclusive=False)
     return Admission(causes)
 
 
@@ -156,7 +161,28 @@ def admit_event_v1(obj: Obj, old: Obj | None) -> Admission:
     return Admission(causes)
 
 
+#: core/v1 Event fields Go always serializes (no omitempty, or struct-valued), with their zero
+#: values: ``kubectl get events --sort-by=.lastTimestamp`` needs the key even when null
+CORE_EVENT_ZEROS: dict[str, Any] = {
+    "involvedObject": {},
+    "source": {},
+    "firstTimestamp": None,
+    "lastTimestamp": None,
+    "eventTime": None,
+    "reportingComponent": "",
+    "reportingInstance": "",
+}
+
+
+def with_zeros(obj: Obj, zeros: dict[str, Any]) -> Obj:
+    for key, zero in zeros.items():
+        if obj.get(key) is None:
+            obj[key] = copy.deepcopy(zero)
+    return obj
+
+
 def _admit_core_event(obj: Obj, old: Obj | None) -> Admission:
+    with_zeros(obj, CORE_EVENT_ZEROS)
     causes: list[Cause] = []
     involved = obj.get("involvedObject") or {}
     namespace = obj["metadata"].get("namespace")
@@ -229,7 +255,7 @@ def _admit_service(obj: Obj, old: Obj | None) -> Admission:
     return Admission(causes)
 
 
-def _cell(path: str) -> Callable[[Obj], Any]:
+def cell(path: str) -> Callable[[Obj], Any]:
     parts = path.split(".")
 
     def get(obj: Obj) -> Any:
@@ -242,7 +268,7 @@ def _cell(path: str) -> Callable[[Obj], Any]:
 
 
 def _count(path: str) -> Callable[[Obj], Any]:
-    get = _cell(path)
+    get = cell(path)
     return lambda obj: len(get(obj) or {})
 
 
@@ -261,9 +287,34 @@ def _ports(obj: Obj) -> str:
     return ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in ports) or "<none>"
 
 
+def _external_ip(obj: Obj) -> str:
+    """The real printer's EXTERNAL-IP: external IPs, load balancer ingress, or the name."""
+    spec = obj.get("spec") or {}
+    if spec.get("type") == "ExternalName":
+        return str(spec.get("externalName") or "<none>")
+    found = [*(spec.get("externalIPs") or []), *_load_balancer(obj)]
+    if found:
+        return ",".join(str(f) for f in found)
+    return "<pending>" if spec.get("type") == "LoadBalancer" else "<none>"
+
+
 def _hosts(obj: Obj) -> str:
     rules = (obj.get("spec") or {}).get("rules") or []
     return ",".join(r.get("host", "*") for r in rules) or "*"
+
+
+def _load_balancer(obj: Obj) -> list[str]:
+    ingress = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    return [str(i.get("ip") or i.get("hostname")) for i in ingress if isinstance(i, dict)]
+
+
+def _ingress_address(obj: Obj) -> str:
+    return ",".join(_load_balancer(obj))
+
+
+def _ingress_ports(obj: Obj) -> str:
+    """The real printer's PORTS: 80, and 443 when TLS is configured."""
+    return "80, 443" if (obj.get("spec") or {}).get("tls") else "80"
 
 
 def _role_ref(obj: Obj) -> str:
@@ -282,10 +333,10 @@ def _event_labels() -> dict[str, FieldLabel]:
     }
     return _labels(
         True,
-        reason=_cell("reason"),
-        type=_cell("type"),
-        reportingComponent=_cell("reportingComponent"),
-        source=_cell("source.component"),
+        reason=cell("reason"),
+        type=cell("type"),
+        reportingComponent=cell("reportingComponent"),
+        source=cell("source.component"),
         **involved,
     )
 
@@ -294,29 +345,10 @@ def builtin_types() -> list[ResourceType]:
     """Core kinds; events.k8s.io/v1 Events are added by the events module."""
 
     def core(plural: str, kind: str, namespaced: bool = True, **kw: Any) -> ResourceType:
-        return ResourceType(
-            group="",
-            version="v1",
-            plural=plural,
-            singular=kind.lower(),
-            kind=kind,
-            namespaced=namespaced,
-            storage=plural,
-            **kw,
-        )
+        return v1_type("", plural, kind, namespaced, **kw)
 
     def rbac(plural: str, kind: str, namespaced: bool, **kw: Any) -> ResourceType:
-        return ResourceType(
-            group=_RBAC,
-            version="v1",
-            plural=plural,
-            singular=kind.lower(),
-            kind=kind,
-            namespaced=namespaced,
-            storage=f"{plural}.{_RBAC}",
-            name_rule="path",
-            **kw,
-        )
+        return v1_type(_RBAC, plural, kind, namespaced, name_rule="path", **kw)
 
     return [
         core(
@@ -327,17 +359,17 @@ def builtin_types() -> list[ResourceType]:
             status_subresource=True,
             name_rule="label",
             admit=_admit_namespace,
-            field_labels=_labels(False, **{"status.phase": _cell("status.phase")}),
-            columns=(NAME_COLUMN, Column("Status", "string", _cell("status.phase")), AGE_COLUMN),
+            field_labels=_labels(False, **{"status.phase": cell("status.phase")}),
+            columns=(NAME_COLUMN, Column("Status", "string", cell("status.phase")), AGE_COLUMN),
         ),
         core(
             "secrets",
             "Secret",
             admit=_admit_secret,
-            field_labels=_labels(True, type=_cell("type")),
+            field_labels=_labels(True, type=cell("type")),
             columns=(
                 NAME_COLUMN,
-                Column("Type", "string", _cell("type")),
+                Column("Type", "string", cell("type")),
                 Column("Data", "string", _count("data")),
                 AGE_COLUMN,
             ),
@@ -355,16 +387,23 @@ def builtin_types() -> list[ResourceType]:
             short_names=("svc",),
             status_subresource=True,
             admit=_admit_service,
+            map_list_keys={"spec.ports": ("port", "protocol")},
             categories=("all",),
             columns=(
                 NAME_COLUMN,
-                Column("Type", "string", _cell("spec.type")),
-                Column("Cluster-IP", "string", _cell("spec.clusterIP")),
+                Column("Type", "string", cell("spec.type")),
+                Column("Cluster-IP", "string", cell("spec.clusterIP")),
+                Column("External-IP", "string", _external_ip),
                 Column("Port(s)", "string", _ports),
                 AGE_COLUMN,
             ),
         ),
-        core("serviceaccounts", "ServiceAccount", short_names=("sa",)),
+        core(
+            "serviceaccounts",
+            "ServiceAccount",
+            short_names=("sa",),
+            columns=(NAME_COLUMN, Column("Secrets", "string", _count("secrets")), AGE_COLUMN),
+        ),
         core(
             "events",
             "Event",
@@ -373,10 +412,10 @@ def builtin_types() -> list[ResourceType]:
             field_labels=_event_labels(),
             columns=(
                 Column("Last Seen", "date", _last_seen),
-                Column("Type", "string", _cell("type")),
-                Column("Reason", "string", _cell("reason")),
+                Column("Type", "string", cell("type")),
+                Column("Reason", "string", cell("reason")),
                 Column("Object", "string", _event_object),
-                Column("Message", "string", _cell("message")),
+                Column("Message", "string", cell("message")),
             ),
         ),
         ResourceType(
@@ -392,7 +431,7 @@ def builtin_types() -> list[ResourceType]:
             admit=_admit_lease,
             columns=(
                 NAME_COLUMN,
-                Column("Holder", "string", _cell("spec.holderIdentity")),
+                Column("Holder", "string", cell("spec.holderIdentity")),
                 AGE_COLUMN,
             ),
         ),
@@ -409,8 +448,10 @@ def builtin_types() -> list[ResourceType]:
             generation=True,
             columns=(
                 NAME_COLUMN,
-                Column("Class", "string", _cell("spec.ingressClassName")),
+                Column("Class", "string", lambda o: cell("spec.ingressClassName")(o) or "<none>"),
                 Column("Hosts", "string", _hosts),
+                Column("Address", "string", _ingress_address),
+                Column("Ports", "string", _ingress_ports),
                 AGE_COLUMN,
             ),
         ),

@@ -57,6 +57,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="queued events per watcher before it is closed as too slow",
     )
+    parser.add_argument(
+        "--namespace-grace",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="seconds a deleted namespace waits before its contents are deleted (as the real "
+        "namespace controller)",
+    )
     return parser
 
 
@@ -70,6 +78,7 @@ async def serve(args: argparse.Namespace) -> int:
             bookmark_interval=args.bookmark_interval,
             history=args.history,
             watch_capacity=args.watch_capacity,
+            namespace_grace=args.namespace_grace,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1,12 +1,18 @@
 """events.k8s.io/v1 Events: a second view of the core/v1 Event storage, as in the real server.
 
 The field mapping follows ``k8s.io/kubernetes/pkg/apis/events/v1`` conversion, so an Event
-written through either API is listed by both (``kubectl describe`` reads core/v1).
+written through either API is listed by both (``kubectl describe`` reads core/v1). As on the
+real server, neither view derives fields from the other API's: an Event written with
+``eventTime``/``series`` has ``firstTimestamp``/``lastTimestamp`` null (present, so
+``--sort-by=.lastTimestamp`` works) and no ``count``; each view carries the fields Go always
+serializes, with their zero values.
 """
 
 from __future__ import annotations
 
-from .builtins import admit_event_v1
+from typing import Any
+
+from .builtins import CORE_EVENT_ZEROS, admit_event_v1, with_zeros
 from .resources import Column, FieldLabel, Obj, ResourceType, default_field_labels
 
 # (events.k8s.io/v1 field, core/v1 field)
@@ -31,6 +37,16 @@ _SHARED = (
 )
 
 
+#: events.k8s.io/v1 fields Go always serializes, with their zero values
+_V1_ZEROS: dict[str, Any] = {
+    "eventTime": None,
+    "regarding": {},
+    "deprecatedSource": {},
+    "deprecatedFirstTimestamp": None,
+    "deprecatedLastTimestamp": None,
+}
+
+
 def to_core(obj: Obj) -> Obj:
     out: Obj = {"apiVersion": "v1", "kind": "Event"}
     for name in _SHARED:
@@ -39,18 +55,19 @@ def to_core(obj: Obj) -> Obj:
     for new, old in _RENAMED:
         if new in obj:
             out[old] = obj[new]
-    return out
+    return with_zeros(out, CORE_EVENT_ZEROS)
 
 
 def from_core(obj: Obj) -> Obj:
     out: Obj = {"apiVersion": "events.k8s.io/v1", "kind": "Event"}
+    # every events.k8s.io/v1 string field is omitempty: "" (core's zero value) is left out
     for name in _SHARED:
-        if name in obj:
+        if name in obj and obj[name] != "":
             out[name] = obj[name]
     for new, old in _RENAMED:
-        if old in obj:
+        if old in obj and obj[old] != "":
             out[new] = obj[old]
-    return out
+    return with_zeros(out, _V1_ZEROS)
 
 
 def _regarding(field: str) -> FieldLabel:

@@ -15,6 +15,10 @@ import orjson
 from .meta import now_rfc3339
 from .resources import Obj
 
+#: ``KeysFor`` answer for a struct applied and owned as one value (``structType=atomic``,
+#: ``x-kubernetes-map-type: atomic``)
+ATOMIC: tuple[str, ...] = ()
+
 Path = tuple[str, ...]
 FieldSet = set[Path]
 KeysFor = Callable[[tuple[str, ...]], "tuple[str, ...] | None"]
@@ -49,7 +53,7 @@ def _item_key(item: Any, keys: tuple[str, ...]) -> str | None:
 
 def _keyed(value: Any, keys: tuple[str, ...] | None) -> dict[str, Any] | None:
     """A map-type list as ``{item key: item}``, or None when it is atomic."""
-    if keys is None or not isinstance(value, list):
+    if not keys or not isinstance(value, list):
         return None
     out: dict[str, Any] = {}
     for item in value:
@@ -63,7 +67,7 @@ def _keyed(value: Any, keys: tuple[str, ...] | None) -> dict[str, Any] | None:
 def leaves(
     value: Any, keys_for: KeysFor, path: Path = (), spath: tuple[str, ...] = ()
 ) -> Iterator[Path]:
-    if isinstance(value, dict) and value:
+    if isinstance(value, dict) and value and keys_for(spath) != ATOMIC:
         for name, child in value.items():
             yield from leaves(child, keys_for, (*path, f"f:{name}"), (*spath, name))
         return
@@ -86,7 +90,13 @@ def diff(
     if old is new or (type(old) is type(new) and type(new) in (dict, list) and old == new):
         # nothing below can differ (the leaves compare with == too); saves the walk
         return changed, removed
-    if isinstance(old, dict) and isinstance(new, dict) and old and new:
+    if (
+        isinstance(old, dict)
+        and isinstance(new, dict)
+        and old
+        and new
+        and keys_for(spath) != ATOMIC
+    ):
         for name in old.keys() | new.keys():
             c, r = diff(
                 old.get(name), new.get(name), keys_for, (*path, f"f:{name}"), (*spath, name)
@@ -254,17 +264,34 @@ def record_update(
     keys_for: KeysFor,
     api_version: str,
 ) -> list[dict[str, Any]]:
-    """managedFields after a non-apply write: changed fields move to ``manager``."""
+    """managedFields after a non-apply write: changed fields move to ``manager``.
+
+    As in the real server, the write starts from the managedFields the request carried (a
+    client may rewrite them, as ``kubectl apply --server-side`` does to take over from
+    client-side apply; ``[]`` clears them), except on subresources or when the request
+    carried none, where it starts from the stored object's."""
     changed, removed = diff(old, new, keys_for)
     changed = user_fields(changed, subresource, status_subresource)
     removed = user_fields(removed, subresource, status_subresource)
     me: ManagerKey = (manager, "Update", subresource or "")
+    start = _starting_list(old, new, subresource)
     if not changed and not removed:
-        return list(old.get("metadata", {}).get("managedFields") or []) if old else []
-    owned = entries(old) if old is not None else {}
+        return start
+    owned = entries({"metadata": {"managedFields": start}})
     for key, (entry, paths) in owned.items():
         if key != me:
             owned[key] = (entry, paths - changed - removed)
     entry, mine = owned.get(me, ({}, set()))
     owned[me] = (entry, (mine | changed) - removed)
     return render(owned, me if changed else None, api_version)
+
+
+def _starting_list(old: Obj | None, new: Obj, subresource: str | None) -> list[dict[str, Any]]:
+    stored = list(old.get("metadata", {}).get("managedFields") or []) if old else []
+    sent = new.get("metadata", {}).get("managedFields")
+    if subresource or not isinstance(sent, list):
+        return stored
+    if sent in ([], [{}]):
+        return []
+    usable = any(isinstance(e, dict) and e.get("fieldsV1") for e in sent)
+    return list(sent) if usable else stored

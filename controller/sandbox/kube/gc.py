@@ -6,7 +6,9 @@ runs next to the API server).
 - ``propagationPolicy=Foreground`` (finalizer ``foregroundDeletion``): dependents are deleted
   first, then the owner's finalizer is removed. ``Orphan`` (finalizer ``orphan``): the owner's
   references are removed from its dependents, then the finalizer.
-- A terminating namespace is emptied, then its ``kubernetes`` finalizer is removed.
+- A terminating namespace is emptied, then its ``kubernetes`` finalizer is removed; like the
+  real namespace controller, it starts ``namespace_grace`` seconds (5 there) after the deletion,
+  so ``kubectl delete -k`` still finds the namespace's objects it deletes next.
 Finalizers on dependents are honoured: they are only marked for deletion.
 
 The store hook only records work; a single task does it, so writes never recurse.
@@ -15,7 +17,9 @@ The store hook only records work; a single task does it, so writes never recurse
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections import defaultdict, deque
 from typing import Any
 
@@ -45,9 +49,14 @@ def _owner_uids(obj: Obj | None) -> set[str]:
 
 
 class GarbageCollector:
-    def __init__(self, registry: Registry, catalog: Catalog) -> None:
+    def __init__(self, registry: Registry, catalog: Catalog, namespace_grace: float = 5.0) -> None:
         self.registry = registry
         self.catalog = catalog
+        self.namespace_grace = namespace_grace
+        #: terminating namespaces in their grace period → monotonic time cleanup starts
+        self._namespace_due: dict[str, float] = {}
+        #: terminating namespaces past their grace period
+        self._cleaning: set[str] = set()
         self._uids: dict[str, Ref] = {}
         self._dependents: dict[str, set[Ref]] = defaultdict(set)
         self._work: deque[tuple[str, Any]] = deque()
@@ -80,6 +89,9 @@ class GarbageCollector:
             namespace = meta.get("namespace")
             if namespace and self.registry.store.get("namespaces", namespace) is not None:
                 self._enqueue("namespace", namespace)
+            if storage == "namespaces":
+                self._namespace_due.pop(meta["name"], None)
+                self._cleaning.discard(meta["name"])
             return
         self._uids[uid] = ref
         if after - before:
@@ -89,12 +101,30 @@ class GarbageCollector:
             if "foregroundDeletion" in finalizers or "orphan" in finalizers:
                 self._enqueue("finalize", ref)
             if storage == "namespaces":
-                self._enqueue("namespace", meta["name"])
+                name = meta["name"]
+                if name in self._cleaning:
+                    self._enqueue("namespace", name)
+                elif name not in self._namespace_due:
+                    self._namespace_due[name] = time.monotonic() + self.namespace_grace
+                    self._wakeup.set()  # run() recomputes its timeout
+
+    def _start_due_namespaces(self) -> float | None:
+        """Queue the cleanup of namespaces whose grace period is over; the seconds until the
+        next one is (None: none waits)."""
+        now = time.monotonic()
+        for name, due in list(self._namespace_due.items()):
+            if due <= now:
+                del self._namespace_due[name]
+                self._cleaning.add(name)
+                self._enqueue("namespace", name)
+        return min(self._namespace_due.values()) - now if self._namespace_due else None
 
     async def run(self) -> None:
         while True:
-            await self._wakeup.wait()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self._start_due_namespaces())
             self._wakeup.clear()
+            self._start_due_namespaces()
             while self._work:
                 kind, item = self._work.popleft()
                 try:
@@ -189,6 +219,8 @@ class GarbageCollector:
         ns = self.registry.store.get("namespaces", name)
         if ns is None or not ns["metadata"].get("deletionTimestamp"):
             return
+        if name not in self._cleaning:
+            return  # still in its grace period: run() queues it when that is over
         remaining = False
         for storage in self.catalog.namespaced_storages():
             for obj in self.registry.store.objects(storage, name):

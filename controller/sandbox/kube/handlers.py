@@ -9,18 +9,19 @@ import orjson
 import yaml
 from aiohttp import web
 
+from . import protobuf
 from .catalog import Catalog
 from .registry import APPLY_PATCH, Registry, WriteOptions, WriteResult
 from .requestinfo import RequestInfo, query_bool
 from .resources import Obj, ResourceType
 from .selectors import Predicate, field_selector, label_selector
 from .status import (
-    StatusError,
     bad_request,
     method_not_allowed,
     path_not_found,
     success_status,
     too_large_resource_version,
+    unknown_format,
 )
 from .tables import table, wants_table
 from .watchstream import Render, WatchSettings, WatchStream, parse_watch, plain_render
@@ -56,13 +57,12 @@ async def read_body(request: web.Request) -> Any:
     try:
         if "yaml" in content_type:
             return load_yaml(raw)
+        if content_type.split(";")[0].strip() == protobuf.MEDIA_TYPE:
+            return protobuf.decode_object(raw)
         if "protobuf" in content_type:
-            raise StatusError(
-                415,
-                "UnsupportedMediaType",
-                f"the body of the request was in an unknown format - accepted "
-                f"media types include: application/json, application/yaml "
-                f"(got {content_type})",
+            raise unknown_format(
+                "accepted media types include: application/json, application/yaml, "
+                f"{protobuf.MEDIA_TYPE} (got {content_type})"
             )
         return orjson.loads(raw)
     except (orjson.JSONDecodeError, yaml.YAMLError) as exc:

@@ -3,7 +3,13 @@ group/version whose PATCH operations declare the ``fieldValidation`` parameter (
 validates server-side with ``fieldValidation=Strict``) and whose components carry each CRD
 version's schema with its ``x-kubernetes-group-version-kind``.
 
-``/openapi/v2`` is not served (404); kubectl only falls back to it when v3 is missing.
+``/openapi/v2`` is served as the real server's protobuf media type, but without models:
+kubectl asks for it when v3 does not know a kind (``kubectl apply -f`` of a file whose kind no
+API serves). With a document it finds no schema, skips client-side validation and reports
+"no matches for kind" as against a real server; with a 404 it failed validation with "the
+server could not find the requested resource" instead. kubectl computes strategic merge
+patches from its compiled-in types when the document has no model, as it would anyway for
+built-in kinds.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Any
 import orjson
 
 from .catalog import Catalog
+from .protobuf import field
 from .resources import ResourceType
 
 _PATCH_PARAMETERS = ("dryRun", "fieldManager", "fieldValidation", "force")
@@ -62,6 +69,17 @@ def group_version_document(catalog: Catalog, group: str, version: str) -> dict[s
         "paths": paths,
         "components": {"schemas": schemas},
     }
+
+
+#: what the real server answers (the "@" of the requested type is a "." here)
+V2_MEDIA_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+
+
+def v2_document() -> bytes:
+    """A gnostic ``openapi_v2.Document`` (swagger=1, info=2 {title=1, version=2}, paths=8)
+    with no paths and no definitions."""
+    info = field(1, "Kubernetes") + field(2, "v1.32.0")
+    return field(1, "2.0") + field(2, info) + field(8, b"")
 
 
 def index(catalog: Catalog) -> dict[str, Any]:

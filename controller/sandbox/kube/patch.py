@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .status import StatusError
+from .workloads import DEPLOYMENT_MERGE_KEYS
 
 #: (kind, dotted path) → merge key for lists merged by key ("" merges a list of scalars)
 MERGE_KEYS: Mapping[tuple[str, str], str] = {
@@ -22,6 +23,7 @@ MERGE_KEYS: Mapping[tuple[str, str], str] = {
     ("Service", "spec.ports"): "port",
     ("ServiceAccount", "secrets"): "name",
     ("ServiceAccount", "imagePullSecrets"): "name",
+    **{("Deployment", path): key for path, key in DEPLOYMENT_MERGE_KEYS.items()},
 }
 
 

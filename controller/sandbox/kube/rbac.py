@@ -8,10 +8,10 @@ nonResourceURLs (exact or ``prefix*``). ``system:masters`` bypasses everything.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .auth import User
+from .auth import MASTERS, User
 from .requestinfo import RequestInfo
 from .resources import Obj
 from .status import StatusError
@@ -21,7 +21,6 @@ _G = "rbac.authorization.k8s.io"
 ROLES, CLUSTER_ROLES = f"roles.{_G}", f"clusterroles.{_G}"
 BINDINGS, CLUSTER_BINDINGS = f"rolebindings.{_G}", f"clusterrolebindings.{_G}"
 
-PUBLIC_INFO_URLS = ["/healthz", "/livez", "/readyz", "/version", "/version/"]
 PUBLIC_INFO_URLS = ["/healthz", "/livez", "/readyz", "/version", "/version/"]
 DISCOVERY_URLS = ["/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*", *PUBLIC_INFO_URLS]
 
@@ -47,7 +46,8 @@ def _cluster_binding(name: str, groups: list[str]) -> Obj:
 
 def bootstrap_objects() -> list[Obj]:
     """The default roles every cluster has and this sandbox needs: health and version for
-    everyone, discovery for everyone authenticated, and ``cluster-admin``."""
+    everyone; discovery and reviews of one's own access for everyone authenticated;
+    ``cluster-admin``, bound to ``system:masters``."""
     return [
         _cluster_role(
             "cluster-admin",
@@ -56,6 +56,23 @@ def bootstrap_objects() -> list[Obj]:
                 {"nonResourceURLs": ["*"], "verbs": ["*"]},
             ],
         ),
+        _cluster_binding("cluster-admin", [MASTERS]),
+        _cluster_role(
+            "system:basic-user",
+            [
+                {
+                    "apiGroups": ["authorization.k8s.io"],
+                    "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
+                    "verbs": ["create"],
+                },
+                {
+                    "apiGroups": ["authentication.k8s.io"],
+                    "resources": ["selfsubjectreviews"],
+                    "verbs": ["create"],
+                },
+            ],
+        ),
+        _cluster_binding("system:basic-user", ["system:authenticated"]),
         _cluster_role("system:discovery", [{"nonResourceURLs": DISCOVERY_URLS, "verbs": ["get"]}]),
         _cluster_binding("system:discovery", ["system:authenticated"]),
         _cluster_role(
@@ -128,24 +145,23 @@ class RBACAuthorizer:
             role = None
         return (role or {}).get("rules") or []
 
+    def rules(self, user: User, namespace: str | None) -> Iterator[Any]:
+        """Every rule granted to ``user``: through ClusterRoleBindings, then (for a namespace)
+        through that namespace's RoleBindings."""
+        for binding in self.store.objects(CLUSTER_BINDINGS):
+            if any(_subject_matches(s, user, None) for s in binding.get("subjects") or []):
+                yield from self._rules(binding.get("roleRef"), None)
+        if namespace is None:
+            return
+        for binding in self.store.objects(BINDINGS, namespace):
+            if any(_subject_matches(s, user, namespace) for s in binding.get("subjects") or []):
+                yield from self._rules(binding.get("roleRef"), namespace)
+
     def allows(self, user: User, info: RequestInfo) -> bool:
         if user.is_admin:
             return True
-        for binding in self.store.objects(CLUSTER_BINDINGS):
-            if any(_subject_matches(s, user, None) for s in binding.get("subjects") or []) and any(
-                rule_allows(r, info) for r in self._rules(binding.get("roleRef"), None)
-            ):
-                return True
-        if info.namespace is None or not info.resource_request:
-            return False
-        for binding in self.store.objects(BINDINGS, info.namespace):
-            if any(
-                _subject_matches(s, user, info.namespace) for s in binding.get("subjects") or []
-            ) and any(
-                rule_allows(r, info) for r in self._rules(binding.get("roleRef"), info.namespace)
-            ):
-                return True
-        return False
+        namespace = info.namespace if info.resource_request else None
+        return any(rule_allows(r, info) for r in self.rules(user, namespace))
 
 
 def forbidden_error(user: User, info: RequestInfo) -> StatusError:

@@ -155,3 +155,17 @@ class ResourceType:
         if name in self.field_labels:
             return self.field_labels[name]
         return default_field_labels(self.namespaced).get(name)
+
+
+def v1_type(group: str, plural: str, kind: str, namespaced: bool, **kw: Any) -> ResourceType:
+    """A built-in ``v1`` resource of ``group`` stored under ``plural[.group]``."""
+    return ResourceType(
+        group=group,
+        version="v1",
+        plural=plural,
+        singular=kind.lower(),
+        kind=kind,
+        namespaced=namespaced,
+        storage=f"{plural}.{group}" if group else plural,
+        **kw,
+    )

@@ -20,8 +20,8 @@ import orjson
 import yaml
 from aiohttp import web
 
-from . import discovery, kubeconfig, openapi
-from .auth import ADMIN_USER, ANONYMOUS, Authenticator, User
+from . import discovery, kubeconfig, openapi, reviews
+from .auth import ADMIN_USER, ANONYMOUS, Authenticator, User, impersonated
 from .builtins import builtin_types
 from .catalog import Catalog
 from .crd import CRDController, crd_resource_type
@@ -37,6 +37,7 @@ from .status import StatusError, bad_request, internal_error, path_not_found, un
 from .store import Store
 from .tls import generate as generate_certificate
 from .watchstream import WatchSettings
+from .workloads import workload_types
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class ServerSettings:
     history: int = 10_000
     watch_capacity: int = 10_000
     min_request_timeout: float = 1800.0
+    namespace_grace: float = 5.0
 
 
 class KubeAPIServer:
@@ -77,9 +79,12 @@ class KubeAPIServer:
         history: int = 10_000,
         watch_capacity: int = 10_000,
         min_request_timeout: float = 1800.0,
+        namespace_grace: float = 5.0,
     ) -> None:
         if history < 1 or watch_capacity < 1 or bookmark_interval <= 0:
             raise ValueError("history, watch_capacity and bookmark_interval must be positive")
+        if namespace_grace < 0:
+            raise ValueError("namespace_grace must not be negative")
         self.settings = ServerSettings(
             host,
             port,
@@ -89,14 +94,21 @@ class KubeAPIServer:
             history,
             watch_capacity,
             min_request_timeout,
+            namespace_grace,
         )
         self.store = Store(history=history)
         self.catalog = Catalog()
-        for rt in [*builtin_types(), events_v1(), crd_resource_type()]:
+        for rt in [
+            *builtin_types(),
+            *workload_types(),
+            events_v1(),
+            crd_resource_type(),
+            *reviews.review_types(),
+        ]:
             self.catalog.add(rt)
         self.crds = CRDController(self.store, self.catalog)
         self.registry = Registry(self.store, self.catalog)
-        self.gc = GarbageCollector(self.registry, self.catalog)
+        self.gc = GarbageCollector(self.registry, self.catalog, namespace_grace)
         self.auth = Authenticator()
         self.rbac = RBACAuthorizer(self.store)
         self.faults = Faults(self.store)
@@ -195,7 +207,8 @@ class KubeAPIServer:
                     "metadata": {"name": name, "namespace": namespace},
                 }
             )
-        return self.auth.add_service_account(namespace, name)
+        token, _ = self.auth.add_service_account(namespace, name)
+        return token
 
     def kubeconfig(self, user: str = ADMIN_USER, token: str | None = None) -> str:
         return kubeconfig.render(self.url, token or self.auth.token_for(user), user, self.ca_pem)
@@ -266,6 +279,10 @@ class KubeAPIServer:
         rt = self.resource_type(api_version, kind)
         return [self.registry.view(rt, o) for o in self.store.objects(rt.storage, namespace)]
 
+    def allows(self, user: User, info: RequestInfo) -> bool:
+        """The authorizer's decision: RBAC when enabled, else everything is allowed."""
+        return not self.settings.authorization or self.rbac.allows(user, info)
+
     # -- request pipeline ----------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -284,12 +301,22 @@ class KubeAPIServer:
                 info = parse(request.method, path, query_bool(request.query.get("watch")))
                 if user is ANONYMOUS and path not in PUBLIC_PATHS:
                     raise unauthorized()
+                user = impersonated(user, request.headers, self.allows)
                 await self.faults.before(info.verb, info.resource_label)
-                if self.settings.authorization:
-                    about = with_selected_name(info, request.query.get("fieldSelector"))
-                    if not self.rbac.allows(user, about):
-                        raise forbidden_error(user, about)
-                if info.resource_request:
+                about = with_selected_name(info, request.query.get("fieldSelector"))
+                if not self.allows(user, about):
+                    raise forbidden_error(user, about)
+                if info.resource_request and info.verb == "create" and reviews.is_review(info):
+                    body = reviews.review(
+                        info, await read_body(request), user, self.allows, self.rbac.rules
+                    )
+                    response = json_response(body, 201)
+                elif reviews.is_token_request(info):
+                    body = reviews.token_request(
+                        self.store, self.auth, info, await read_body(request)
+                    )
+                    response = json_response(body, 201)
+                elif info.resource_request:
                     response = await self.api.handle(request, info)
                 else:
                     response = self._non_resource(info)
@@ -327,6 +354,10 @@ class KubeAPIServer:
             return json_response(discovery.api_versions(f"{self.settings.host}:{self._port}"))
         if path == "/apis":
             return json_response(discovery.api_group_list(self.catalog))
+        if path == "/openapi/v2":
+            return web.Response(
+                body=openapi.v2_document(), headers={"Content-Type": openapi.V2_MEDIA_TYPE}
+            )
         if path == "/openapi/v3":
             return json_response(openapi.index(self.catalog))
         if path.startswith("/openapi/v3/"):

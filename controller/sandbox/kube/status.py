@@ -144,13 +144,17 @@ def invalid(kind: str, group: str, name: str, causes: list[Cause]) -> StatusErro
     )
 
 
-def unsupported_media_type(content_type: str) -> StatusError:
+def unknown_format(detail: str) -> StatusError:
+    """415: the body's format (``detail`` says what is accepted or missing)."""
     return StatusError(
-        415,
-        "UnsupportedMediaType",
-        f"the body of the request was in an unknown format - "
-        f"accepted media types include: application/json-patch+json, "
-        f"application/merge-patch+json, application/apply-patch+yaml (got {content_type})",
+        415, "UnsupportedMediaType", f"the body of the request was in an unknown format - {detail}"
+    )
+
+
+def unsupported_media_type(content_type: str) -> StatusError:
+    return unknown_format(
+        "accepted media types include: application/json-patch+json, "
+        f"application/merge-patch+json, application/apply-patch+yaml (got {content_type})"
     )
 
 

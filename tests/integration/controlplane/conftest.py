@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +24,8 @@ class Kubectl:
 
     binary: str
     kubeconfig: Path
+    control_plane: ControlPlane | None = None
+    """The real control plane behind the kubeconfig, if that is the world."""
 
     async def __call__(
         self, *args: str, stdin: str | None = None, check: bool = True
@@ -43,9 +45,27 @@ class Kubectl:
             assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
         return result
 
-    async def shell(self, lines: Sequence[str]) -> None:
-        for line in lines:
-            await self(*line.split())
+    async def script(self, text: str) -> subprocess.CompletedProcess[str]:
+        """``text`` run by bash with this kubectl first on PATH (a HOME of its own keeps the
+        discovery cache out of the working tree)."""
+        home = self.kubeconfig.parent / "home"
+        home.mkdir(exist_ok=True)
+        env = {
+            **os.environ,
+            "KUBECONFIG": str(self.kubeconfig),
+            "HOME": str(home),
+            "PATH": f"{Path(self.binary).parent}:{os.environ['PATH']}",
+        }
+        return await asyncio.to_thread(
+            subprocess.run,
+            ["/bin/bash", "-eo", "pipefail", "-c", text],
+            env=env,
+            cwd=Path(__file__).parents[3],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
 
 @pytest.fixture

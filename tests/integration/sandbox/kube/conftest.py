@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
 import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,8 +16,11 @@ import pytest
 from kubernetes_asyncio import client, config
 
 from controller.sandbox.kube import KubeAPIServer
+from tests.support import require_binary
 
 pytestmark = pytest.mark.integration
+
+DATA = Path(__file__).parent / "data"
 
 
 class Raw:
@@ -111,3 +116,49 @@ def secret(name: str, namespace: str = "default", **extra: Any) -> dict[str, Any
         "metadata": {"name": name, "namespace": namespace, **extra.pop("metadata", {})},
         **extra,
     }
+
+
+class Kubectl:
+    def __init__(self, binary: str, kubeconfig: Path, cache: Path) -> None:
+        self.binary = binary
+        self.kubeconfig = kubeconfig
+        self.cache = cache
+
+    def _argv(self, args: tuple[str, ...]) -> list[str]:
+        return [self.binary, f"--kubeconfig={self.kubeconfig}", f"--cache-dir={self.cache}", *args]
+
+    async def run(
+        self, *args: str, stdin: str | None = None, check: bool = True
+    ) -> tuple[int, str, str]:
+        process = await asyncio.create_subprocess_exec(
+            *self._argv(args),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "KUBECTL_KUBERC": "false"},
+        )
+        out, err = await asyncio.wait_for(
+            process.communicate(stdin.encode() if stdin else None), 60
+        )
+        code = process.returncode or 0
+        if check:
+            assert code == 0, f"kubectl {' '.join(args)} failed: {err.decode()}"
+        return code, out.decode(), err.decode()
+
+    async def start(self, *args: str) -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            *self._argv(args), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+
+    @classmethod
+    def against(cls, api: KubeAPIServer, folder: Path, user: str = "admin") -> Kubectl:
+        """The system's kubectl with a kubeconfig for ``user`` of ``api`` in ``folder``."""
+        kubeconfig = api.write_kubeconfig(folder / f"kubeconfig-{user.replace(':', '-')}", user)
+        return cls(require_binary("kubectl"), kubeconfig, folder / "cache")
+
+
+@pytest.fixture
+def kubectl(api: KubeAPIServer, tmp_path: Path) -> Kubectl:
+    """kubectl as admin against ``api``, which serves the example Widget CRD."""
+    api.register_crds([DATA / "widgets.yaml"])
+    return Kubectl.against(api, tmp_path)

@@ -16,7 +16,7 @@ from controller.sandbox.kube.status import StatusError
 from .conftest import Raw
 
 DATA = Path(__file__).parent / "data"
-REPO = Path(__file__).parents[3]
+REPO = Path(__file__).parents[4]
 WIDGETS = "/apis/example.com/v1/namespaces/default/widgets"
 MERGE = "application/merge-patch+json"
 APPLY = "application/apply-patch+yaml"

@@ -11,7 +11,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from controller.sandbox.kube import KubeAPIServer
 
-from .conftest import Raw, secret
+from .conftest import Raw, secret, started
 
 SECRETS = "/api/v1/namespaces/default/secrets"
 CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
@@ -263,7 +263,12 @@ async def test_generate_name_and_already_exists(raw: Raw) -> None:
     assert body["reason"] == "AlreadyExists"
 
 
-async def test_missing_and_terminating_namespaces(raw: Raw, api: KubeAPIServer) -> None:
+async def test_missing_and_terminating_namespaces() -> None:
+    async with started(namespace_grace=0.3) as (api, raw):
+        await _terminate_namespace(api, raw)
+
+
+async def _terminate_namespace(api: KubeAPIServer, raw: Raw) -> None:
     status, body = await raw.call(
         "POST", "/api/v1/namespaces/nope/configmaps", {"metadata": {"name": "x"}}
     )
@@ -283,8 +288,12 @@ async def test_missing_and_terminating_namespaces(raw: Raw, api: KubeAPIServer) 
     )
     assert status == 403
     assert "being terminated" in body["message"]
-    await asyncio.sleep(0.05)
-    status, held = await raw.call("GET", "/api/v1/namespaces/doomed/configmaps/held")
+    # the namespace controller waits out its grace period before deleting the contents
+    await asyncio.sleep(0.1)
+    _, held = await raw.call("GET", "/api/v1/namespaces/doomed/configmaps/held")
+    assert "deletionTimestamp" not in held["metadata"]
+    await asyncio.sleep(0.35)
+    _, held = await raw.call("GET", "/api/v1/namespaces/doomed/configmaps/held")
     assert held["metadata"]["deletionTimestamp"]
     await raw.call(
         "PATCH",

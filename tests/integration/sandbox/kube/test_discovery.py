@@ -58,8 +58,14 @@ async def test_openapi_v3_declares_field_validation(api: KubeAPIServer, raw: Raw
     ]
     schema = document["components"]["schemas"]["com.example.v1.Widget"]
     assert schema["properties"]["spec"]["required"] == ["color"]
-    status, _ = await raw.call("GET", "/openapi/v2")
-    assert status == 404
+    # v2: a protobuf document without models (kubectl's fallback; see openapi.py)
+    status, body = await raw.call("GET", "/openapi/v2")
+    assert status == 200
+    assert raw.last_headers["Content-Type"] == (
+        "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+    )
+    assert "2.0" in body
+    assert "Kubernetes" in body
 
 
 async def test_unknown_paths_are_404_status(raw: Raw) -> None:

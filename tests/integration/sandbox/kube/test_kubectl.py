@@ -4,59 +4,15 @@ delete, wait, get --watch, and RBAC denials."""
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
-import pytest
 import yaml
 
 from controller.sandbox.kube import KubeAPIServer
-from tests.support import require_binary
 
-from .conftest import Raw
+from .conftest import Kubectl, Raw
 
-DATA = Path(__file__).parent / "data"
-REPO = Path(__file__).parents[3]
-
-
-class Kubectl:
-    def __init__(self, binary: str, kubeconfig: Path, cache: Path) -> None:
-        self.binary = binary
-        self.kubeconfig = kubeconfig
-        self.cache = cache
-
-    def _argv(self, args: tuple[str, ...]) -> list[str]:
-        return [self.binary, f"--kubeconfig={self.kubeconfig}", f"--cache-dir={self.cache}", *args]
-
-    async def run(
-        self, *args: str, stdin: str | None = None, check: bool = True
-    ) -> tuple[int, str, str]:
-        process = await asyncio.create_subprocess_exec(
-            *self._argv(args),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, "KUBECTL_KUBERC": "false"},
-        )
-        out, err = await asyncio.wait_for(
-            process.communicate(stdin.encode() if stdin else None), 60
-        )
-        code = process.returncode or 0
-        if check:
-            assert code == 0, f"kubectl {' '.join(args)} failed: {err.decode()}"
-        return code, out.decode(), err.decode()
-
-    async def start(self, *args: str) -> asyncio.subprocess.Process:
-        return await asyncio.create_subprocess_exec(
-            *self._argv(args), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-        )
-
-
-@pytest.fixture
-def kubectl(api: KubeAPIServer, tmp_path: Path) -> Kubectl:
-    binary = require_binary("kubectl")
-    api.register_crds([DATA / "widgets.yaml"])
-    return Kubectl(binary, api.write_kubeconfig(tmp_path / "kubeconfig"), tmp_path / "cache")
+REPO = Path(__file__).parents[4]
 
 
 SECRET = """

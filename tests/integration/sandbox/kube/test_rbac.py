@@ -198,7 +198,7 @@ async def test_kubectl_under_a_service_account(
 
 
 async def test_the_project_rbac_manifests_are_enforced(tmp_path: Path) -> None:
-    repo = Path(__file__).parents[3]
+    repo = Path(__file__).parents[4]
     async with started(authorization=True) as (api, admin):
         api.load_manifests(
             [
