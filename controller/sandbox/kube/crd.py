@@ -9,7 +9,7 @@ admission, so a bad CRD is a 422 and never half-registered.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from .catalog import Catalog
 from .jsonpath import compile_path
@@ -115,6 +115,15 @@ def _with_api_version(api_version: str) -> Callable[[Obj], Obj]:
     return lambda obj: {**obj, "apiVersion": api_version}
 
 
+APPROVAL: Final = "api-approved.kubernetes.io"
+"""The annotation a CRD in a Kubernetes-owned group must carry (apiextensions' validation)."""
+
+
+def _protected(group: str) -> bool:
+    """Whether ``group`` is Kubernetes' own (``k8s.io``, ``kubernetes.io`` and their subdomains)."""
+    return any(group == d or group.endswith("." + d) for d in ("k8s.io", "kubernetes.io"))
+
+
 def crd_types(crd: Obj) -> list[ResourceType]:
     """The resource types (one per served version) of a CRD; CRDError if it is invalid."""
     spec = crd.get("spec") or {}
@@ -146,6 +155,17 @@ def crd_types(crd: Obj) -> list[ResourceType]:
                     f'Invalid value: "{crd["metadata"].get("name")}"'
                     f': must be spec.names.plural+"."+spec.group',
                     "metadata.name",
+                )
+            ]
+        )
+    if _protected(str(group)) and not (crd["metadata"].get("annotations") or {}).get(APPROVAL):
+        raise CRDError(
+            [
+                Cause(
+                    "FieldValueRequired",
+                    "Required value: protected groups must have approval annotation "
+                    f'"{APPROVAL}", see https://github.com/kubernetes/enhancements/pull/1111',
+                    f"metadata.annotations[{APPROVAL}]",
                 )
             ]
         )

@@ -77,3 +77,30 @@ async def test_an_orders_spec_is_immutable(stack: Stack) -> None:
         await stack.kube.request("PUT", ref.path("default", "www"), body=changed)
     assert refused.value.status == 422
     assert "spec is immutable" in str(refused.value)
+
+
+async def test_a_crd_in_a_kubernetes_group_needs_the_approval_annotation(stack: Stack) -> None:
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.k8s.io"},
+        "spec": {
+            "group": "example.k8s.io",
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": {"type": "object"}},
+                }
+            ],
+        },
+    }
+    with pytest.raises(KubeError) as refused:
+        await stack.kube.create(copy.deepcopy(crd))
+    assert refused.value.status == 422
+    assert "protected groups must have approval annotation" in str(refused.value)
+    crd["metadata"]["annotations"] = {"api-approved.kubernetes.io": "unapproved, testing only"}
+    await stack.kube.create(crd)
