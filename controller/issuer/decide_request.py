@@ -68,8 +68,7 @@ def decide_certificate_request(
     denied = cond.is_true(conditions, cond.DENIED)
     if not denied and not cond.is_true(conditions, cond.APPROVED):
         return NOTHING
-    ready = cond.find(conditions, cond.READY)
-    if _terminal(ready) or cond.is_true(conditions, cond.INVALID_REQUEST):
+    if request_finished(conditions):
         return NOTHING
     if denied:
         patch = cond.request_denied(conditions, request.failure_time, now)
@@ -123,7 +122,13 @@ def _progress(order: Order) -> str:
     return cond.message_order_working(order.name, domains)
 
 
-def _terminal(ready: Mapping[str, Any] | None) -> bool:
+def request_finished(conditions: cond.Conditions) -> bool:
+    """Step 3's terminal states (Ready=True, Ready=False/Failed or /Denied, InvalidRequest=True):
+    from one of them :func:`decide_certificate_request` decides nothing, whatever the request's
+    spec, issuer or order, so it reads no more of the request than its conditions."""
+    if cond.is_true(conditions, cond.INVALID_REQUEST):
+        return True
+    ready = cond.find(conditions, cond.READY)
     if ready is None:
         return False
     if ready.get("status") == Status.TRUE:

@@ -3,9 +3,9 @@ memory it holds, with N CertificateRequests already in the cluster.
 
 For each size a fresh API server (in this process: seeding 50,000 objects over HTTP would take
 longer than the measurement) is seeded with N requests of this controller's issuers, already
-approved and Issued with a certificate chain: the steady state of a large cluster, and the
-worst case for memory (requests of other issuers are cached trimmed). Then one replica starts
-and the harness measures:
+approved and Issued with a certificate chain: the steady state of a large cluster (the cache
+keeps them without CSR and chain; other issuers' requests with only their issuerRef). Then
+one replica starts and the harness measures:
 
 - sync: from the replica's "listening" log record (its servers and informers start together)
   to "leading: starting reconcilers" (logged once every cache has synced), both stamped by

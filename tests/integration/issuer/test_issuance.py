@@ -22,6 +22,7 @@ from controller.issuer.solvers.http import HTTPROUTES
 from controller.kube.resource import INGRESSES
 from controller.observability import metrics
 from controller.sandbox.stack.cluster import REQUEST_API_VERSION as REQUEST_API
+from controller.sandbox.stack.cluster import find_condition
 from controller.sandbox.stack.csr import make_csr
 from controller.sandbox.zerossl import EndpointFaults, Faults, IssuanceDelay
 from tests.integration.issuer.harness import (
@@ -91,6 +92,34 @@ def version(obj: Obj | None) -> str:
 
 def validation(order: Obj | None) -> Obj:
     return ((order or {}).get("status") or {}).get("verify") or {}
+
+
+async def test_an_issued_request_whose_status_is_reset_is_issued_again_from_its_csr(
+    sandbox: Sandbox,
+) -> None:
+    """The cache holds an Issued request without its CSR and chain; once its status is reset,
+    the next event carries them again: the order's chain is checked against the CSR and the
+    request is Issued again (never CertificateMismatch), with no new certificate."""
+    await sandbox.issuer(HTTP_INGRESS)
+    async with sandbox.running() as replica:
+        await sandbox.cluster.wait_for_issuer("ZeroSSLClusterIssuer", ISSUER, status="True")
+        await sandbox.request("shop", "web-1", make_csr(["shop.example.com"]))
+        issued = await sandbox.cluster.wait_for_request("shop", "web-1", timeout=20)
+        store = replica.caches.requests.store
+
+        def trimmed() -> Obj | None:
+            cached = store.get("shop/web-1")
+            done = ready_reason(cached) == "Issued" and cached is not None
+            return cached if done and "request" not in cached["spec"] else None
+
+        cached = await sandbox.until(trimmed, lambda: f"trimmed? {store.get('shop/web-1')}")
+        assert "certificate" not in cached["status"]
+        reset = {**issued, "status": {"conditions": [find_condition(issued, "Approved")]}}
+        await sandbox.cluster.kube.replace_status(reset)
+        again = await sandbox.cluster.wait_for_request("shop", "web-1", timeout=20)
+
+    assert again["status"]["certificate"] == issued["status"]["certificate"]
+    assert sandbox.zerossl.request_log.counts_by_endpoint()["create"] == 1
 
 
 @pytest.mark.parametrize(
