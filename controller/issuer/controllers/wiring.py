@@ -5,6 +5,7 @@ fill the queues), and the reconcilers the Lease holder runs for its term.
 Invariants:
 - Informers run on every replica (warm standby); watches enqueue only while this replica
   leads, and becoming leader enqueues every cached object once, so nothing is missed.
+- Work that finishes a certificate takes the queues' first lane (:mod:`.lanes`).
 - A term starts from synced caches. Its reconcilers, the batch poller, the lost-draft searches
   and the Event recorder's flushes live in one TaskGroup: cancelling the term stops all of
   them at once, and nothing a term knows (fresh orders, claims, HTTP turns, searches)
@@ -25,6 +26,7 @@ from controller.issuer.controllers.caches import Caches
 from controller.issuer.controllers.drafts import DraftSearches
 from controller.issuer.controllers.fresh import FreshOrders
 from controller.issuer.controllers.issuers import IssuerReconciler, issuer_watches
+from controller.issuer.controllers.lanes import order_finished, order_started
 from controller.issuer.controllers.orders import OrderReconciler, order_watches
 from controller.issuer.controllers.poller import IssuancePoller
 from controller.issuer.controllers.requests import RequestReconciler, request_watches
@@ -77,8 +79,14 @@ class IssuerControllers:
         self.recorder = EventRecorder(
             kube, controller=REPORTING_CONTROLLER, instance=settings.identity[:128], clock=clock
         )
-        self.request_queue: RateLimitingQueue[str] = RateLimitingQueue(name="certificaterequests")
-        self.order_queue: RateLimitingQueue[str] = RateLimitingQueue(name="zerosslorders")
+        # Finished work first (lanes): what finishes a certificate goes ahead of what starts one.
+        orders = self.caches.orders.store
+        self.request_queue: RateLimitingQueue[str] = RateLimitingQueue(
+            name="certificaterequests", urgent=order_finished(orders)
+        )
+        self.order_queue: RateLimitingQueue[str] = RateLimitingQueue(
+            name="zerosslorders", urgent=order_started(orders)
+        )
         self.issuer_queue: RateLimitingQueue[str] = RateLimitingQueue(name="zerosslissuers")
         self.watches = Watches(
             [

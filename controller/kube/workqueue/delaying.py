@@ -9,7 +9,7 @@ earlier ready time is kept; ``shutdown`` drops every waiting item. Each waiting 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import TypeVar
 
 from controller.kube.workqueue.queue import WorkQueue
@@ -18,8 +18,10 @@ K = TypeVar("K", bound=Hashable)
 
 
 class DelayingQueue(WorkQueue[K]):
-    def __init__(self, name: str | None = None) -> None:
-        super().__init__(name)
+    def __init__(
+        self, name: str | None = None, *, urgent: Callable[[K], bool] | None = None
+    ) -> None:
+        super().__init__(name, urgent=urgent)
         self._waiting: dict[K, tuple[float, asyncio.TimerHandle]] = {}
 
     def add_after(self, item: K, delay: float) -> None:

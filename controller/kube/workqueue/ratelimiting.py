@@ -7,7 +7,7 @@ success, or the item's backoff keeps growing to the maximum.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import TypeVar
 
 from controller.kube.workqueue.delaying import DelayingQueue
@@ -17,8 +17,14 @@ K = TypeVar("K", bound=Hashable)
 
 
 class RateLimitingQueue(DelayingQueue[K]):
-    def __init__(self, rate_limiter: RateLimiter[K] | None = None, name: str | None = None) -> None:
-        super().__init__(name)
+    def __init__(
+        self,
+        rate_limiter: RateLimiter[K] | None = None,
+        name: str | None = None,
+        *,
+        urgent: Callable[[K], bool] | None = None,
+    ) -> None:
+        super().__init__(name, urgent=urgent)
         self.rate_limiter: RateLimiter[K] = rate_limiter or default_controller_rate_limiter()
 
     def add_rate_limited(self, item: K) -> None:
