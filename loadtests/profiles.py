@@ -1,7 +1,8 @@
 """The runs each command makes, by profile.
 
 - ``standard`` (``make bench``): every scenario of the issue at a size that fits in under 10
-  minutes on two cores: 1,000-request throughput runs (limiter off and on), the 30-second
+  minutes on two cores: 1,000-request throughput runs (limiter off and on), 1,000 requests
+  waiting when the controller starts (a backlog), the 30-second
   issuance-delay run, a 60-second quota window, informer sync with 10,000 and 50,000
   requests, and 20 leader kills plus graceful stops.
 - ``full``: the standard set plus 10,000-request throughput runs and the 5-minute quota run.
@@ -17,6 +18,7 @@ from typing import Final
 
 from .harness import SystemSettings
 from .scenarios import Scenario
+from .scenarios.backlog import Backlog
 from .scenarios.chaos import Chaos, ChaosFaults
 from .scenarios.failover import Failover
 from .scenarios.informer import InformerScale
@@ -50,6 +52,17 @@ def delayed(requests: int, label: str) -> Throughput:
         requests=requests,
         system=ONE_REPLICA.with_(issuance_delay="fixed:30", poll_interval=5.0),
         max_zerossl_calls=3.2,
+        timeout=max(300.0, requests * 0.5),
+    )
+
+
+def backlog(requests: int, label: str) -> Backlog:
+    return Backlog(
+        name=f"backlog-{label}",
+        title=f"{requests:,} approved requests waiting when the controller starts, ZeroSSL "
+        "limiter off (times from its start)",
+        requests=requests,
+        system=ONE_REPLICA,
         timeout=max(300.0, requests * 0.5),
     )
 
@@ -101,6 +114,7 @@ def _standard() -> list[Scenario]:
         throughput(1000, limiter=False, label="1k"),
         throughput(1000, limiter=True, label="1k"),
         delayed(1000, "1k"),
+        backlog(1000, "1k"),
         quota(60.0, "60s"),
         informer((0, 10_000, 50_000), "10k-50k"),
         failover(20, 5, "20-kills"),
@@ -120,6 +134,7 @@ def _small() -> list[Scenario]:
     small = SystemSettings(replicas=1, namespaces=2)
     return [
         Throughput("small-throughput", "30 requests", 30, small.with_(**LIMITER_ON)),
+        Backlog("small-backlog", "30 requests waiting at start", 30, small, max_first_ready=None),
         QuotaUtilisation("small-quota", "R = 10/s, 4 s window", 10.0, 4.0, small, warmup=2.0),
         InformerScale("small-informer", "300 requests present", (0, 300), small),
         failover(1, 1, "small", small.with_(replicas=2), pause=(0.3, 1.0)),

@@ -26,10 +26,12 @@ from cryptography.x509.oid import NameOID
 from controller.sandbox.stack import ApiServerAccess, ControllerOptions, make_csr
 from loadtests import incluster, profiles
 from loadtests.__main__ import main as loadtests_main
+from loadtests.accounting import KubeCounts, KubeRequest
 from loadtests.audit import Check, chain_matches, compare_counts
 from loadtests.report import IMPORT_BENCH, INFORMER_TARGETS, write_report
 from loadtests.results import RunResult, Target, load_results
 from loadtests.scenarios import Scenario
+from loadtests.scenarios.backlog import order_create_conflicts
 from loadtests.scenarios.failover import Failover
 from loadtests.stats import count_in_window, distribution, per_second, percentile
 from loadtests.watcher import terminal_state
@@ -65,6 +67,16 @@ def test_compare_counts_allows_only_the_stated_slack() -> None:
     assert not missing_key.ok
     assert "verify 0/2" in missing_key.detail
     assert compare_counts("calls", {"create": 4.0}, {"create": 5}, 1).ok
+
+
+def test_order_create_conflicts_count_only_409s_on_order_creates() -> None:
+    rows = (
+        KubeRequest("create", "zerosslorders.zerossl.issuer.dev", 409, 3),
+        KubeRequest("create", "zerosslorders.zerossl.issuer.dev", 201, 10),
+        KubeRequest("update", "zerosslorders.zerossl.issuer.dev/status", 409, 5),
+        KubeRequest("create", "events.events.k8s.io", 409, 1),
+    )
+    assert order_create_conflicts(KubeCounts(rows)) == 3
 
 
 def test_terminal_state_reads_the_ready_condition() -> None:
@@ -225,6 +237,17 @@ async def test_throughput_small_issues_everything_once() -> None:
     assert summary["kube_writes_per_issuance"] > 0
     assert summary["processes"]["controller"]["cpu_seconds"] > 0
     assert summary["processes"]["kube-apiserver"]["processes"] == 1
+
+
+async def test_backlog_small_works_off_requests_waiting_at_start() -> None:
+    result = await _scenario("small-backlog").run()
+    _assert_passed(result)
+    summary = result.summary
+    assert summary["issued"] == summary["requests"] == 30
+    assert summary["order_create_409s"] == 0
+    assert 0 < summary["leading_s"] < summary["first_ready_s"] <= summary["seconds_to_issue_all"]
+    assert summary["first_ready_after_leading_s"] > 0
+    assert summary["latency_s"]["count"] == 30
 
 
 async def test_quota_small_stays_under_the_enforced_rate() -> None:

@@ -3,12 +3,14 @@
 Invariants: it writes only the CertificateRequest status fields it owns (server-side apply),
 only for requests of our group; the ZeroSSLOrder it creates carries the issuance's trace
 context; outcome metrics count Ready transitions, never reconciles: a request is never decided
-from a cache older than this reconciler's own last status write of it. What wakes a request
-is declared here (:func:`request_watches`).
+from a cache older than this reconciler's own last status write of it, and its order is created
+once per term (:class:`~.created.CreatedOrders`: an order created but not yet cached is not
+created again). What wakes a request is declared here (:func:`request_watches`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +25,7 @@ from controller.issuer.api import (
 )
 from controller.issuer.conditions import READY, find, summarize_names
 from controller.issuer.controllers.caches import BY_ISSUER, Caches, issuer_key_of, request_is_ours
+from controller.issuer.controllers.created import CreatedOrders
 from controller.issuer.controllers.fresh import FreshOrders
 from controller.issuer.controllers.watches import Watch
 from controller.issuer.controllers.writes import OwnWrites, apply_status, record_events
@@ -36,7 +39,7 @@ from controller.kube.client import KubeClient
 from controller.kube.errors import AlreadyExists, ApiError, Conflict, Invalid, NotFound
 from controller.kube.events import EventRecorder
 from controller.kube.informer import CachedObject
-from controller.kube.worker import DONE, Result, Retry
+from controller.kube.worker import DONE, RequeueAfter, Result, Retry
 from controller.observability import metrics, tracing
 
 log = logging.getLogger(__name__)
@@ -78,11 +81,13 @@ class RequestReconciler:
         self._recorder = recorder
         self._clock = clock
         self._written = OwnWrites()
+        self._created = CreatedOrders(clock)
 
     async def reconcile(self, key: str) -> Result:
         obj = self._caches.requests.store.get(key)
         if obj is None:
             self._written.forget(key)
+            self._created.forget(key)
             return DONE
         if not self._written.caught_up(key, obj):
             return DONE
@@ -91,6 +96,13 @@ class RequestReconciler:
         order = self._caches.order(key)
         issuer = self._caches.issuer(ref) if isinstance(ref, IssuerRef) else None
         decision = decide_certificate_request(request, issuer, order, self._clock.now())
+        result: Result = DONE
+        awaited = self._created.awaited(key, cached=order is not None)
+        if decision.actions and awaited is not None:
+            # Created this term, not cached yet: its watch event wakes the request; look again
+            # if it never comes (deleted before it was cached).
+            decision = dataclasses.replace(decision, actions=())
+            result = RequeueAfter(awaited)
         attributes = {tracing.ATTR_REQUEST: key, tracing.ATTR_ISSUER: str(ref)}
         traceparent = order.status.trace_context.get("traceparent") if order else None
         if decision.actions:
@@ -98,7 +110,6 @@ class RequestReconciler:
             traceparent = tracing.new_issuance_context({**attributes, tracing.ATTR_ORDER: key})
         with tracing.start_reconcile_span("reconcile.certificaterequest", traceparent, attributes):
             # The order first: the Pending decided with it says the order exists.
-            result: Result = DONE
             for action in decision.actions:
                 try:
                     await self._ensure_order(action, key, traceparent)
@@ -136,8 +147,10 @@ class RequestReconciler:
                 created = await self._kube.create(ZEROSSL_ORDERS, manifest, meta["namespace"])
             except AlreadyExists:
                 log.debug("order %s exists already", key)
+                self._created.created(key)
                 return
             self._fresh.created(key, str(created["metadata"]["uid"]))
+            self._created.created(key)
         domains = action.manifest["spec"]["domains"]
         log.info(
             "order %s created for %d name(s): %s",

@@ -5,6 +5,7 @@ fill the queues), and the reconcilers the Lease holder runs for its term.
 Invariants:
 - Informers run on every replica (warm standby); watches enqueue only while this replica
   leads, and becoming leader enqueues every cached object once, so nothing is missed.
+- Work that finishes a certificate takes the queues' first lane (:mod:`.lanes`).
 - A term starts from synced caches. Its reconcilers, the batch poller, the lost-draft searches
   and the Event recorder's flushes live in one TaskGroup: cancelling the term stops all of
   them at once, and nothing a term knows (fresh orders, claims, HTTP turns, searches)
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from controller.clock import Clock
@@ -25,6 +27,7 @@ from controller.issuer.controllers.caches import Caches
 from controller.issuer.controllers.drafts import DraftSearches
 from controller.issuer.controllers.fresh import FreshOrders
 from controller.issuer.controllers.issuers import IssuerReconciler, issuer_watches
+from controller.issuer.controllers.lanes import order_finished, order_started
 from controller.issuer.controllers.orders import OrderReconciler, order_watches
 from controller.issuer.controllers.poller import IssuancePoller
 from controller.issuer.controllers.requests import RequestReconciler, request_watches
@@ -43,9 +46,10 @@ log = logging.getLogger(__name__)
 REPORTING_CONTROLLER = "zerossl.issuer.dev/zerossl-issuer"
 
 
-def _queue(name: str) -> RateLimitingQueue[str]:
-    """A work queue reporting through the product's metric catalog."""
-    return RateLimitingQueue(name=name, metrics=KUBE_METRICS)
+def _queue(name: str, urgent: Callable[[str], bool] | None = None) -> RateLimitingQueue[str]:
+    """A work queue reporting through the product's metric catalog; ``urgent`` picks the
+    items that take its first lane."""
+    return RateLimitingQueue(name=name, metrics=KUBE_METRICS, urgent=urgent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +91,10 @@ class IssuerControllers:
             clock=clock,
             metrics=KUBE_METRICS,
         )
-        self.request_queue = _queue("certificaterequests")
-        self.order_queue = _queue("zerosslorders")
+        # Finished work first (lanes): what finishes a certificate goes ahead of what starts one.
+        orders = self.caches.orders.store
+        self.request_queue = _queue("certificaterequests", urgent=order_finished(orders))
+        self.order_queue = _queue("zerosslorders", urgent=order_started(orders))
         self.issuer_queue = _queue("zerosslissuers")
         self.watches = Watches(
             [

@@ -9,7 +9,7 @@ earlier ready time is kept; ``shutdown`` drops every waiting item. Each waiting 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import TypeVar
 
 from controller.kube.metrics import NO_METRICS, QueueMetricsProvider
@@ -20,9 +20,13 @@ K = TypeVar("K", bound=Hashable)
 
 class DelayingQueue(WorkQueue[K]):
     def __init__(
-        self, name: str | None = None, *, metrics: QueueMetricsProvider = NO_METRICS
+        self,
+        name: str | None = None,
+        *,
+        metrics: QueueMetricsProvider = NO_METRICS,
+        urgent: Callable[[K], bool] | None = None,
     ) -> None:
-        super().__init__(name, metrics=metrics)
+        super().__init__(name, metrics=metrics, urgent=urgent)
         self._waiting: dict[K, tuple[float, asyncio.TimerHandle]] = {}
 
     def add_after(self, item: K, delay: float) -> None:

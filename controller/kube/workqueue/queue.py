@@ -4,7 +4,9 @@ Invariants:
 - Every item in the FIFO is in ``dirty`` and not in ``processing``; an item appears in the FIFO
   at most once. The FIFO has two lanes: items added with ``add_first`` (work that finishes
   what was started, e.g. a certificate found issued) are handed out before the others, each
-  lane in its own order; ``add_first`` of an item queued in the normal lane moves it over.
+  lane in its own order; ``add_first`` of an item queued in the normal lane moves it over. A
+  queue given ``urgent`` asks it on every ``add`` (so on every delayed add and retry too) and
+  takes the first lane for items it names: the lane follows the item's state, not its caller.
 - ``add`` of a dirty item is a no-op (deduplication); ``add`` of an item being processed only
   marks it dirty, and ``done`` puts it back in the FIFO. So no two workers ever hold the same
   item, and every ``add`` after the last ``get`` of an item leads to one more ``get`` of it.
@@ -18,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 from controller.kube.metrics import NO_METRICS, QueueMetricsProvider
@@ -41,9 +43,15 @@ class WorkQueue(Generic[K]):
     """A deduplicating FIFO with dirty/processing sets; ``name`` labels its metrics."""
 
     def __init__(
-        self, name: str | None = None, *, metrics: QueueMetricsProvider = NO_METRICS
+        self,
+        name: str | None = None,
+        *,
+        metrics: QueueMetricsProvider = NO_METRICS,
+        urgent: Callable[[K], bool] | None = None,
     ) -> None:
+        """``urgent(item)``: True if ``add`` should take the first lane for ``item``."""
         self.name = name
+        self._urgent = urgent
         self._metrics: QueueMetrics[K] = queue_metrics(name, metrics)
         self._queue: deque[K] = deque()
         self._first: deque[K] = deque()  # the lane handed out before ``_queue``
@@ -65,6 +73,9 @@ class WorkQueue(Generic[K]):
 
     def add(self, item: K) -> None:
         """Marks ``item`` as needing processing; deduplicated against queued items."""
+        if self._urgent is not None and not self._shutting_down and self._urgent(item):
+            self.add_first(item)
+            return
         if self._shutting_down or item in self._dirty:
             return
         self._metrics.add(item)

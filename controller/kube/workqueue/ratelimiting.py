@@ -7,7 +7,7 @@ success, or the item's backoff keeps growing to the maximum.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import TypeVar
 
 from controller.kube.metrics import NO_METRICS, QueueMetricsProvider
@@ -24,8 +24,9 @@ class RateLimitingQueue(DelayingQueue[K]):
         name: str | None = None,
         *,
         metrics: QueueMetricsProvider = NO_METRICS,
+        urgent: Callable[[K], bool] | None = None,
     ) -> None:
-        super().__init__(name, metrics=metrics)
+        super().__init__(name, metrics=metrics, urgent=urgent)
         self.rate_limiter: RateLimiter[K] = rate_limiter or default_controller_rate_limiter()
 
     def add_rate_limited(self, item: K) -> None:

@@ -212,3 +212,17 @@ async def test_add_first_while_processing_requeues_it_first_when_done() -> None:
     q.add_first(held)  # being processed: marked dirty, to go first once done
     q.done(held)
     assert [await q.get(), await q.get()] == ["a", "b"]
+
+
+async def test_urgent_items_take_the_first_lane_on_every_add() -> None:
+    started: set[str] = set()
+    q: DelayingQueue[str] = DelayingQueue(urgent=started.__contains__)
+    for key in ("a", "b", "c"):
+        q.add(key)
+    started.add("c")
+    q.add("c")  # queued in the normal lane: its state changed, it moves to the first
+    q.add_after("d", 0.01)
+    started.add("d")
+    await asyncio.sleep(0.05)  # a delayed add is judged when it lands
+    assert len(q) == 4
+    assert [await q.get() for _ in range(4)] == ["c", "d", "a", "b"]
