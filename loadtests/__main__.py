@@ -1,7 +1,9 @@
 """``python -m loadtests bench|chaos|report|list``: run the load, failover and chaos scenarios
 against the real system and write the results, plots and ``docs/benchmarks.md``.
 
-- ``bench [--profile standard|full|small] [--only NAME ...]`` (``make bench``)
+- ``bench [--profile standard|full|small] [--kube emulator|real|both] [--only NAME ...]``
+  (``make bench``; ``--kube real`` runs the throughput and failover scenarios on the real
+  control plane, ``both`` on each world back to back: see :mod:`loadtests.profiles`)
 - ``chaos [--profile ...]`` (``make chaos``)
 - ``components``: run ``benchmarks/informer_bench.py`` and keep its output for the page
 - ``report``: regenerate the page from the result files already there
@@ -24,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from .profiles import BENCH, CHAOS, PROFILES
+from .profiles import BENCH, CHAOS, PROFILES, WORLDS, in_worlds
 from .report import INFORMER_BENCH, INFORMER_TARGETS, write_report
 from .results import REPO_ROOT, RunResult, machine_info
 from .scenarios import Scenario
@@ -42,6 +44,13 @@ def _parser() -> argparse.ArgumentParser:
     for name in ("bench", "chaos", "list"):
         sub = commands.add_parser(name)
         sub.add_argument("--profile", choices=PROFILES, default="standard")
+        if name != "chaos":  # chaos injects faults only the emulator takes
+            sub.add_argument(
+                "--kube",
+                choices=WORLDS,
+                default="emulator",
+                help="API server: the emulator, the real control plane, or both",
+            )
         sub.add_argument("--only", nargs="+", metavar="NAME", help="run only these runs")
         sub.add_argument("--results", type=Path, default=RESULTS)
         sub.add_argument("--page", type=Path, default=PAGE)
@@ -118,6 +127,8 @@ def main(argv: list[str]) -> int:
         return status
     catalog: dict[str, Callable[[], list[Scenario]]] = BENCH if args.command != "chaos" else CHAOS
     scenarios = catalog[args.profile]()
+    if args.command != "chaos":
+        scenarios = in_worlds(scenarios, args.kube)
     if args.command == "list":
         chaos = CHAOS[args.profile]()
         print("\n".join(f"bench  {s.name}" for s in scenarios))

@@ -8,12 +8,21 @@
 - ``small``: the same scenarios, tiny, to keep the harness working (``make test``).
 
 ``make chaos`` runs the chaos soak of the chosen profile (``standard``: 1,000 issuances).
+
+Worlds (``--kube``): every run starts the emulated API server by default; ``real`` runs the
+throughput and failover scenarios on the real control plane instead (etcd, kube-apiserver and
+kube-controller-manager from ``make controlplane``), named ``<run>-real``; ``both`` runs each
+of them on the emulator and then on the real server, back to back, so the two are measured
+under the same load. Quota (the controller against the ZeroSSL emulator, the API server is not
+what it measures), informer scale (seeded through the emulator's bulk path) and chaos (faults
+injected through the emulator's ``/_sandbox/faults``) stay emulator-only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Final
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Final, Literal
 
 from .harness import SystemSettings
 from .scenarios import Scenario
@@ -24,6 +33,10 @@ from .scenarios.quota import QuotaUtilisation
 from .scenarios.throughput import Throughput
 
 PROFILES: Final = ("small", "standard", "full")
+World = Literal["emulator", "real", "both"]
+WORLDS: Final[tuple[World, ...]] = ("emulator", "real", "both")
+REAL_SUFFIX: Final = "-real"
+"""Appended to a run's name on the real control plane (its result file is ``<run>-real.json``)."""
 ONE_REPLICA: Final = SystemSettings(replicas=1)
 HA: Final = SystemSettings(replicas=3)
 LIMITER_ON: Final = {"zerossl_qps": 100.0, "zerossl_burst": 10, "rate_limit": 100.0}
@@ -124,6 +137,28 @@ def _small() -> list[Scenario]:
         InformerScale("small-informer", "300 requests present", (0, 300), small),
         failover(1, 1, "small", small.with_(replicas=2), pause=(0.3, 1.0)),
     ]
+
+
+def on_real(scenario: Throughput | Failover) -> Throughput | Failover:
+    """The same run on the real control plane, named ``<run>-real``."""
+    return replace(
+        scenario,
+        name=scenario.name + REAL_SUFFIX,
+        title=f"{scenario.title}, real kube-apiserver",
+        system=scenario.system.with_(kube_mode="real"),
+    )
+
+
+def in_worlds(scenarios: Sequence[Scenario], world: World) -> list[Scenario]:
+    """``scenarios`` on the emulator, on the real control plane (the throughput and failover
+    runs only), or both: each such run on the emulator directly followed by its real twin."""
+    chosen: list[Scenario] = []
+    for scenario in scenarios:
+        if world != "real":
+            chosen.append(scenario)
+        if world != "emulator" and isinstance(scenario, Throughput | Failover):
+            chosen.append(on_real(scenario))
+    return chosen
 
 
 BENCH: Final[dict[str, Callable[[], list[Scenario]]]] = {
