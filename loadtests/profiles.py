@@ -25,6 +25,7 @@ from dataclasses import replace
 from typing import Final, Literal
 
 from .harness import SystemSettings
+from .results import REAL_SUFFIX
 from .scenarios import Scenario
 from .scenarios.chaos import Chaos, ChaosFaults
 from .scenarios.failover import Failover
@@ -35,8 +36,6 @@ from .scenarios.throughput import Throughput
 PROFILES: Final = ("small", "standard", "full")
 World = Literal["emulator", "real", "both"]
 WORLDS: Final[tuple[World, ...]] = ("emulator", "real", "both")
-REAL_SUFFIX: Final = "-real"
-"""Appended to a run's name on the real control plane (its result file is ``<run>-real.json``)."""
 ONE_REPLICA: Final = SystemSettings(replicas=1)
 HA: Final = SystemSettings(replicas=3)
 LIMITER_ON: Final = {"zerossl_qps": 100.0, "zerossl_burst": 10, "rate_limit": 100.0}
