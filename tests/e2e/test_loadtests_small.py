@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import random
 from pathlib import Path
+from typing import cast
 
 import numpy
 import orjson
@@ -23,16 +24,18 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from controller.sandbox.stack import make_csr
+from controller.sandbox.stack import Stack, make_csr
 from loadtests import profiles
 from loadtests.__main__ import main as loadtests_main
 from loadtests.audit import Check, chain_matches, compare_counts
 from loadtests.report import INFORMER_TARGETS, write_report
 from loadtests.results import RunResult, Target, load_results
+from loadtests.sampling import ProcessSampler, ReplicaMetrics
 from loadtests.scenarios import Scenario
 from loadtests.scenarios.failover import Failover
 from loadtests.scenarios.throughput import Throughput
 from loadtests.stats import count_in_window, distribution, per_second, percentile
+from loadtests.supervisor import Exit, Supervisor
 from loadtests.watcher import terminal_state
 from loadtests.workload import Fleet, PlannedRequest, plan
 from tests.conftest import KubeWorld
@@ -67,6 +70,14 @@ def test_compare_counts_allows_only_the_stated_slack() -> None:
     assert not missing_key.ok
     assert "verify 0/2" in missing_key.detail
     assert compare_counts("calls", {"create": 4.0}, {"create": 5}, 1).ok
+
+
+def test_supervisor_check_fails_on_exits_the_harness_did_not_make() -> None:
+    supervisor = Supervisor(cast(Stack, None), ProcessSampler(), cast(ReplicaMetrics, None))
+    assert supervisor.unplanned_check("no replica exited").ok
+    supervisor.exits += [Exit("replica-0", 10, 1, planned=False), Exit("replica-1", 11, -9, True)]
+    check = supervisor.unplanned_check("no replica exited")
+    assert (check.ok, check.detail) == (False, "1 unplanned exits: replica-0 (1)")
 
 
 def test_terminal_state_reads_the_ready_condition() -> None:
@@ -122,6 +133,17 @@ def test_plan_spreads_requests_over_namespaces_and_both_issuer_kinds() -> None:
     assert all(len(d) <= 64 for p in planned for d in p.domains)
 
 
+MACHINE = {
+    "cpu": "test CPU",
+    "logical_cpus": 2,
+    "usable_cpus": 2,
+    "memory_gib": 4.0,
+    "os": "Linux",
+    "python": "3.11",
+    "commit": "abc1234",
+}
+
+
 def _tiny_result(name: str = "tiny", api_server: str = "subprocess") -> RunResult:
     return RunResult(
         scenario="throughput",
@@ -151,6 +173,7 @@ def _tiny_result(name: str = "tiny", api_server: str = "subprocess") -> RunResul
         },
         targets=[Target("Kubernetes writes per issuance", 9.0, 8.0, "writes")],
         checks=[Check("every request issued", True, "Issued 2"), Check("lost", False, "one")],
+        machine={**MACHINE, "load_average_1m": 1.25},
         series={
             "issued_over_time": [[1.0, 1], [1.5, 2]],
             "latencies_s": [1.0, 1.5],
@@ -194,13 +217,11 @@ def test_report_sets_a_run_beside_its_real_twin(tmp_path: Path) -> None:
         result.write(tmp_path)
     text = write_report(tmp_path, tmp_path / "benchmarks.md").read_text()
     section = text.split("## Emulated and real API server side by side")[1].split("\n## ")[0]
-    load = f"{_tiny_result().machine['load_average_1m']:,.2f}"
     assert (
-        f"| tiny | emulator | {load} | 2 | 1.5 | 1.00 | 1.50 | 250.0 | 100.0 | n/a | 9.00 |"
-        in section
+        "| tiny | emulator | 1.25 | 2 | 1.5 | 1.00 | 1.50 | 250.0 | 100.0 | n/a | 9.00 |" in section
     )
     assert (
-        f"| tiny-real | real | {load} | 2 | 1.5 | 1.00 | 1.50 | 250.0 | 400.0 | 50.0 | 9.00 |"
+        "| tiny-real | real | 1.25 | 2 | 1.5 | 1.00 | 1.50 | 250.0 | 400.0 | 50.0 | 9.00 |"
         in section
     )
     assert "lonely-real" not in section
