@@ -109,9 +109,12 @@ async def _run_all(scenarios: list[Scenario], results: Path, timeout: float) -> 
     passed = True
     for scenario in scenarios:
         print(f"running {scenario.name} ...", flush=True)
+        machine = {**machine_info(), "read_at": "start"}  # the load before this run adds its own
+        started_at = datetime.now(UTC).isoformat(timespec="seconds")
         began = time.monotonic()
         async with asyncio.timeout(timeout):
             result = await scenario.run()
+        result.machine, result.started_at = machine, started_at
         result.wall_seconds = round(time.monotonic() - began, 1)
         result.write(results)
         print(_describe(result), flush=True)

@@ -186,9 +186,11 @@ def _machines(results: Sequence[RunResult]) -> str:
     for text, names in seen.items():
         lines.append(f"- {text} (runs: {', '.join(names)})")
     lines.append(
-        "\nThe machine was shared with other work; each run states the load average when it "
-        "started and the commit it ran. Numbers are what this machine gave at the time, a "
-        "lower bound of what the code does on two dedicated cores.\n"
+        "\nThe machine was shared with other work; each run states the 1-minute load average "
+        "when it started and the commit it ran. Results marked *(end)* recorded both when the "
+        "run had finished, so their load average includes the run's own processes. Numbers "
+        "are what this machine gave at the time, a lower bound of what the code does on two "
+        "dedicated cores.\n"
     )
     lines.append(
         _table(
@@ -196,9 +198,9 @@ def _machines(results: Sequence[RunResult]) -> str:
             (
                 (
                     r.name,
-                    r.started_at.replace("+00:00", ""),
+                    r.started_at.replace("+00:00", "") + _at_end(r),
                     r.machine["commit"],
-                    _num(float(r.machine["load_average_1m"])),
+                    _load(r),
                     _num(r.wall_seconds, 0),
                 )
                 for r in results
@@ -206,6 +208,15 @@ def _machines(results: Sequence[RunResult]) -> str:
         )
     )
     return "\n".join(lines)
+
+
+def _at_end(result: RunResult) -> str:
+    """Marks results whose machine facts were read after the run, not before it."""
+    return "" if result.machine.get("read_at") == "start" else " (end)"
+
+
+def _load(result: RunResult) -> str:
+    return _num(float(result.machine["load_average_1m"])) + _at_end(result)
 
 
 def _targets(results: Sequence[RunResult], component_targets: Sequence[Target]) -> str:
@@ -337,7 +348,7 @@ def _world_row(result: RunResult, world: str) -> tuple[str, ...]:
     return (
         result.name,
         world,
-        _num(float(result.machine["load_average_1m"])),
+        _load(result),
         _num(issued),
         _num(s["seconds_to_issue_all"], 1),
         _num(s["latency_s"]["p50"]),

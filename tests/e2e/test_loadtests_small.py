@@ -141,6 +141,7 @@ MACHINE = {
     "os": "Linux",
     "python": "3.11",
     "commit": "abc1234",
+    "read_at": "start",
 }
 
 
@@ -184,6 +185,7 @@ def _tiny_result(name: str = "tiny", api_server: str = "subprocess") -> RunResul
 
 def test_report_shows_targets_failures_and_plots(tmp_path: Path) -> None:
     result = _tiny_result()
+    del result.machine["read_at"]  # as results recorded before the run's start was noted
     results = tmp_path / "benchmarks" / "results"
     result.write(results)
     assert [r.to_json() for r in load_results(results)] == [result.to_json()]
@@ -207,6 +209,7 @@ def test_report_shows_targets_failures_and_plots(tmp_path: Path) -> None:
     assert "![two requests](benchmarks/tiny.png)" in text
     assert (tmp_path / "benchmarks" / "tiny.png").read_bytes().startswith(b"\x89PNG")
     assert "side by side" not in text  # no run has a real twin
+    assert " | abc1234 | 1.25 (end) | " in text
 
 
 def test_report_sets_a_run_beside_its_real_twin(tmp_path: Path) -> None:
