@@ -297,10 +297,10 @@ async def test_informer_small_caches_everything_without_writing() -> None:
     assert sizes[300]["rss_after_sync_mib"] > 0
 
 
-async def test_failover_small_hands_over_and_loses_nothing() -> None:
+async def test_failover_small_hands_over_and_loses_nothing(kube_world: KubeWorld) -> None:
     scenario = _scenario("failover-small")
     assert isinstance(scenario, Failover)
-    result = await scenario.run()
+    result = await (profiles.on_real(scenario) if kube_world == "real" else scenario).run()
     _assert_passed(result)
     takeovers = result.series["takeovers"]
     assert [t["how"] for t in takeovers] == ["SIGKILL", "SIGTERM"]
