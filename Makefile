@@ -58,10 +58,10 @@ sandbox: $(STAMP)
 		--crds controller/sandbox/crds --crds manifests/crds
 
 bench: $(STAMP) sysdeps
-	$(PY) -m loadtests bench
+	$(PY) -m loadtests bench $(ARGS)
 
 chaos: $(STAMP) sysdeps
-	$(PY) -m loadtests chaos
+	$(PY) -m loadtests chaos $(ARGS)
 
 clean:
 	rm -rf $(VENV) .sandbox .controlplane .pytest_cache .mypy_cache .ruff_cache

@@ -1,9 +1,12 @@
 """``python -m loadtests bench|chaos|report|list``: run the load, failover and chaos scenarios
 against the real system and write the results, plots and ``docs/benchmarks.md``.
 
-- ``bench [--profile standard|full|small] [--only NAME ...] [--baseline TEXT]`` (``make
-  bench``); ``--baseline`` marks the runs as a reference point (run from another checkout, e.g.
-  the main branch before a change): saved as ``<name>@baseline``, titled with the text
+- ``bench [--profile standard|full|small] [--kube emulator|real|both] [--only NAME ...]
+  [--baseline TEXT]`` (``make bench``); ``--kube real`` runs the throughput and failover
+  scenarios on the real control plane, ``both`` on each world back to back (see
+  :mod:`loadtests.profiles`); ``--baseline`` marks the runs as a reference point (run from
+  another checkout, e.g. the main branch before a change): saved as ``<name>@baseline``, titled
+  with the text
 - ``chaos [--profile ...]`` (``make chaos``)
 - ``components``: run ``benchmarks/informer_bench.py`` and keep its output for the page
 - ``imports``: run ``benchmarks/import_bench.py`` (import cost by dependency, this checkout
@@ -28,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from .profiles import BENCH, CHAOS, PROFILES
+from .profiles import BENCH, CHAOS, PROFILES, WORLDS, in_worlds
 from .report import IMPORT_BENCH, INFORMER_BENCH, INFORMER_TARGETS, write_report
 from .results import REPO_ROOT, RunResult, machine_info
 from .scenarios import Scenario
@@ -49,6 +52,13 @@ def _parser() -> argparse.ArgumentParser:
     for name in ("bench", "chaos", "list"):
         sub = commands.add_parser(name)
         sub.add_argument("--profile", choices=PROFILES, default="standard")
+        if name != "chaos":  # chaos injects faults only the emulator takes
+            sub.add_argument(
+                "--kube",
+                choices=WORLDS,
+                default="emulator",
+                help="API server: the emulator, the real control plane, or both",
+            )
         sub.add_argument("--only", nargs="+", metavar="NAME", help="run only these runs")
         sub.add_argument("--results", type=Path, default=RESULTS)
         sub.add_argument("--page", type=Path, default=PAGE)
@@ -123,9 +133,12 @@ async def _run_all(
     passed = True
     for scenario in scenarios:
         print(f"running {scenario.name} ...", flush=True)
+        machine = {**machine_info(), "read_at": "start"}  # the load before this run adds its own
+        started_at = datetime.now(UTC).isoformat(timespec="seconds")
         began = time.monotonic()
         async with asyncio.timeout(timeout):
             result = await scenario.run()
+        result.machine, result.started_at = machine, started_at
         result.wall_seconds = round(time.monotonic() - began, 1)
         if baseline:
             result.name, result.title = f"{result.name}@baseline", f"{result.title}: {baseline}"
@@ -144,6 +157,8 @@ def main(argv: list[str]) -> int:
         return status
     catalog: dict[str, Callable[[], list[Scenario]]] = BENCH if args.command != "chaos" else CHAOS
     scenarios = catalog[args.profile]()
+    if args.command != "chaos":
+        scenarios = in_worlds(scenarios, args.kube)
     if args.command == "list":
         chaos = CHAOS[args.profile]()
         print("\n".join(f"bench  {s.name}" for s in scenarios))

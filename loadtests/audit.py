@@ -183,16 +183,16 @@ def audit_zerossl(ledger: ZeroSSLLedger, planned: Sequence[PlannedRequest]) -> l
 
 
 def compare_counts(
-    name: str, controller: Mapping[str, float], emulator: Mapping[str, int], slack: int
+    name: str, controller: Mapping[str, float], served: Mapping[str, int], slack: int
 ) -> Check:
-    """The controller's count per key against the emulator's: agreement when every key
-    differs by at most ``slack`` in total."""
-    keys = sorted(set(controller) | set(emulator))
-    diffs = {k: int(emulator.get(k, 0) - round(controller.get(k, 0.0))) for k in keys}
+    """The controller's count per key against the server's (an emulator's log, or the real
+    API server's audit log): agreement when every key differs by at most ``slack`` in total."""
+    keys = sorted(set(controller) | set(served))
+    diffs = {k: int(served.get(k, 0) - round(controller.get(k, 0.0))) for k in keys}
     off = sum(abs(d) for d in diffs.values())
-    shown = ", ".join(f"{k} {round(controller.get(k, 0.0))}/{emulator.get(k, 0)}" for k in keys)
+    shown = ", ".join(f"{k} {round(controller.get(k, 0.0))}/{served.get(k, 0)}" for k in keys)
     return Check(
         name,
         off <= slack,
-        f"controller/emulator: {shown or 'nothing'}; total difference {off} (slack {slack})",
+        f"controller/server: {shown or 'nothing'}; total difference {off} (slack {slack})",
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from .plots import plot
-from .results import RunResult, Target, load_results
+from .results import REAL_SUFFIX, RunResult, Target, load_results
 
 SECTIONS: Final = (
     ("throughput", "Throughput and latency"),
@@ -54,20 +54,25 @@ REPRODUCE: Final = """\
 
 ```
 make bench                                   # python -m loadtests bench: the standard set
+make bench ARGS="--kube both"                # ... throughput and failover on both API servers
 make chaos                                   # python -m loadtests chaos: the 1,000-issuance soak
 .venv/bin/python -m loadtests bench --profile full      # adds 10,000-request runs, 5-min quota
 .venv/bin/python -m loadtests bench --only quota-60s    # one run; `list` names them all
+.venv/bin/python -m loadtests bench --profile full --kube both \\
+    --only throughput-10k-limiter-off throughput-10k-limiter-off-real \\
+    failover-20-kills failover-20-kills-real  # the side-by-side runs (needs make controlplane)
 .venv/bin/python -m loadtests components     # benchmarks/informer_bench.py, kept for this page
 .venv/bin/python -m loadtests imports        # benchmarks/import_bench.py, kept for this page
 .venv/bin/python -m loadtests report         # this page again from the result files
 ```
 
-Each run starts its own system: the sandbox API server (RBAC enforced with the shipped
-manifests) and the ZeroSSL emulator as child processes, `python -m controller run` replicas,
-the solver Service proxy in the harness; requests are created and approved the way
-cert-manager does, through the status subresource. Latency is from the create sent to the
-harness's watch seeing Ready=True/Issued. Kubernetes requests are the controller
-ServiceAccount's, as the API server counted them; ZeroSSL calls are the emulator's log.
+Each run starts its own system: the sandbox API server, or with `--kube real` the real
+control plane (RBAC enforced with the shipped manifests either way), and the ZeroSSL emulator
+as child processes, `python -m controller run` replicas, the solver Service proxy in the
+harness; requests are created and approved the way cert-manager does, through the status
+subresource. Latency is from the create sent to the harness's watch seeing Ready=True/Issued.
+Kubernetes requests are the controller ServiceAccount's, as the API server counted them (the
+real one: from its audit log); ZeroSSL calls are the emulator's log.
 """
 INFORMER_BENCH: Final = "informer_bench.txt"
 """Output of ``benchmarks/informer_bench.py`` saved by ``python -m loadtests components``."""
@@ -121,6 +126,7 @@ def render(
         _machines(results),
         _targets(results, component_targets),
         _correctness(results),
+        _worlds(results),
     ]
     renderers: dict[str, Callable[[list[RunResult], Mapping[str, str]], str]] = {
         "throughput": _throughput,
@@ -199,9 +205,11 @@ def _machines(results: Sequence[RunResult]) -> str:
     for text, names in seen.items():
         lines.append(f"- {text} (runs: {', '.join(names)})")
     lines.append(
-        "\nThe machine was shared with other work; each run states the load average when it "
-        "started and the commit it ran. Numbers are what this machine gave at the time, a "
-        "lower bound of what the code does on two dedicated cores.\n"
+        "\nThe machine was shared with other work; each run states the 1-minute load average "
+        "when it started and the commit it ran. Results marked *(end)* recorded both when the "
+        "run had finished, so their load average includes the run's own processes. Numbers "
+        "are what this machine gave at the time, a lower bound of what the code does on two "
+        "dedicated cores.\n"
     )
     lines.append(
         _table(
@@ -209,9 +217,9 @@ def _machines(results: Sequence[RunResult]) -> str:
             (
                 (
                     r.name,
-                    r.started_at.replace("+00:00", ""),
+                    r.started_at.replace("+00:00", "") + _at_end(r),
                     r.machine["commit"],
-                    _num(float(r.machine["load_average_1m"])),
+                    _load(r),
                     _num(r.wall_seconds, 0),
                 )
                 for r in results
@@ -219,6 +227,15 @@ def _machines(results: Sequence[RunResult]) -> str:
         )
     )
     return "\n".join(lines)
+
+
+def _at_end(result: RunResult) -> str:
+    """Marks results whose machine facts were read after the run, not before it."""
+    return "" if result.machine.get("read_at") == "start" else " (end)"
+
+
+def _load(result: RunResult) -> str:
+    return _num(float(result.machine["load_average_1m"])) + _at_end(result)
 
 
 def _targets(results: Sequence[RunResult], component_targets: Sequence[Target]) -> str:
@@ -246,6 +263,134 @@ def _correctness(results: Sequence[RunResult]) -> str:
         detail = "; ".join(f"{c.name}: {c.detail}" for c in failed) or "all passed"
         rows.append((r.name, f"{len(r.checks) - len(failed)}/{len(r.checks)}", detail))
     return "## Correctness checks\n\n" + _table(("Run", "Passed", "Failures"), rows)
+
+
+WORLDS_TEXT: Final = """\
+Each pair is one scenario run twice in the same session, back to back (`--kube both`): on the
+project's emulated API server, then on the real control plane (etcd, kube-apiserver and
+kube-controller-manager built by `make controlplane`, TLS, RBAC with the shipped manifests,
+the controller on a TokenRequest ServiceAccount token). Everything else is the same: the
+ZeroSSL emulator, the controller, the harness.
+
+- *Kubernetes writes and requests per issuance* are the controller ServiceAccount's requests:
+  the emulator's counters, or the real API server's audit log (`--audit-log-path`, Metadata
+  level, one event per request) read into the same (user, verb, resource, code) keys. Writes
+  (create, update, patch, delete) are counted once per request in both worlds, so they compare
+  directly. Watches (not writes) differ by a few per run: the emulator counts a watch when it
+  ends, the audit log already when it starts, so the real count also holds the watches still
+  open when the window closes (the controller renews its watches every minute or two).
+- *API server CPU* on the real control plane includes writing that audit log: every request
+  is serialised to JSON and written (`--audit-log-mode=blocking`) before it is answered, a cost
+  a cluster without auditing would not pay. etcd runs with `--unsafe-no-fsync` (its disk
+  flushes are not measured) and kube-controller-manager runs only namespace, garbage-collector
+  and ServiceAccount controllers, so its CPU is near zero.
+- Emulator-only, with no real twin: quota utilisation (it measures the controller against the
+  ZeroSSL emulator's limit, the API server plays no part), informer scale (its 10,000 and
+  50,000 requests are put straight into the in-process emulator's store: creating them over
+  HTTP would take longer than the measurement) and the chaos soak (faults are injected
+  through the emulator's `/_sandbox/faults`: dropped watches, compactions, error answers).
+"""
+
+
+def _worlds(results: Sequence[RunResult]) -> str:
+    """Each run with a ``-real`` twin beside that twin: issuance numbers, then takeovers."""
+    by_name = {r.name: r for r in results}
+    pairs = [
+        (by_name[r.name.removesuffix(REAL_SUFFIX)], r)
+        for r in results
+        if r.name.endswith(REAL_SUFFIX) and r.name.removesuffix(REAL_SUFFIX) in by_name
+    ]
+    if not pairs:
+        return ""
+    issuance = _table(
+        (
+            "Run",
+            "API server",
+            "Load avg (1 min)",
+            "Issued",
+            "All issued in (s)",
+            "p50 (s)",
+            "p99 (s)",
+            "Controller CPU ms/issuance",
+            "API server CPU ms/issuance",
+            "etcd CPU ms/issuance",
+            "K8s writes/issuance",
+            "K8s requests/issuance",
+        ),
+        (_world_row(run, world) for run, world in _side_by_side(pairs)),
+    )
+    failovers = [pair for pair in pairs if pair[0].scenario == "failover"]
+    takeovers = _table(
+        (
+            "Run",
+            "API server",
+            "SIGKILL: Lease taken p50 / max (s)",
+            "SIGKILL: first reconcile p50 / p95 / max (s)",
+            "SIGTERM: Lease taken p50 / max (s)",
+            "SIGTERM: first reconcile p50 / p95 / max (s)",
+        ),
+        ((run.name, world, *_takeover_cells(run)) for run, world in _side_by_side(failovers)),
+    )
+    return (
+        "## Emulated and real API server side by side\n\n"
+        + WORLDS_TEXT
+        + "\n"
+        + issuance
+        + (
+            "\nFailover: seconds from the signal to the next leader.\n\n" + takeovers
+            if failovers
+            else ""
+        )
+    )
+
+
+def _side_by_side(
+    pairs: Sequence[tuple[RunResult, RunResult]],
+) -> Iterable[tuple[RunResult, str]]:
+    for emulated, real in pairs:
+        yield emulated, "emulator"
+        yield real, "real"
+
+
+def _per_issuance_ms(result: RunResult, role: str) -> str:
+    s = result.summary
+    usage = s.get("processes", {}).get(role)
+    if not usage or not s.get("issued"):
+        return "n/a"
+    return _num(usage["cpu_seconds"] * 1000 / s["issued"], 1)
+
+
+def _world_row(result: RunResult, world: str) -> tuple[str, ...]:
+    s = result.summary
+    issued = s.get("issued") or 0
+    requests = sum(s["kube_requests_per_issuance"].values())
+    return (
+        result.name,
+        world,
+        _load(result),
+        _num(issued),
+        _num(s["seconds_to_issue_all"], 1),
+        _num(s["latency_s"]["p50"]),
+        _num(s["latency_s"]["p99"]),
+        _per_issuance_ms(result, "controller"),
+        _per_issuance_ms(result, "kube-apiserver"),
+        _per_issuance_ms(result, "etcd"),
+        _num(s["kube_writes_per_issuance"]),
+        _num(float(requests)),
+    )
+
+
+def _takeover_cells(result: RunResult) -> tuple[str, ...]:
+    cells = []
+    for how in ("SIGKILL", "SIGTERM"):
+        lease = result.summary["takeover_lease_acquired_s"][how]
+        first = result.summary["takeover_first_reconcile_s"][how]
+        if not first["count"]:
+            cells += ["none", "none"]
+            continue
+        cells.append(f"{_num(lease['p50'])} / {_num(lease['max'])}")
+        cells.append(f"{_num(first['p50'])} / {_num(first['p95'])} / {_num(first['max'])}")
+    return tuple(cells)
 
 
 def _settings(result: RunResult) -> str:

@@ -22,6 +22,9 @@ import psutil
 from .audit import Check
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[1]
+REAL_SUFFIX: Final = "-real"
+"""Appended to a run's name on the real control plane: ``<run>-real.json`` is the twin of
+``<run>.json`` (the emulated API server), and the report sets the two side by side."""
 
 
 def machine_info() -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Watching the system's processes while a run goes on.
 
 - :class:`ProcessSampler`: CPU seconds and peak RSS per role (controller replicas, API server,
-  emulator, the harness itself), from psutil and ``/proc/<pid>/status`` (VmHWM, the kernel's
+  emulator, the harness itself; on the real control plane also etcd and
+  kube-controller-manager), from psutil and ``/proc/<pid>/status`` (VmHWM, the kernel's
   own peak, so short spikes between samples are not missed). A process that exits keeps the
   CPU time of its last sample; call :meth:`ProcessSampler.sample` right before killing one.
 - :class:`ReplicaMetrics`: scrapes every running replica's ``/metrics``; keeps the latest
@@ -29,7 +30,15 @@ from controller.sandbox.stack import Metrics, Stack
 CONTROLLER: Final = "controller"
 APISERVER: Final = "kube-apiserver"
 EMULATOR: Final = "zerossl-emulator"
+ETCD: Final = "etcd"
+CONTROLLER_MANAGER: Final = "kube-controller-manager"
 HARNESS: Final = "harness"
+CONTROL_PLANE: Final = {
+    "kube-apiserver": APISERVER,
+    "etcd": ETCD,
+    CONTROLLER_MANAGER: CONTROLLER_MANAGER,
+}
+"""The real control plane's binaries, by file name, and their roles."""
 MIB: Final = 1024 * 1024
 QUEUES: Final = ("certificaterequests", "zerosslorders", "zerosslissuers")
 
@@ -56,6 +65,8 @@ class _Tracked:
 
 def role_of(cmdline: list[str]) -> str | None:
     """Which part of the stack a child process is, from its command line."""
+    if cmdline and (role := CONTROL_PLANE.get(Path(cmdline[0]).name)):
+        return role
     joined = " ".join(cmdline)
     if "controller.sandbox.stack.apiserver_child" in joined:
         return APISERVER

@@ -16,6 +16,7 @@ from typing import Final, NoReturn
 
 from controller.sandbox.stack import Replica, Stack
 
+from .audit import Check
 from .sampling import ProcessSampler, ReplicaMetrics
 
 _INTERVAL: Final = 0.2
@@ -52,6 +53,16 @@ class Supervisor:
 
     def unplanned(self) -> list[Exit]:
         return [e for e in self.exits if not e.planned]
+
+    def unplanned_check(self, name: str) -> Check:
+        """Passes when every exit was a kill the harness made."""
+        unplanned = self.unplanned()
+        listed = ", ".join(f"{e.replica} ({e.returncode})" for e in unplanned)
+        return Check(
+            name,
+            not unplanned,
+            f"{len(unplanned)} unplanned exits" + (f": {listed}" if unplanned else ""),
+        )
 
     async def run(self) -> NoReturn:
         async with asyncio.TaskGroup() as restarts:

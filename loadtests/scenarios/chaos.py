@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Final, NoReturn
 
 from controller.sandbox.stack import Stack
-from loadtests.audit import Check, audit_requests, audit_zerossl, zerossl_ledger
+from loadtests.audit import audit_requests, audit_zerossl, zerossl_ledger
 from loadtests.harness import LoadRun, SystemSettings
 from loadtests.results import RunResult
 from loadtests.summary import agreement_checks, issuance_series, issuance_summary
@@ -173,19 +173,7 @@ class Chaos:
             checks += agreement_checks(
                 seen, stops=stops, workers=system.workers, replicas=system.replicas
             )
-        unplanned = supervisor.unplanned()
-        checks.append(
-            Check(
-                "no replica exited unless killed",
-                not unplanned,
-                f"{len(unplanned)} unplanned exits"
-                + (
-                    f": {', '.join(f'{e.replica} ({e.returncode})' for e in unplanned)}"
-                    if unplanned
-                    else ""
-                ),
-            )
-        )
+        checks.append(supervisor.unplanned_check("no replica exited unless killed"))
         summary = issuance_summary(seen)
         summary.update(
             chaos_seconds=round(chaos_seconds, 1),

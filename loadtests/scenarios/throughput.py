@@ -1,5 +1,7 @@
 """Throughput and latency: N approved CertificateRequests across several issuers and
 namespaces, submitted as fast as the harness can (bounded concurrency), until all are issued.
+A replica that exits (one that lost its Lease exits by design) is restarted as the kubelet
+would, and the exit fails the run's "no replica exited" check: the run ends either way.
 
 Reports issued per second, p50/p95/p99 issuance latency (create sent to Issued seen by the
 harness), controller CPU seconds and peak RSS, Kubernetes requests per issuance by verb (the
@@ -10,6 +12,7 @@ issued certificate, Kubernetes writes per issuance.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 
@@ -17,6 +20,7 @@ from loadtests.audit import audit_requests, audit_zerossl, zerossl_ledger
 from loadtests.harness import LoadRun, SystemSettings
 from loadtests.results import RunResult, Target
 from loadtests.summary import agreement_checks, issuance_series, issuance_summary
+from loadtests.supervisor import Supervisor
 from loadtests.workload import new_run_id
 
 
@@ -37,16 +41,24 @@ class Throughput:
         run_id = new_run_id("tp")
         async with LoadRun(self.system, run_id) as load:
             planned = load.plan(self.requests)
+            supervisor = Supervisor(load.stack, load.sampler, load.metrics)
             await load.begin()
-            await load.submit(planned, concurrency=self.concurrency)
-            submitted = time.monotonic()
-            await load.wait_finished(planned, self.timeout)
+            async with asyncio.TaskGroup() as tasks:
+                kubelet = tasks.create_task(supervisor.run())
+                await load.submit(planned, concurrency=self.concurrency)
+                submitted = time.monotonic()
+                await load.wait_finished(planned, self.timeout)
+                kubelet.cancel()
             seen = await load.observe()
             checks = await audit_requests(load.stack, planned, run_id)
             checks += audit_zerossl(await zerossl_ledger(load.stack, planned), planned)
             checks += agreement_checks(
-                seen, stops=0, workers=self.system.workers, replicas=self.system.replicas
+                seen,
+                stops=len(supervisor.exits),
+                workers=self.system.workers,
+                replicas=self.system.replicas,
             )
+        checks.append(supervisor.unplanned_check("no replica exited"))
         summary = issuance_summary(seen)
         summary["seconds_to_submit_all"] = round(submitted - seen.began, 3)
         result = RunResult(

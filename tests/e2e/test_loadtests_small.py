@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import random
 from pathlib import Path
+from typing import cast
 
 import numpy
 import orjson
@@ -23,19 +24,23 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from controller.sandbox.stack import ApiServerAccess, ControllerOptions, make_csr
+from controller.sandbox.stack import ApiServerAccess, ControllerOptions, Stack, make_csr
 from loadtests import incluster, profiles
 from loadtests.__main__ import main as loadtests_main
 from loadtests.accounting import KubeCounts, KubeRequest
 from loadtests.audit import Check, chain_matches, compare_counts
 from loadtests.report import IMPORT_BENCH, INFORMER_TARGETS, write_report
 from loadtests.results import RunResult, Target, load_results
+from loadtests.sampling import ProcessSampler, ReplicaMetrics
 from loadtests.scenarios import Scenario
 from loadtests.scenarios.backlog import order_create_conflicts
 from loadtests.scenarios.failover import Failover
+from loadtests.scenarios.throughput import Throughput
 from loadtests.stats import count_in_window, distribution, per_second, percentile
+from loadtests.supervisor import Exit, Supervisor
 from loadtests.watcher import terminal_state
 from loadtests.workload import Fleet, PlannedRequest, plan
+from tests.conftest import KubeWorld
 
 # --- the harness's pure parts ----------------------------------------------------------------
 
@@ -77,6 +82,14 @@ def test_order_create_conflicts_count_only_409s_on_order_creates() -> None:
         KubeRequest("create", "events.events.k8s.io", 409, 1),
     )
     assert order_create_conflicts(KubeCounts(rows)) == 3
+
+
+def test_supervisor_check_fails_on_exits_the_harness_did_not_make() -> None:
+    supervisor = Supervisor(cast(Stack, None), ProcessSampler(), cast(ReplicaMetrics, None))
+    assert supervisor.unplanned_check("no replica exited").ok
+    supervisor.exits += [Exit("replica-0", 10, 1, planned=False), Exit("replica-1", 11, -9, True)]
+    check = supervisor.unplanned_check("no replica exited")
+    assert (check.ok, check.detail) == (False, "1 unplanned exits: replica-0 (1)")
 
 
 def test_terminal_state_reads_the_ready_condition() -> None:
@@ -132,14 +145,27 @@ def test_plan_spreads_requests_over_namespaces_and_both_issuer_kinds() -> None:
     assert all(len(d) <= 64 for p in planned for d in p.domains)
 
 
-def test_report_shows_targets_failures_and_plots(tmp_path: Path) -> None:
-    result = RunResult(
+MACHINE = {
+    "cpu": "test CPU",
+    "logical_cpus": 2,
+    "usable_cpus": 2,
+    "memory_gib": 4.0,
+    "os": "Linux",
+    "python": "3.11",
+    "commit": "abc1234",
+    "read_at": "start",
+}
+
+
+def _tiny_result(name: str = "tiny", api_server: str = "subprocess") -> RunResult:
+    return RunResult(
         scenario="throughput",
-        name="tiny",
+        name=name,
         title="two requests",
-        settings={"replicas": 1},
+        settings={"replicas": 1, "api_server": api_server},
         summary={
             "requests": 2,
+            "issued": 2,
             "seconds_to_issue_all": 1.5,
             "issued_per_second": 1.3,
             "latency_s": {"count": 2, "mean": 1.0, "p50": 1.0, "p95": 1.4, "p99": 1.5, "max": 1.5},
@@ -148,21 +174,30 @@ def test_report_shows_targets_failures_and_plots(tmp_path: Path) -> None:
             "kube_writes_per_issuance": 9.0,
             "zerossl_calls_per_issuance": 3.0,
             "zerossl_429s": 0,
-            "kube_requests_per_issuance": {"patch": 4.0},
+            "kube_requests_per_issuance": {"patch": 4.0, "get": 1.0},
             "kube_writes_by_resource_per_issuance": {"patch x": 4.0},
             "zerossl_calls_by_endpoint_per_issuance": {"create": 1.0},
             "reconciles_per_issuance": {"certificaterequests/done": 3.0},
             "draft_searches_per_issuance": {"listing": 0.25, "search": 0.5},
-            "processes": {"controller": {"cpu_seconds": 0.5, "peak_rss_mib": 100.0}},
+            "processes": {
+                "controller": {"cpu_seconds": 0.5, "peak_rss_mib": 100.0},
+                "kube-apiserver": {"cpu_seconds": 0.2, "peak_rss_mib": 90.0},
+            },
         },
         targets=[Target("Kubernetes writes per issuance", 9.0, 8.0, "writes")],
         checks=[Check("every request issued", True, "Issued 2"), Check("lost", False, "one")],
+        machine={**MACHINE, "load_average_1m": 1.25},
         series={
             "issued_over_time": [[1.0, 1], [1.5, 2]],
             "latencies_s": [1.0, 1.5],
             "queue_depth": [[0.0, {"zerosslorders": 1.0}], [1.0, {"zerosslorders": 0.0}]],
         },
     )
+
+
+def test_report_shows_targets_failures_and_plots(tmp_path: Path) -> None:
+    result = _tiny_result()
+    del result.machine["read_at"]  # as results recorded before the run's start was noted
     results = tmp_path / "benchmarks" / "results"
     result.write(results)
     assert [r.to_json() for r in load_results(results)] == [result.to_json()]
@@ -185,6 +220,8 @@ def test_report_shows_targets_failures_and_plots(tmp_path: Path) -> None:
     )
     assert "![two requests](benchmarks/tiny.png)" in text
     assert (tmp_path / "benchmarks" / "tiny.png").read_bytes().startswith(b"\x89PNG")
+    assert "side by side" not in text  # no run has a real twin
+    assert " | abc1234 | 1.25 (end) | " in text
     assert "## Memory by dependency" not in text
     (results / IMPORT_BENCH).write_text("import controller.app\n  this checkout 0.40 52.9\n")
     text = write_report(results, tmp_path / "benchmarks.md").read_text()
@@ -209,6 +246,39 @@ def test_in_cluster_replicas_get_a_service_account_and_no_kubeconfig(tmp_path: P
         )
 
 
+def test_report_sets_a_run_beside_its_real_twin(tmp_path: Path) -> None:
+    real = _tiny_result("tiny-real", api_server="real")
+    real.summary["processes"]["etcd"] = {"cpu_seconds": 0.1, "peak_rss_mib": 50.0}
+    real.summary["processes"]["kube-apiserver"]["cpu_seconds"] = 0.8
+    for result in (_tiny_result(), real, _tiny_result("lonely-real", api_server="real")):
+        result.write(tmp_path)
+    text = write_report(tmp_path, tmp_path / "benchmarks.md").read_text()
+    section = text.split("## Emulated and real API server side by side")[1].split("\n## ")[0]
+    assert (
+        "| tiny | emulator | 1.25 | 2 | 1.5 | 1.00 | 1.50 | 250.0 | 100.0 | n/a | 9.00 |" in section
+    )
+    assert (
+        "| tiny-real | real | 1.25 | 2 | 1.5 | 1.00 | 1.50 | 250.0 | 400.0 | 50.0 | 9.00 |"
+        in section
+    )
+    assert "lonely-real" not in section
+
+
+def test_kube_option_picks_the_worlds(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--kube real`` gives the throughput and failover runs on the real control plane only;
+    ``both`` each emulated run followed by its real twin; chaos stays on the emulator."""
+    assert loadtests_main(["list", "--profile", "small", "--kube", "real"]) == 0
+    bench = [line for line in capsys.readouterr().out.splitlines() if line.startswith("bench")]
+    assert bench == ["bench  small-throughput-real", "bench  failover-small-real"]
+    both = [s.name for s in profiles.in_worlds(profiles.BENCH["small"](), "both")]
+    assert both[:2] == ["small-throughput", "small-throughput-real"]
+    assert both[-2:] == ["failover-small", "failover-small-real"]
+    real = profiles.on_real(profiles.failover(1, 1, "x"))
+    assert (real.name, real.system.kube_mode) == ("failover-x-real", "real")
+    with pytest.raises(SystemExit):
+        loadtests_main(["chaos", "--kube", "real"])
+
+
 # --- the scenarios, small, against the real system -------------------------------------------
 
 
@@ -223,9 +293,12 @@ def _scenario(name: str) -> Scenario:
     return next(s for s in profiles.BENCH["small"]() if s.name == name)
 
 
-async def test_throughput_small_issues_everything_once() -> None:
+async def test_throughput_small_issues_everything_once(kube_world: KubeWorld) -> None:
+    """On both worlds: on the real control plane the Kubernetes counts come from the audit log
+    and must agree with the controller's own metrics just as the emulator's do."""
     scenario = _scenario("small-throughput")
-    result = await scenario.run()
+    assert isinstance(scenario, Throughput)
+    result = await (profiles.on_real(scenario) if kube_world == "real" else scenario).run()
     _assert_passed(result)
     summary = result.summary
     assert summary["issued"] == summary["requests"] == 30
@@ -237,6 +310,8 @@ async def test_throughput_small_issues_everything_once() -> None:
     assert summary["kube_writes_per_issuance"] > 0
     assert summary["processes"]["controller"]["cpu_seconds"] > 0
     assert summary["processes"]["kube-apiserver"]["processes"] == 1
+    assert ("etcd" in summary["processes"]) == (kube_world == "real")
+    assert result.settings["api_server"] == ("real" if kube_world == "real" else "subprocess")
 
 
 async def test_backlog_small_works_off_requests_waiting_at_start() -> None:
@@ -273,10 +348,10 @@ async def test_informer_small_caches_everything_without_writing() -> None:
     }
 
 
-async def test_failover_small_hands_over_and_loses_nothing() -> None:
+async def test_failover_small_hands_over_and_loses_nothing(kube_world: KubeWorld) -> None:
     scenario = _scenario("failover-small")
     assert isinstance(scenario, Failover)
-    result = await scenario.run()
+    result = await (profiles.on_real(scenario) if kube_world == "real" else scenario).run()
     _assert_passed(result)
     takeovers = result.series["takeovers"]
     assert [t["how"] for t in takeovers] == ["SIGKILL", "SIGTERM"]

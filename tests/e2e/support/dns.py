@@ -38,7 +38,9 @@ CnameLookup = Callable[[str], Awaitable[str | None]]
 """The CNAME target of a name (lowercase, no final dot, both ways), or None."""
 
 DNSENDPOINT_API_VERSION: Final = "externaldns.k8s.io/v1alpha1"
-DNSENDPOINT_CRD: Final = Path(__file__).parents[2] / "integration" / "dns" / "dnsendpoints.yaml"
+DNSENDPOINT_CRD: Final = (
+    Path(__file__).parents[2] / "integration" / "issuer" / "solvers" / "dns" / "dnsendpoints.yaml"
+)
 ANSWER_TTL: Final = 60
 FORWARD_TIMEOUT: Final = 2.0
 
