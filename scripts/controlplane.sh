@@ -14,7 +14,8 @@ binaries=(kube-apiserver kube-controller-manager kubectl etcd)
 
 if ! command -v go >/dev/null 2>&1; then
   echo "controlplane: Go is not installed (need Go >= 1.24 to build kube-apiserver and etcd)" >&2
-  exit 1
+  # Outside CI the real-world tests then skip loudly; under CI=true a missing toolchain fails.
+  case ${CI:-} in 1|true|yes) exit 1 ;; *) exit 0 ;; esac
 fi
 stamp=$(cat "$tools/go.mod" "$tools/go.sum" "$tools/etcd/main.go" "$0" | sha256sum | cut -c1-16)
 stamp=$stamp-$(go env GOVERSION)
