@@ -224,7 +224,7 @@ class Server:
             log.info("validation file %s not found", file_name)
             return web.Response(status=404, text="not found")
         metrics.http_solver_requests.labels("served").inc()
-        log.info("validation file %s served", file_name, extra={"remote": request.remote})
+        log.debug("validation file %s served", file_name, extra={"remote": request.remote})
         return web.Response(
             body=body, content_type="text/plain", headers={"Cache-Control": "no-store"}
         )

@@ -5,8 +5,12 @@ Invariants:
   and controller from :func:`log_context`, trace and span ids of the current OpenTelemetry span)
   and then :class:`RedactingFilter` (message, arguments, exception text, stack and extra fields
   through ``redact_text``). Both run in the emitting task, so context variables are the caller's.
-- Formatting happens in the caller; only the finished line crosses a queue to a listener thread
-  that writes it, so a slow log pipe never blocks the event loop.
+- Formatting happens in the caller; only the finished line crosses to a writer thread, so a
+  slow log pipe never blocks the event loop. The writer wakes every :data:`WRITE_INTERVAL` (at
+  once for a WARNING or worse, or when :data:`WAKE_AT` lines wait) and writes what waits in
+  one call: a line costs the caller an append, not a thread hand-off and a flush.
+- Every line handed over is written, in order: :meth:`LoggingHandle.close` (also at
+  interpreter exit) drains what waits.
 """
 
 from __future__ import annotations
@@ -14,12 +18,12 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
-import queue
 import sys
+import threading
+from collections import deque
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from logging.handlers import QueueHandler, QueueListener
 from typing import IO, Final
 
 import orjson
@@ -36,6 +40,10 @@ LEVELS: Final = {
 }
 FORMATS: Final = ("json", "console")
 CONTEXT_FIELDS: Final = ("key", "controller", "trace_id", "span_id")
+WRITE_INTERVAL: Final = 0.2
+"""Seconds between the writer thread's rounds when nothing urgent waits."""
+WAKE_AT: Final = 256
+"""Waiting lines that wake the writer before its interval is up."""
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=`` or a filter.
 _STANDARD_ATTRS: Final = frozenset(vars(logging.makeLogRecord({}))) | {
@@ -159,32 +167,86 @@ class ConsoleFormatter(logging.Formatter):
         return "\n".join(parts)
 
 
-class _FinishedLine(logging.Formatter):
-    """The listener side: the record's message already is the formatted line."""
+class _LineWriter:
+    """The writer thread: writes the lines handed to it, in batches, to ``stream``."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        return str(record.msg)
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self._lines: deque[str] = deque()
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="log-writer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def put(self, line: str, *, urgent: bool) -> None:
+        """Hands ``line`` over (thread-safe); ``urgent`` wakes the writer at once."""
+        self._lines.append(line)
+        if urgent or len(self._lines) >= WAKE_AT:
+            self._wake.set()
+
+    def stop(self) -> None:
+        """Writes what waits and ends the thread."""
+        self._stopping = True
+        self._wake.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(WRITE_INTERVAL)
+            self._wake.clear()
+            stopping = self._stopping
+            self._write_waiting()
+            if stopping:
+                return
+
+    def _write_waiting(self) -> None:
+        batch: list[str] = []
+        with contextlib.suppress(IndexError):
+            while True:
+                batch.append(self._lines.popleft())
+        if not batch:
+            return
+        try:
+            self._stream.write("\n".join(batch) + "\n")
+            self._stream.flush()
+        except (OSError, ValueError):  # a closed or broken pipe: nowhere left to write
+            pass
 
 
-class _RootHandler(QueueHandler):
-    """The handler :func:`configure_logging` installs on the root logger."""
+class _RootHandler(logging.Handler):
+    """The handler :func:`configure_logging` installs on the root logger: formats a record
+    in the caller (after the filters) and hands the line to the writer thread."""
+
+    def __init__(self, writer: _LineWriter) -> None:
+        super().__init__()
+        self._writer = writer
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return
+        self._writer.put(line, urgent=record.levelno >= logging.WARNING)
 
 
 class LoggingHandle:
     """The installed log pipeline; :meth:`close` flushes pending lines and uninstalls it."""
 
-    def __init__(self, handler: _RootHandler, listener: QueueListener) -> None:
+    def __init__(self, handler: _RootHandler, writer: _LineWriter) -> None:
         self._handler = handler
-        self._listener: QueueListener | None = listener
+        self._writer: _LineWriter | None = writer
 
     def close(self) -> None:
         """Idempotent: removes the root handler, then drains and stops the writer thread."""
         atexit.unregister(self.close)
         logging.getLogger().removeHandler(self._handler)
         logging.captureWarnings(False)
-        if self._listener is not None:
-            self._listener.stop()
-            self._listener = None
+        if self._writer is not None:
+            self._writer.stop()
+            self._writer = None
 
 
 def configure_logging(level: str, fmt: str, *, stream: IO[str] | None = None) -> LoggingHandle:
@@ -200,18 +262,15 @@ def configure_logging(level: str, fmt: str, *, stream: IO[str] | None = None) ->
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, _RootHandler)]:
         root.removeHandler(old)
-    lines: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    writer = logging.StreamHandler(stream if stream is not None else sys.stderr)
-    writer.setFormatter(_FinishedLine())
-    listener = QueueListener(lines, writer)
-    handler = _RootHandler(lines)
+    writer = _LineWriter(stream if stream is not None else sys.stderr)
+    handler = _RootHandler(writer)
     handler.addFilter(ContextFilter())
     handler.addFilter(RedactingFilter())
     handler.setFormatter(JsonFormatter() if fmt.lower() == "json" else ConsoleFormatter())
     root.setLevel(LEVELS[level.lower()])
     root.addHandler(handler)
     logging.captureWarnings(True)
-    listener.start()
-    handle = LoggingHandle(handler, listener)
+    writer.start()
+    handle = LoggingHandle(handler, writer)
     atexit.register(handle.close)  # lines still queued at interpreter exit get written
     return handle

@@ -26,7 +26,8 @@ import random
 import re
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
+from urllib.parse import urlencode
 
 import aiohttp
 from opentelemetry import trace
@@ -330,10 +331,10 @@ class ZeroSSLClient:
             async with self._session.request(
                 request.method,
                 request.url,
-                data=dict(request.form) if request.form is not None else None,
+                data=_form_body(request.form),
                 timeout=self._timeout,
                 allow_redirects=False,
-                headers={"Accept": "application/json"},
+                headers=_ACCEPT_JSON if request.form is None else _POST_FORM,
             ) as response:
                 body = await response.read()
             span.set_attribute("http.response.status_code", response.status)
@@ -386,6 +387,16 @@ class ZeroSSLClient:
             metrics.zerossl_request_duration.labels(endpoint=str(endpoint)).observe(
                 self._clock.monotonic() - started
             )
+
+
+_ACCEPT_JSON: Final = {"Accept": "application/json"}
+_POST_FORM: Final = {**_ACCEPT_JSON, "Content-Type": "application/x-www-form-urlencoded"}
+
+
+def _form_body(form: Mapping[str, str] | None) -> bytes | None:
+    """The form-encoded POST body (what aiohttp's FormData makes of a dict, without building a
+    multipart writer per request)."""
+    return None if form is None else urlencode(form).encode()
 
 
 @dataclass(frozen=True, slots=True)

@@ -202,6 +202,7 @@ class Caches:
             kube, ZEROSSL_CLUSTER_ISSUERS, indexers={BY_SECRET: self._issuer_secret}
         )
         self.secrets = Informer(kube, SECRETS, transform=strip_secret_data)
+        self._parsed_issuers: dict[IssuerRef, tuple[CachedObject, Issuer]] = {}
 
     @property
     def informers(self) -> tuple[Informer, ...]:
@@ -241,8 +242,16 @@ class Caches:
         return self.issuer_store(ref.kind).store.get(ref.key)
 
     def issuer(self, ref: IssuerRef) -> Issuer | None:
-        obj = self.issuer_object(ref)
-        return Issuer.from_object(obj) if obj is not None else None
+        """The cached issuer, parsed once per cached version (every reconcile of a request or
+        order looks its issuer up; there are few issuers and many lookups)."""
+        cached = self.issuer_store(ref.kind).store.get_cached(ref.key)
+        if cached is None:
+            self._parsed_issuers.pop(ref, None)
+            return None
+        parsed = self._parsed_issuers.get(ref)
+        if parsed is None or parsed[0] is not cached:
+            parsed = self._parsed_issuers[ref] = (cached, Issuer.from_object(cached.decode()))
+        return parsed[1]
 
     def order(self, key: str) -> Order | None:
         obj = self.orders.store.get(key)

@@ -33,6 +33,7 @@ from controller.issuer.decide_request import (
     decide_certificate_request,
     order_not_created,
     order_refused,
+    request_finished,
 )
 from controller.issuer.request import CertificateRequest
 from controller.kube.client import KubeClient
@@ -92,6 +93,8 @@ class RequestReconciler:
         if not self._written.caught_up(key, obj):
             return DONE
         request = CertificateRequest.from_object(obj)
+        if request_finished(request.conditions):  # decides nothing: skip the lookups
+            return DONE
         ref = request.issuer_ref
         order = self._caches.order(key)
         issuer = self._caches.issuer(ref) if isinstance(ref, IssuerRef) else None

@@ -6,6 +6,7 @@ import asyncio
 import io
 import logging
 import re
+import threading
 from collections.abc import Iterator
 
 import orjson
@@ -13,7 +14,12 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
-from controller.observability.logging import LoggingHandle, configure_logging, log_context
+from controller.observability.logging import (
+    WAKE_AT,
+    LoggingHandle,
+    configure_logging,
+    log_context,
+)
 from controller.observability.redact import register_secret
 from controller.observability.tracing import new_issuance_context, start_reconcile_span
 
@@ -181,3 +187,30 @@ def test_lines_of_an_issuance_carry_its_trace_id_even_with_tracing_off(capture: 
         logging.getLogger("t").info("reconciling")
     [entry] = capture.records()
     assert entry["trace_id"] == stored.split("-")[1]
+
+
+def _written(capture: Capture, text: str) -> bool:
+    """Polls (bounded) until ``text`` is in the buffer while the pipeline stays installed."""
+    for _ in range(500):
+        if text in capture.buffer.getvalue():
+            return True
+        threading.Event().wait(0.01)
+    return False
+
+
+def test_a_warning_is_written_without_waiting_for_close(capture: Capture) -> None:
+    logging.getLogger("controller.test").warning("solver refused")
+    assert _written(capture, "solver refused")
+
+
+def test_routine_lines_are_written_in_batches_while_installed(capture: Capture) -> None:
+    logging.getLogger("controller.test").info("order created")
+    assert _written(capture, "order created")  # within the writer's interval, not at close
+
+
+def test_every_line_handed_over_is_written_in_order_at_close(capture: Capture) -> None:
+    log = logging.getLogger("controller.test")
+    for number in range(3 * WAKE_AT + 7):
+        log.info("line %d", number)
+    messages = [entry["message"] for entry in capture.records()]
+    assert messages == [f"line {number}" for number in range(3 * WAKE_AT + 7)]
