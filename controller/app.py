@@ -87,7 +87,10 @@ class Controller:
     async def run(self) -> None:
         """Runs until cancelled; raises LeadershipLost when the Lease is lost."""
         timeout = aiohttp.ClientTimeout(total=self.settings.zerossl_timeout)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        # ZeroSSL's API sets no cookies: no jar to filter on every call.
+        async with aiohttp.ClientSession(
+            timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
+        ) as session:
             accounts = ZeroSSLAccounts(self.settings, session, self.controllers.secrets)
             server = Server(
                 self.settings,

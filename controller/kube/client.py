@@ -177,6 +177,7 @@ class KubeClient:
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
+                cookie_jar=aiohttp.DummyCookieJar(),  # the API server sets none
                 timeout=aiohttp.ClientTimeout(total=None),
                 headers={"Accept": "application/json", "User-Agent": "zerossl-issuer"},
             )
