@@ -15,6 +15,9 @@ from typing import Any, Final
 
 from .plots import plot
 from .results import REAL_SUFFIX, RunResult, Target, load_results
+from .summary import LEASES
+
+NOT_AVAILABLE: Final = "n/a"
 
 SECTIONS: Final = (
     ("throughput", "Throughput and latency"),
@@ -188,8 +191,28 @@ def _num(value: Any, digits: int = 2) -> str:
     return str(value)
 
 
-def _pairs(values: Mapping[str, Any], digits: int = 2) -> str:
+def _pairs(values: Mapping[str, Any] | None, digits: int = 2) -> str:
+    """``key value, ...`` of the non-zero values; "n/a" for a number the run could not read
+    (a controller that does not expose it)."""
+    if values is None:
+        return NOT_AVAILABLE
     return ", ".join(f"{k} {_num(v, digits)}" for k, v in values.items() if v) or "none"
+
+
+def short_resource(write: str) -> str:
+    """``create zerosslorders.zerossl.issuer.dev/status`` -> ``create zerosslorders/status``."""
+    verb, _, resource = write.partition(" ")
+    name, _, subresource = resource.partition("/")
+    return f"{verb} {name.split('.')[0]}" + (f"/{subresource}" if subresource else "")
+
+
+def writes_by_resource(summary: Mapping[str, Any]) -> dict[str, float]:
+    """Writes per issuance by (verb, short resource), Lease renewals apart."""
+    return {
+        short_resource(write): per
+        for write, per in summary["kube_writes_by_resource_per_issuance"].items()
+        if not write.split(" ", 1)[-1].startswith(LEASES)
+    }
 
 
 def _machines(results: Sequence[RunResult]) -> str:
@@ -260,8 +283,12 @@ def _correctness(results: Sequence[RunResult]) -> str:
     rows = []
     for r in results:
         failed = r.failures()
+        skipped = [c for c in r.checks if c.skipped]
+        run = len(r.checks) - len(skipped)
         detail = "; ".join(f"{c.name}: {c.detail}" for c in failed) or "all passed"
-        rows.append((r.name, f"{len(r.checks) - len(failed)}/{len(r.checks)}", detail))
+        if skipped:
+            detail += "; skipped: " + "; ".join(f"{c.name} ({c.detail})" for c in skipped)
+        rows.append((r.name, f"{run - len(failed)}/{run}", detail))
     return "## Correctness checks\n\n" + _table(("Run", "Passed", "Failures"), rows)
 
 
@@ -476,6 +503,7 @@ def _throughput(runs: list[RunResult], images: Mapping[str, str]) -> str:
         "K8s writes/issuance",
         "ZeroSSL calls/issuance",
         "429s",
+        "409s on order create",
     )
     rows = []
     for r in runs:
@@ -494,12 +522,27 @@ def _throughput(runs: list[RunResult], images: Mapping[str, str]) -> str:
                 _num(s["kube_writes_per_issuance"]),
                 _num(s["zerossl_calls_per_issuance"]),
                 _num(s["zerossl_429s"]),
+                _num(s.get("order_create_409s", NOT_AVAILABLE)),
             )
         )
-    parts = [_table(header, rows)]
+    parts = [_table(header, rows), _writes_table(runs)]
     for r in runs:
         parts.append(f"### {r.title}\n\n{_issuance_details(r)}\n{_image(r, images)}")
     return "\n".join(parts)
+
+
+def _writes_table(runs: Sequence[RunResult]) -> str:
+    """Kubernetes writes per issuance by verb and resource, one row per run."""
+    by_run = {r.name: writes_by_resource(r.summary) for r in runs}
+    columns = sorted({write for writes in by_run.values() for write in writes})
+    rows = [
+        (name, *(_num(writes.get(c, 0.0)) for c in columns), _num(sum(writes.values())))
+        for name, writes in by_run.items()
+    ]
+    return (
+        "\nKubernetes writes per issuance by verb and resource (Lease renewals apart):\n\n"
+        + _table(("Run", *columns, "Total"), rows)
+    )
 
 
 def _quota(runs: list[RunResult], images: Mapping[str, str]) -> str:
