@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from .plots import plot
+from .report_ab import NOT_AVAILABLE, lease_write, short_resource
+from .report_ab import render as ab_section
 from .results import REAL_SUFFIX, RunResult, Target, load_results
-from .summary import LEASES
-
-NOT_AVAILABLE: Final = "n/a"
 
 SECTIONS: Final = (
     ("throughput", "Throughput and latency"),
@@ -130,6 +129,7 @@ def render(
         _targets(results, component_targets),
         _correctness(results),
         _worlds(results),
+        ab_section(results),
     ]
     renderers: dict[str, Callable[[list[RunResult], Mapping[str, str]], str]] = {
         "throughput": _throughput,
@@ -199,19 +199,12 @@ def _pairs(values: Mapping[str, Any] | None, digits: int = 2) -> str:
     return ", ".join(f"{k} {_num(v, digits)}" for k, v in values.items() if v) or "none"
 
 
-def short_resource(write: str) -> str:
-    """``create zerosslorders.zerossl.issuer.dev/status`` -> ``create zerosslorders/status``."""
-    verb, _, resource = write.partition(" ")
-    name, _, subresource = resource.partition("/")
-    return f"{verb} {name.split('.')[0]}" + (f"/{subresource}" if subresource else "")
-
-
 def writes_by_resource(summary: Mapping[str, Any]) -> dict[str, float]:
     """Writes per issuance by (verb, short resource), Lease renewals apart."""
     return {
         short_resource(write): per
         for write, per in summary["kube_writes_by_resource_per_issuance"].items()
-        if not write.split(" ", 1)[-1].startswith(LEASES)
+        if not lease_write(write)
     }
 
 
