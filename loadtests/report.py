@@ -57,6 +57,10 @@ REPRODUCE: Final = """\
 ```
 make bench                                   # python -m loadtests bench: the standard set
 make bench ARGS="--kube both"                # ... throughput and failover on both API servers
+make bench ARGS="--ab e087485 --only backlog-1k throughput-1k-limiter-off"
+                                             # ... each also with e087485's controller: A/B
+.venv/bin/python -m loadtests bench --profile full --ab e087485 --ab-rounds 3 \\
+    --only throughput-10k-limiter-off        # A/B, 3 pairs, medians
 make chaos                                   # python -m loadtests chaos: the 1,000-issuance soak
 .venv/bin/python -m loadtests bench --profile full      # adds 10,000-request runs, 5-min quota
 .venv/bin/python -m loadtests bench --only quota-60s    # one run; `list` names them all
@@ -75,6 +79,18 @@ harness; requests are created and approved the way cert-manager does, through th
 subresource. Latency is from the create sent to the harness's watch seeing Ready=True/Issued.
 Kubernetes requests are the controller ServiceAccount's, as the API server counted them (the
 real one: from its audit log); ZeroSSL calls are the emulator's log.
+
+`--ab REF` (throughput and backlog runs) makes each selected run twice back to back, once with
+the replicas running REF's `controller/` package and once with this checkout's; only the
+controller differs. REF's package is extracted with `git archive` into `.ab-cache/<sha>/`
+(git-ignored, reused) and run as `python -P -m controller run` with `PYTHONPATH` on that tree;
+before the runs the harness checks that a process started that way imports from the tree. The
+side that goes first alternates from pair to pair; `--ab-rounds N` makes N pairs and the page
+shows medians. REF's runs are saved as `<run>@<short sha>.json` beside `<run>.json` (rounds
+after the first as `...~r<N>.json`), each recording the commit it ran. A number the older
+controller does not expose (one of its own metrics) is n/a, and a check that compares it is
+skipped for that side with the reason recorded; the checks measured outside the controller
+(emulator counts, API-server request counts, issued certificates) run on both sides.
 """
 INFORMER_BENCH: Final = "informer_bench.txt"
 """Output of ``benchmarks/informer_bench.py`` saved by ``python -m loadtests components``."""
@@ -146,7 +162,7 @@ def render(
         parts.append(_imports(import_bench))
     parts.append(_components(informer_bench))
     parts.append(REPRODUCE)
-    return "\n".join(parts)
+    return "\n".join(part for part in parts if part)
 
 
 def _imports(import_bench: str) -> str:
@@ -533,7 +549,7 @@ def _writes_table(runs: Sequence[RunResult]) -> str:
         for name, writes in by_run.items()
     ]
     return (
-        "\nKubernetes writes per issuance by verb and resource (Lease renewals apart):\n\n"
+        "Kubernetes writes per issuance by verb and resource (Lease renewals apart):\n\n"
         + _table(("Run", *columns, "Total"), rows)
     )
 
