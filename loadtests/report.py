@@ -250,7 +250,7 @@ def _machines(results: Sequence[RunResult]) -> str:
                 (
                     r.name,
                     r.started_at.replace("+00:00", "") + _at_end(r),
-                    r.machine["commit"],
+                    _commit(r),
                     _load(r),
                     _num(r.wall_seconds, 0),
                 )
@@ -259,6 +259,15 @@ def _machines(results: Sequence[RunResult]) -> str:
         )
     )
     return "\n".join(lines)
+
+
+def _commit(result: RunResult) -> str:
+    """The checkout's commit; for a run of another commit's controller (an A/B baseline),
+    that commit too."""
+    code = str(result.settings.get("controller_code", ""))
+    if code.startswith("commit "):
+        return f"{result.machine['commit']} (controller {code.removeprefix('commit ')[:7]})"
+    return str(result.machine["commit"])
 
 
 def _at_end(result: RunResult) -> str:

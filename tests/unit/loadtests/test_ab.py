@@ -152,6 +152,7 @@ def result(
             "scenario": "backlog-1k",
         },
         "waiting_before_start": 1000,
+        "controller_code": f"commit {SHA}" if side == "baseline" else "this checkout",
     }
     return RunResult(
         "throughput", name, "backlog", settings, summary, machine=dict(MACHINE), started_at="t"
@@ -208,4 +209,6 @@ def test_the_page_has_the_section_and_the_general_tables_the_writes_and_409s() -
     assert header in text
     assert "| backlog-1k@e087485 | 1.00 | 3.00 | 4.00 |" in text
     assert "- Reconciles per issuance: n/a" in text
+    assert "| backlog-1k@e087485 | t | abc1234 (controller e087485) | 2.50 | 0 |" in text
+    assert "| backlog-1k | t | abc1234 | 2.50 | 0 |" in text
     assert render_ab(backlog_session()[3:]) == ""  # one side only: no comparison
