@@ -7,6 +7,11 @@ against the real system and write the results, plots and ``docs/benchmarks.md``.
   :mod:`loadtests.profiles`); ``--baseline`` marks the runs as a reference point (run from
   another checkout, e.g. the main branch before a change): saved as ``<name>@baseline``, titled
   with the text
+- ``bench --ab REF [--ab-rounds N]``: A/B against commit REF: each selected throughput or
+  backlog run made with REF's controller and with this checkout's, back to back, N rounds
+  (default 1), the first side alternating; everything but the controller is this checkout's
+  (see :mod:`loadtests.sessions` and :mod:`loadtests.revision`); saved as
+  ``<name>@<short sha>.json`` beside ``<name>.json``, the page gets an "A/B against" section
 - ``chaos [--profile ...]`` (``make chaos``)
 - ``components``: run ``benchmarks/informer_bench.py`` and keep its output for the page
 - ``imports``: run ``benchmarks/import_bench.py`` (import cost by dependency, this checkout
@@ -34,7 +39,9 @@ from typing import Final
 from .profiles import BENCH, CHAOS, PROFILES, WORLDS, in_worlds
 from .report import IMPORT_BENCH, INFORMER_BENCH, INFORMER_TARGETS, write_report
 from .results import REPO_ROOT, RunResult, machine_info
+from .revision import RevisionError, checked, extract
 from .scenarios import Scenario
+from .sessions import Leg, ab, plain, stale_rounds
 
 RESULTS: Final = REPO_ROOT / "docs" / "benchmarks" / "results"
 PAGE: Final = REPO_ROOT / "docs" / "benchmarks.md"
@@ -64,12 +71,35 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--page", type=Path, default=PAGE)
         sub.add_argument("--no-report", action="store_true", help="do not rewrite the page")
         sub.add_argument("--timeout", type=float, default=RUN_TIMEOUT, help="bound per run (s)")
-        sub.add_argument("--baseline", metavar="TEXT", help="save as a baseline, titled TEXT")
+        if name == "bench":
+            comparison = sub.add_mutually_exclusive_group()
+            comparison.add_argument(
+                "--baseline", metavar="TEXT", help="save as a baseline, titled TEXT"
+            )
+            comparison.add_argument(
+                "--ab", metavar="REF", help="also run each with the controller of commit REF"
+            )
+            sub.add_argument(
+                "--ab-rounds",
+                type=_positive,
+                default=1,
+                metavar="N",
+                help="A/B pairs per run (medians are reported)",
+            )
+        else:
+            sub.add_argument("--baseline", metavar="TEXT", help="save as a baseline, titled TEXT")
     for name in ("report", "components", "imports"):
         sub = commands.add_parser(name)
         sub.add_argument("--results", type=Path, default=RESULTS)
         sub.add_argument("--page", type=Path, default=PAGE)
     return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def _components(results: Path) -> int:
@@ -119,6 +149,7 @@ def _describe(result: RunResult) -> str:
         f"{len(result.checks) - len(result.failures())}/{len(result.checks)} passed"
     ]
     lines += [f"    FAILED {c.name}: {c.detail}" for c in result.failures()]
+    lines += [f"    skipped {c.name}: {c.detail}" for c in result.checks if c.skipped]
     lines += [
         f"    target {t.name}: {t.measured:g} {t.unit} "
         f"({'met' if t.met else 'MISSED'}, asked {'<=' if t.at_most else '>='} {t.limit:g})"
@@ -127,25 +158,37 @@ def _describe(result: RunResult) -> str:
     return "\n".join(lines)
 
 
-async def _run_all(
-    scenarios: list[Scenario], results: Path, timeout: float, baseline: str | None = None
-) -> bool:
+async def _run_all(legs: list[Leg], results: Path, timeout: float) -> bool:
     passed = True
-    for scenario in scenarios:
-        print(f"running {scenario.name} ...", flush=True)
+    for leg in legs:
+        print(f"running {leg.name} ...", flush=True)
         machine = {**machine_info(), "read_at": "start"}  # the load before this run adds its own
         started_at = datetime.now(UTC).isoformat(timespec="seconds")
         began = time.monotonic()
         async with asyncio.timeout(timeout):
-            result = await scenario.run()
+            result = await leg.scenario.run()
         result.machine, result.started_at = machine, started_at
         result.wall_seconds = round(time.monotonic() - began, 1)
-        if baseline:
-            result.name, result.title = f"{result.name}@baseline", f"{result.title}: {baseline}"
+        result.name = leg.name
+        if leg.title_note:
+            result.title = f"{result.title}: {leg.title_note}"
+        result.settings.update(leg.settings)
         result.write(results)
         print(_describe(result), flush=True)
         passed = passed and result.passed
     return passed
+
+
+def _ab_legs(scenarios: list[Scenario], ref: str, rounds: int, results: Path) -> list[Leg]:
+    """Both sides of each run; REF's controller extracted (or found in the cache) and seen to
+    import from its tree; round files of an earlier session with more rounds removed."""
+    source = checked(extract(ref))
+    print(f"A/B against {source.commit}: its controller from {source.tree}", flush=True)
+    session = datetime.now(UTC).isoformat(timespec="seconds")
+    legs = ab(scenarios, source, rounds, session)
+    for stale in stale_rounds(results, legs):
+        stale.unlink()
+    return legs
 
 
 def main(argv: list[str]) -> int:
@@ -170,7 +213,14 @@ def main(argv: list[str]) -> int:
             print(f"no such run in profile {args.profile}: {', '.join(sorted(unknown))}")
             return 2
         scenarios = [s for s in scenarios if s.name in args.only]
-    passed = asyncio.run(_run_all(scenarios, args.results, args.timeout, args.baseline))
+    legs = plain(scenarios, args.baseline)
+    if getattr(args, "ab", None):
+        try:
+            legs = _ab_legs(scenarios, args.ab, args.ab_rounds, args.results)
+        except (RevisionError, ValueError) as exc:
+            print(exc)
+            return 2
+    passed = asyncio.run(_run_all(legs, args.results, args.timeout))
     if not args.no_report:
         print(f"wrote {write_report(args.results, args.page)}")
     return 0 if passed else 1

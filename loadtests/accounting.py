@@ -53,6 +53,15 @@ class KubeCounts:
                 out[f"{row.verb} {row.resource}"] += row.count
         return dict(sorted(out.items()))
 
+    def order_create_conflicts(self) -> int:
+        """409 answers to ZeroSSLOrder creates (an order is created once per request: any 409
+        means creation raced the cache)."""
+        return sum(
+            row.count
+            for row in self.rows
+            if row.verb == "create" and row.resource.startswith("zerosslorders") and row.code == 409
+        )
+
     def by_code(self) -> dict[str, int]:
         out: Counter[str] = Counter()
         for row in self.rows:

@@ -31,12 +31,20 @@ ORPHAN_STATUSES: Final = frozenset({"draft", "pending_validation"})
 
 @dataclass(frozen=True, slots=True)
 class Check:
+    """A correctness check's outcome. A skipped check (the number it compares is one the
+    controller under test does not expose) is ``ok``, ``detail`` says why it was skipped."""
+
     name: str
     ok: bool
     detail: str
+    skipped: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def skip(cls, name: str, reason: str) -> Check:
+        return cls(name, True, reason, skipped=True)
 
 
 def _examples(items: Sequence[str], limit: int = 5) -> str:

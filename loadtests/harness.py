@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal, Self, TypeVar
 
 from controller.sandbox.stack import ControllerOptions, EmulatorSettings, Stack, StackOptions
+from controller.sandbox.stack.replica import CONTROLLER_COMMAND
 
 from .accounting import (
     KubeCounts,
@@ -34,6 +35,7 @@ from .accounting import (
     reset_zerossl_log,
     zerossl_log,
 )
+from .revision import ControllerSource
 from .sampling import DepthSample, ProcessSampler, ReplicaMetrics, Usage
 from .watcher import Finished, RequestWatcher
 from .workload import Fleet, PlannedRequest, Submitter, plan, selector
@@ -43,6 +45,8 @@ UNLIMITED_QPS: Final = 1_000_000.0
 QUIET_PERIOD: Final = 1.0
 """How long the controller must be idle before the final counts, so nothing is in flight."""
 QUIESCE_TIMEOUT: Final = 60.0
+ZEROSSL_REQUESTS: Final = "zerossl_issuer_zerossl_requests_total"
+KUBE_REQUESTS: Final = "zerossl_issuer_kube_requests_total"
 Mode = Literal["in-process", "subprocess", "real"]
 T = TypeVar("T")
 
@@ -50,7 +54,9 @@ T = TypeVar("T")
 @dataclass(frozen=True, slots=True)
 class SystemSettings:
     """The system a run starts. ``zerossl_qps`` None turns the controller's ZeroSSL limiter
-    off; ``rate_limit`` makes the emulator answer 429 above that rate (None: never)."""
+    off; ``rate_limit`` makes the emulator answer 429 above that rate (None: never);
+    ``controller_source`` runs the replicas from another commit's controller (None: this
+    checkout's), everything else staying this checkout's."""
 
     replicas: int = 1
     namespaces: int = 4
@@ -69,11 +75,14 @@ class SystemSettings:
     log_level: str = "info"
     kube_mode: Mode = "subprocess"
     env: Mapping[str, str] = field(default_factory=dict)
+    controller_source: ControllerSource | None = None
 
     def controller_options(self) -> ControllerOptions:
         qps = UNLIMITED_QPS if self.zerossl_qps is None else self.zerossl_qps
         burst = int(UNLIMITED_QPS) if self.zerossl_qps is None else self.zerossl_burst
+        source = self.controller_source
         return ControllerOptions(
+            command=CONTROLLER_COMMAND if source is None else source.command,
             lease_duration=self.lease_duration,
             renew_deadline=self.renew_deadline,
             retry_period=self.retry_period,
@@ -86,6 +95,7 @@ class SystemSettings:
                 "ZEROSSL_ISSUER_KUBE_QPS": str(self.kube_qps),
                 "ZEROSSL_ISSUER_KUBE_BURST": str(self.kube_burst),
                 "ZEROSSL_ISSUER_ZEROSSL_TIMEOUT": str(self.zerossl_timeout),
+                **({} if source is None else source.env),
                 **self.env,
             },
         )
@@ -123,6 +133,11 @@ class SystemSettings:
             "log_level": self.log_level,
             "api_server": self.kube_mode,
             "extra_env": dict(self.env),
+            "controller_code": (
+                "this checkout"
+                if self.controller_source is None
+                else f"commit {self.controller_source.commit}"
+            ),
         }
 
     def with_(self, **changes: Any) -> SystemSettings:
@@ -132,7 +147,8 @@ class SystemSettings:
 @dataclass(frozen=True, slots=True)
 class Observations:
     """Everything measured between :meth:`LoadRun.begin` and :meth:`LoadRun.observe`; times
-    are the harness's monotonic clock."""
+    are the harness's monotonic clock. The controller's own counters are None when it does
+    not expose them (a controller of another commit)."""
 
     began: float
     created: Mapping[str, float]
@@ -140,10 +156,10 @@ class Observations:
     usage: Mapping[str, Usage]
     kube: KubeCounts
     zerossl: ZeroSSLLog
-    controller_zerossl: Mapping[str, float]
-    controller_kube: Mapping[str, float]
-    reconciles: Mapping[str, float]
-    draft_searches: Mapping[str, float]
+    controller_zerossl: Mapping[str, float] | None
+    controller_kube: Mapping[str, float] | None
+    reconciles: Mapping[str, float] | None
+    draft_searches: Mapping[str, float] | None
     depth: Sequence[DepthSample]
     watcher_relists: int
 
@@ -253,16 +269,12 @@ class LoadRun:
             usage=self.sampler.usage(),
             kube=await kube_counts(self.stack),
             zerossl=await zerossl_log(self.stack),
-            controller_zerossl=self.metrics.counter_delta(
-                "zerossl_issuer_zerossl_requests_total", "endpoint"
-            ),
-            controller_kube=self.metrics.counter_delta(
-                "zerossl_issuer_kube_requests_total", "verb"
-            ),
-            reconciles=self.metrics.counter_delta(
+            controller_zerossl=self.metrics.exposed_delta(ZEROSSL_REQUESTS, "endpoint"),
+            controller_kube=self.metrics.exposed_delta(KUBE_REQUESTS, "verb"),
+            reconciles=self.metrics.exposed_delta(
                 "zerossl_issuer_reconcile_total", "controller", "result"
             ),
-            draft_searches=self.metrics.counter_delta(
+            draft_searches=self.metrics.exposed_delta(
                 "zerossl_issuer_draft_searches_total", "served_by"
             ),
             depth=list(self.metrics.depth),

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from .plots import plot
+from .report_ab import NOT_AVAILABLE, lease_write, short_resource
+from .report_ab import render as ab_section
 from .results import REAL_SUFFIX, RunResult, Target, load_results
 
 SECTIONS: Final = (
@@ -55,6 +57,10 @@ REPRODUCE: Final = """\
 ```
 make bench                                   # python -m loadtests bench: the standard set
 make bench ARGS="--kube both"                # ... throughput and failover on both API servers
+make bench ARGS="--ab e087485 --only backlog-1k throughput-1k-limiter-off"
+                                             # ... each also with e087485's controller: A/B
+.venv/bin/python -m loadtests bench --profile full --ab e087485 --ab-rounds 3 \\
+    --only throughput-10k-limiter-off        # A/B, 3 pairs, medians
 make chaos                                   # python -m loadtests chaos: the 1,000-issuance soak
 .venv/bin/python -m loadtests bench --profile full      # adds 10,000-request runs, 5-min quota
 .venv/bin/python -m loadtests bench --only quota-60s    # one run; `list` names them all
@@ -73,6 +79,18 @@ harness; requests are created and approved the way cert-manager does, through th
 subresource. Latency is from the create sent to the harness's watch seeing Ready=True/Issued.
 Kubernetes requests are the controller ServiceAccount's, as the API server counted them (the
 real one: from its audit log); ZeroSSL calls are the emulator's log.
+
+`--ab REF` (throughput and backlog runs) makes each selected run twice back to back, once with
+the replicas running REF's `controller/` package and once with this checkout's; only the
+controller differs. REF's package is extracted with `git archive` into `.ab-cache/<sha>/`
+(git-ignored, reused) and run as `python -P -m controller run` with `PYTHONPATH` on that tree;
+before the runs the harness checks that a process started that way imports from the tree. The
+side that goes first alternates from pair to pair; `--ab-rounds N` makes N pairs and the page
+shows medians. REF's runs are saved as `<run>@<short sha>.json` beside `<run>.json` (rounds
+after the first as `...~r<N>.json`), each recording the commit it ran. A number the older
+controller does not expose (one of its own metrics) is n/a, and a check that compares it is
+skipped for that side with the reason recorded; the checks measured outside the controller
+(emulator counts, API-server request counts, issued certificates) run on both sides.
 """
 INFORMER_BENCH: Final = "informer_bench.txt"
 """Output of ``benchmarks/informer_bench.py`` saved by ``python -m loadtests components``."""
@@ -127,6 +145,7 @@ def render(
         _targets(results, component_targets),
         _correctness(results),
         _worlds(results),
+        ab_section(results),
     ]
     renderers: dict[str, Callable[[list[RunResult], Mapping[str, str]], str]] = {
         "throughput": _throughput,
@@ -143,7 +162,7 @@ def render(
         parts.append(_imports(import_bench))
     parts.append(_components(informer_bench))
     parts.append(REPRODUCE)
-    return "\n".join(parts)
+    return "\n".join(part for part in parts if part)
 
 
 def _imports(import_bench: str) -> str:
@@ -188,8 +207,21 @@ def _num(value: Any, digits: int = 2) -> str:
     return str(value)
 
 
-def _pairs(values: Mapping[str, Any], digits: int = 2) -> str:
+def _pairs(values: Mapping[str, Any] | None, digits: int = 2) -> str:
+    """``key value, ...`` of the non-zero values; "n/a" for a number the run could not read
+    (a controller that does not expose it)."""
+    if values is None:
+        return NOT_AVAILABLE
     return ", ".join(f"{k} {_num(v, digits)}" for k, v in values.items() if v) or "none"
+
+
+def writes_by_resource(summary: Mapping[str, Any]) -> dict[str, float]:
+    """Writes per issuance by (verb, short resource), Lease renewals apart."""
+    return {
+        short_resource(write): per
+        for write, per in summary["kube_writes_by_resource_per_issuance"].items()
+        if not lease_write(write)
+    }
 
 
 def _machines(results: Sequence[RunResult]) -> str:
@@ -218,7 +250,7 @@ def _machines(results: Sequence[RunResult]) -> str:
                 (
                     r.name,
                     r.started_at.replace("+00:00", "") + _at_end(r),
-                    r.machine["commit"],
+                    _commit(r),
                     _load(r),
                     _num(r.wall_seconds, 0),
                 )
@@ -227,6 +259,15 @@ def _machines(results: Sequence[RunResult]) -> str:
         )
     )
     return "\n".join(lines)
+
+
+def _commit(result: RunResult) -> str:
+    """The checkout's commit; for a run of another commit's controller (an A/B baseline),
+    that commit too."""
+    code = str(result.settings.get("controller_code", ""))
+    if code.startswith("commit "):
+        return f"{result.machine['commit']} (controller {code.removeprefix('commit ')[:7]})"
+    return str(result.machine["commit"])
 
 
 def _at_end(result: RunResult) -> str:
@@ -260,8 +301,12 @@ def _correctness(results: Sequence[RunResult]) -> str:
     rows = []
     for r in results:
         failed = r.failures()
+        skipped = [c for c in r.checks if c.skipped]
+        run = len(r.checks) - len(skipped)
         detail = "; ".join(f"{c.name}: {c.detail}" for c in failed) or "all passed"
-        rows.append((r.name, f"{len(r.checks) - len(failed)}/{len(r.checks)}", detail))
+        if skipped:
+            detail += "; skipped: " + "; ".join(f"{c.name} ({c.detail})" for c in skipped)
+        rows.append((r.name, f"{run - len(failed)}/{run}", detail))
     return "## Correctness checks\n\n" + _table(("Run", "Passed", "Failures"), rows)
 
 
@@ -476,6 +521,7 @@ def _throughput(runs: list[RunResult], images: Mapping[str, str]) -> str:
         "K8s writes/issuance",
         "ZeroSSL calls/issuance",
         "429s",
+        "409s on order create",
     )
     rows = []
     for r in runs:
@@ -494,12 +540,27 @@ def _throughput(runs: list[RunResult], images: Mapping[str, str]) -> str:
                 _num(s["kube_writes_per_issuance"]),
                 _num(s["zerossl_calls_per_issuance"]),
                 _num(s["zerossl_429s"]),
+                _num(s.get("order_create_409s", NOT_AVAILABLE)),
             )
         )
-    parts = [_table(header, rows)]
+    parts = [_table(header, rows), _writes_table(runs)]
     for r in runs:
         parts.append(f"### {r.title}\n\n{_issuance_details(r)}\n{_image(r, images)}")
     return "\n".join(parts)
+
+
+def _writes_table(runs: Sequence[RunResult]) -> str:
+    """Kubernetes writes per issuance by verb and resource, one row per run."""
+    by_run = {r.name: writes_by_resource(r.summary) for r in runs}
+    columns = sorted({write for writes in by_run.values() for write in writes})
+    rows = [
+        (name, *(_num(writes.get(c, 0.0)) for c in columns), _num(sum(writes.values())))
+        for name, writes in by_run.items()
+    ]
+    return (
+        "Kubernetes writes per issuance by verb and resource (Lease renewals apart):\n\n"
+        + _table(("Run", *columns, "Total"), rows)
+    )
 
 
 def _quota(runs: list[RunResult], images: Mapping[str, str]) -> str:

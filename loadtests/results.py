@@ -134,7 +134,10 @@ class RunResult:
             settings=data["settings"],
             summary=data["summary"],
             targets=[Target.from_json(t) for t in data["targets"]],
-            checks=[Check(c["name"], c["ok"], c["detail"]) for c in data["checks"]],
+            checks=[
+                Check(c["name"], c["ok"], c["detail"], c.get("skipped", False))
+                for c in data["checks"]
+            ],
             series=data["series"],
             machine=data["machine"],
             started_at=data["started_at"],

@@ -24,6 +24,7 @@ from typing import Final, NoReturn
 
 import aiohttp
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 
 from controller.sandbox.stack import Metrics, Stack
 
@@ -197,6 +198,15 @@ class ReplicaMetrics:
         while True:
             await self.scrape_all()
             await asyncio.sleep(self._interval)
+
+    def exposed_delta(self, name: str, *labels: str) -> dict[str, float] | None:
+        """:meth:`counter_delta`, or None when no replica's latest scrape has the metric
+        ``name`` at all (a controller of another commit may not expose it)."""
+        family = name.removesuffix("_total")
+        for scrape in self.latest.values():
+            if any(f.name == family for f in text_string_to_metric_families(scrape.text)):
+                return self.counter_delta(name, *labels)
+        return None
 
     def counter_delta(self, name: str, *labels: str) -> dict[str, float]:
         """Sum over replica processes of counter ``name`` since the baseline, by the values

@@ -3,11 +3,12 @@ scenario reports (throughput, failover, chaos)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
 from .accounting import LONG_RUNNING_VERBS, emulator_endpoint
 from .audit import Check, compare_counts
-from .harness import Observations
+from .harness import KUBE_REQUESTS, ZEROSSL_REQUESTS, Observations
 from .sampling import CONTROLLER
 from .stats import cumulative, distribution, per_issuance
 
@@ -54,8 +55,9 @@ def issuance_summary(seen: Observations) -> dict[str, Any]:
             per_issuance(dict(seen.zerossl.counts), issued)
         ),
         "zerossl_429s": seen.zerossl.throttled(),
-        "reconciles_per_issuance": _rounded(per_issuance(seen.reconciles, issued)),
-        "draft_searches_per_issuance": _rounded(per_issuance(seen.draft_searches, issued)),
+        "order_create_409s": seen.kube.order_create_conflicts(),
+        "reconciles_per_issuance": _exposed_per_issuance(seen.reconciles, issued),
+        "draft_searches_per_issuance": _exposed_per_issuance(seen.draft_searches, issued),
         "watcher_relists": seen.watcher_relists,
         "failure_messages": _failure_messages(seen),
     }
@@ -94,26 +96,47 @@ def agreement_checks(seen: Observations, *, stops: int, workers: int, replicas: 
     one ZeroSSL call per worker plus the poller and the issuer check; up to
     ``KUBE_LOST_PER_STOP`` Kubernetes requests, as measured under load, graceful drains
     included), and lease traffic around the two sampling instants."""
-    controller_zerossl: dict[str, float] = {}
-    for label, count in seen.controller_zerossl.items():
-        key = emulator_endpoint(label)
-        controller_zerossl[key] = controller_zerossl.get(key, 0.0) + count
-    kube_server = {k: v for k, v in seen.kube.by_verb().items() if k not in LONG_RUNNING_VERBS}
-    kube_controller = {k: v for k, v in seen.controller_kube.items() if k not in LONG_RUNNING_VERBS}
-    return [
-        compare_counts(
-            "ZeroSSL calls: controller metrics agree with the emulator's log",
-            controller_zerossl,
-            dict(seen.zerossl.counts),
-            slack=stops * (workers + 2),
-        ),
-        compare_counts(
-            "Kubernetes requests: controller metrics agree with the API server's counts",
-            kube_controller,
-            kube_server,
-            slack=stops * KUBE_LOST_PER_STOP + 4 * replicas,
-        ),
-    ]
+    zerossl_check = "ZeroSSL calls: controller metrics agree with the emulator's log"
+    kube_check = "Kubernetes requests: controller metrics agree with the API server's counts"
+    checks = []
+    if seen.controller_zerossl is None:
+        checks.append(Check.skip(zerossl_check, not_exposed(ZEROSSL_REQUESTS)))
+    else:
+        controller_zerossl: dict[str, float] = {}
+        for label, count in seen.controller_zerossl.items():
+            key = emulator_endpoint(label)
+            controller_zerossl[key] = controller_zerossl.get(key, 0.0) + count
+        checks.append(
+            compare_counts(
+                zerossl_check,
+                controller_zerossl,
+                dict(seen.zerossl.counts),
+                slack=stops * (workers + 2),
+            )
+        )
+    if seen.controller_kube is None:
+        checks.append(Check.skip(kube_check, not_exposed(KUBE_REQUESTS)))
+    else:
+        server = {k: v for k, v in seen.kube.by_verb().items() if k not in LONG_RUNNING_VERBS}
+        controller = {k: v for k, v in seen.controller_kube.items() if k not in LONG_RUNNING_VERBS}
+        checks.append(
+            compare_counts(
+                kube_check, controller, server, slack=stops * KUBE_LOST_PER_STOP + 4 * replicas
+            )
+        )
+    return checks
+
+
+def not_exposed(metric: str) -> str:
+    """Why a check was skipped: the controller under test has no such metric."""
+    return f"the controller under test does not expose {metric}"
+
+
+def _exposed_per_issuance(
+    counts: Mapping[str, float] | None, issued: int
+) -> dict[str, float] | None:
+    """Per issuance, rounded; None for a counter the controller does not expose."""
+    return None if counts is None else _rounded(per_issuance(dict(counts), issued))
 
 
 def _rounded(values: dict[str, float]) -> dict[str, float]:

@@ -33,7 +33,6 @@ from loadtests.report import IMPORT_BENCH, INFORMER_TARGETS, write_report
 from loadtests.results import RunResult, Target, load_results
 from loadtests.sampling import ProcessSampler, ReplicaMetrics
 from loadtests.scenarios import Scenario
-from loadtests.scenarios.backlog import order_create_conflicts
 from loadtests.scenarios.failover import Failover
 from loadtests.scenarios.throughput import Throughput
 from loadtests.stats import count_in_window, distribution, per_second, percentile
@@ -81,7 +80,7 @@ def test_order_create_conflicts_count_only_409s_on_order_creates() -> None:
         KubeRequest("update", "zerosslorders.zerossl.issuer.dev/status", 409, 5),
         KubeRequest("create", "events.events.k8s.io", 409, 1),
     )
-    assert order_create_conflicts(KubeCounts(rows)) == 3
+    assert KubeCounts(rows).order_create_conflicts() == 3
 
 
 def test_supervisor_check_fails_on_exits_the_harness_did_not_make() -> None:
