@@ -1,5 +1,6 @@
 """Pieces shared by decide_order and record_outcome: policy, backoff, Ready transitions, the
-validation records built from ZeroSSL's answer, and turning a new status into a Decision.
+validation records built from ZeroSSL's answer, turning a new status into a Decision, and
+which new status may wait unwritten for the next write (:func:`deferrable`).
 
 Invariants: an order's Ready condition always carries ``observedGeneration``; an Event is
 emitted exactly when the Ready reason changes to one a person must hear of: a Warning for Failed
