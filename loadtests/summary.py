@@ -9,6 +9,7 @@ from typing import Any, Final
 from .accounting import LONG_RUNNING_VERBS, emulator_endpoint
 from .audit import Check, compare_counts
 from .harness import KUBE_REQUESTS, ZEROSSL_REQUESTS, Observations
+from .results import Target
 from .sampling import CONTROLLER
 from .stats import cumulative, distribution, per_issuance
 
@@ -141,3 +142,17 @@ def _exposed_per_issuance(
 
 def _rounded(values: dict[str, float]) -> dict[str, float]:
     return {k: round(v, 3) for k, v in values.items()}
+
+
+MAX_KUBE_WRITES = 5.0
+"""Kubernetes writes an issuance may cost (docs/api.md, "Which writes crash safety needs")."""
+
+
+def kube_writes_target(summary: dict[str, Any], most: float = MAX_KUBE_WRITES) -> Target:
+    """The writes-per-issuance target of an :func:`issuance_summary` (Lease renewals apart)."""
+    return Target(
+        "Kubernetes writes per issuance (Lease renewals apart)",
+        summary["kube_writes_per_issuance"],
+        most,
+        "writes",
+    )

@@ -15,27 +15,32 @@ The order of decisions (each an early return):
  9. issuer missing -> Pending; issuer not Ready at its current generation -> Pending.
 10. no order -> check the request (Failed for what can never succeed: bad CSR, names the order
     schema cannot hold...), choose a solver per domain (Pending if none fits), then
-    EnsureOrder + Pending. The act layer creates the order BEFORE writing that Pending (the
+    EnsureOrder. Creating the order is routine: nothing is written on the request for it
+    (cert-manager waits for Ready=True or a terminal reason, so a routine Pending would be a
+    write nobody reads), unless the request already shows a Ready condition (a Pending about
+    the issuer, say), which is replaced by the "working" message so that it does not go on
+    saying what no longer holds. The act layer creates the order BEFORE writing that (the
     request never claims an order that does not exist); if the API server refuses the order
     as invalid, :func:`order_refused` is written instead (Failed: the same request always
     yields the same order); if the create fails otherwise (API server unavailable, RBAC),
     :func:`order_not_created` (Pending, retried with backoff).
-11. order in progress -> Pending. Routine progress keeps the message written when the order was
-    created (the order's own status has the steps); what needs a person is mirrored: an order
-    waiting for its issuer, backing off after a failed call, told by ZeroSSL that a domain does
-    not validate yet (a CAA record, a missing CNAME...), or waiting for an approval email.
+11. order in progress -> what needs a person is mirrored as Pending: an order waiting for its
+    issuer, backing off after a failed call, told by ZeroSSL that a domain does not validate
+    yet (a CAA record, a missing CNAME...), or waiting for an approval email. Routine progress
+    writes nothing (the order's own status has the steps); a request that shows a Ready
+    condition gets the "working" message instead (the trouble it showed has cleared).
 
-Events follow cert-manager's reporter: one on entering Pending (not on every Pending update),
-one on each of Denied, Failed and Issued; but entering Pending because the order was created,
-the routine case, records none (the condition says it and the Issued Event follows: one API
-write fewer per issuance). Requeues are never asked for: issuer
-and order watches wake the request. A decision that would rewrite the same Ready condition
-writes nothing.
+So a request shows no Ready condition while its order works routinely, and a Pending one
+whenever there is something to say. Events follow cert-manager's reporter: one on entering
+Pending (not on every Pending update), one on each of Denied, Failed and Issued; the "working"
+message records none (routine work: the Issued Event follows). Requeues are never asked for:
+issuer and order watches wake the request. A decision that would rewrite the same Ready
+condition writes nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -88,7 +93,7 @@ def decide_certificate_request(
         return _pending(request, "IssuerNotReady", message, now)
     if order is None:
         return _create_order(request, ref, issuer.spec, now)
-    return _pending(request, "OrderInProgress", _progress(order), now)
+    return _progress(request, order, now)
 
 
 def order_refused(request: CertificateRequest, detail: str, now: datetime) -> RequestDecision:
@@ -102,9 +107,10 @@ def order_not_created(request: CertificateRequest, detail: str, now: datetime) -
     return _pending(request, "OrderNotCreated", message, now)
 
 
-def _progress(order: Order) -> str:
-    """The Pending message for an order at work: the order's own Ready condition when it
-    needs a person's attention, else the same message as when the order was created."""
+def _progress(request: CertificateRequest, order: Order, now: datetime) -> RequestDecision:
+    """An order at work: its Ready condition mirrored as Pending when it needs a person's
+    attention; routine work writes nothing but the "working" message over a Ready condition
+    the request already shows."""
     status = order.status
     email_wait = (
         status.ready_reason == OrderReason.WAITING_FOR_ISSUANCE
@@ -117,9 +123,21 @@ def _progress(order: Order) -> str:
         or email_wait
         or status.ready_reason == OrderReason.WAITING_FOR_ISSUER
     ):
-        return cond.message_order_progress(order.name, status.ready)
+        message = cond.message_order_progress(order.name, status.ready)
+        return _pending(request, "OrderInProgress", message, now)
     domains = order.spec.domains if order.spec is not None else ()
-    return cond.message_order_working(order.name, domains)
+    return _working(request, order.name, domains, now)
+
+
+def _working(
+    request: CertificateRequest, order_name: str, domains: Sequence[str], now: datetime
+) -> RequestDecision:
+    """Routine work: nothing, or the "working" Pending (no Event) over a Ready condition the
+    request shows, which no longer holds."""
+    if cond.find(request.conditions, cond.READY) is None:
+        return NOTHING
+    message = cond.message_order_working(order_name, domains)
+    return Decision(_pending(request, "OrderInProgress", message, now).status)
 
 
 def request_finished(conditions: cond.Conditions) -> bool:
@@ -206,7 +224,5 @@ def _create_order(
         csr_sha256=csr.hashes.sha256,
         choices=plan.choices,
     )
-    message = cond.message_order_working(request.name, csr.domains)
-    pending = _pending(request, "OrderCreated", message, now)
-    # Routine work needs no Event: the condition says it, the Issued Event follows.
-    return Decision(pending.status, (), (EnsureOrder(manifest),))
+    working = _working(request, request.name, csr.domains, now)
+    return Decision(working.status, (), (EnsureOrder(manifest),))

@@ -1,5 +1,6 @@
 """Pieces shared by decide_order and record_outcome: policy, backoff, Ready transitions, the
-validation records built from ZeroSSL's answer, and turning a new status into a Decision.
+validation records built from ZeroSSL's answer, turning a new status into a Decision, and
+which new status may wait unwritten for the next write (:func:`deferrable`).
 
 Invariants: an order's Ready condition always carries ``observedGeneration``; an Event is
 emitted exactly when the Ready reason changes to one a person must hear of: a Warning for Failed
@@ -12,7 +13,7 @@ trace context (taken once from the order's traceparent annotation).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 from controller.config import Settings
 from controller.issuer.actions import OrderAction
 from controller.issuer.api import TRACEPARENT_ANNOTATION
-from controller.issuer.conditions import READY, OrderReason, Status, condition, replace
+from controller.issuer.conditions import READY, OrderReason, Status, condition, find, replace
 from controller.issuer.decision import Decision, Event, EventType, requeue_in
 from controller.issuer.errors import PermanentError
 from controller.issuer.orders import (
@@ -60,6 +61,7 @@ class OrderPolicy:
     await_recheck: float = 1800.0  # safety net while the batch poller watches a certificate
     cancel_attempts: int = 10  # at deletion, give up cancelling after this many failures
     turn_recheck: float = 60.0  # re-look while another order of the CSR validates (woken sooner)
+    defer_max: float = 30.0  # longest an accepted validation stays unwritten (see deferrable)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OrderPolicy:
@@ -180,6 +182,33 @@ def _rank(status: CertificateStatus) -> int:
 
 def _www_twin(domain: str) -> str:
     return domain.removeprefix("www.") if domain.startswith("www.") else f"www.{domain}"
+
+
+_DEFERRED_OVER = frozenset({OrderReason.PRESENTING, OrderReason.VALIDATING})
+
+
+def deferrable(order: Order, stored: Mapping[str, Any]) -> bool:
+    """True when ``order``'s status may stay unwritten in memory for a while (at most
+    ``OrderPolicy.defer_max``) over the ``stored`` one (the API server's): it only adds that
+    ZeroSSL accepted the validation, which a lost status redoes safely (verify again, ZeroSSL
+    answers 2830, the certificate is read back); the next write that must happen (the
+    certificate) carries it. Never for email validation (a wait for a person is shown at once,
+    with its Event), nor over a stored backoff (the CertificateRequest mirrors it, so its end
+    is shown at once)."""
+    status, spec = order.status, order.spec
+    stored_ready = find(stored.get("conditions"), READY)
+    return (
+        spec is not None
+        and spec.validation_method is not ValidationMethod.EMAIL
+        and status.ready_reason == OrderReason.WAITING_FOR_ISSUANCE
+        and CertificateStatus.parse(status.zerossl_status) is CertificateStatus.PENDING_VALIDATION
+        and status.retry is None
+        and status.verify is None
+        and stored_ready is not None
+        and stored_ready.get("reason") in _DEFERRED_OVER
+        and not stored.get("retry")
+        and not stored.get("verify")
+    )
 
 
 def solver_for(spec: OrderSpec, domain: str) -> OrderSolver | None:

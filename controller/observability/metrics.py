@@ -85,7 +85,7 @@ orders = Gauge(
 )
 oldest_pending_request = Gauge(
     f"{NS}_certificaterequest_oldest_pending_seconds",
-    "Age of the oldest CertificateRequest of our issuers that is Ready=False/Pending (0: none).",
+    "Age of the oldest CertificateRequest of our issuers still pending (0: none).",
 )
 issuer_ready = Gauge(
     f"{NS}_issuer_ready",

@@ -25,7 +25,12 @@ from loadtests.audit import audit_requests, audit_zerossl, zerossl_ledger
 from loadtests.harness import LoadRun, SystemSettings
 from loadtests.results import RunResult, Target
 from loadtests.stats import distribution
-from loadtests.summary import agreement_checks, issuance_series, issuance_summary
+from loadtests.summary import (
+    agreement_checks,
+    issuance_series,
+    issuance_summary,
+    kube_writes_target,
+)
 from loadtests.workload import new_run_id
 
 LEADING: Final = "leading: starting reconcilers"
@@ -105,6 +110,7 @@ class Backlog:
         result.targets.append(
             Target("409s on ZeroSSLOrder create", summary["order_create_409s"], 0, "answers")
         )
+        result.targets.append(kube_writes_target(summary))
         if self.max_first_ready is not None and after_leading is not None:
             result.targets.append(
                 Target(

@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from loadtests.audit import audit_requests, audit_zerossl, zerossl_ledger
 from loadtests.harness import LoadRun, SystemSettings
 from loadtests.results import RunResult, Target
-from loadtests.summary import agreement_checks, issuance_series, issuance_summary
+from loadtests.summary import (
+    MAX_KUBE_WRITES,
+    agreement_checks,
+    issuance_series,
+    issuance_summary,
+    kube_writes_target,
+)
 from loadtests.supervisor import Supervisor
 from loadtests.workload import new_run_id
 
@@ -34,7 +40,7 @@ class Throughput:
     timeout: float = 900.0
     max_seconds: float | None = None
     max_zerossl_calls: float | None = None
-    max_kube_writes: float | None = 8.0
+    max_kube_writes: float | None = MAX_KUBE_WRITES
 
     async def run(self) -> RunResult:
         started = time.monotonic()
@@ -93,13 +99,6 @@ class Throughput:
                 )
             )
         if self.max_kube_writes is not None:
-            result.targets.append(
-                Target(
-                    "Kubernetes writes per issuance (Lease renewals apart)",
-                    summary["kube_writes_per_issuance"],
-                    self.max_kube_writes,
-                    "writes",
-                )
-            )
+            result.targets.append(kube_writes_target(summary, self.max_kube_writes))
         result.wall_seconds = round(time.monotonic() - started, 1)
         return result

@@ -1,9 +1,11 @@
 """End to end: the real controller process issues through the emulated ZeroSSL a certificate for
 one name, for several names and for an IP address, issues again for a Certificate's renewal,
-and leaves a denied request alone. One stack for the module; each test has its own requests."""
+and leaves a denied request alone; an issuance costs five Kubernetes writes. One stack for the
+module; each test has its own requests."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -93,6 +95,42 @@ async def test_single_name_is_issued(stack: Stack) -> None:
     assert certificate.validation_type == "HTTP_CSR_HASH"
     request = await stack.cluster.get_request(E2E_NAMESPACE, "single")
     assert "failureTime" not in request["status"]
+
+
+ISSUANCE_RESOURCES = ("zerosslorders.", "certificaterequests.", "events.")
+"""Where an issuance's writes go (the Lease and the issuers' checks are apart from it)."""
+
+
+def issuance_writes(stack: Stack) -> dict[str, int]:
+    """The controller's writes since the counts were reset, by verb and resource."""
+    writes: Counter[str] = Counter()
+    for key, n in stack.request_counts().items():
+        if (
+            key.user == stack.controller_user
+            and key.verb in ("create", "update", "patch", "delete")
+            and key.resource.startswith(ISSUANCE_RESOURCES)
+        ):
+            writes[f"{key.verb} {key.resource}"] += n
+    return dict(writes)
+
+
+async def test_an_issuance_costs_five_kubernetes_writes(stack: Stack) -> None:
+    # docs/api.md, "Which writes crash safety needs": the order's create, its validation
+    # records before they are published, its certificate (carrying the accepted validation),
+    # the request's Issued status and the Issued Event. No Pending while the order works, no
+    # write of the accepted validation on its own.
+    stack.reset_request_counts()
+
+    await issue(stack, "writes", make_csr([f"writes.{DOMAIN}"]))
+
+    assert issuance_writes(stack) == {
+        "create zerosslorders.zerossl.issuer.dev": 1,
+        "update zerosslorders.zerossl.issuer.dev/status": 2,
+        "patch certificaterequests.cert-manager.io/status": 1,
+        "create events.events.k8s.io": 1,
+    }
+    request = await stack.cluster.get_request(E2E_NAMESPACE, "writes")
+    assert [c["type"] for c in request["status"]["conditions"]] == ["Approved", "Ready"]
 
 
 async def test_multi_name_is_issued_by_a_cluster_issuer(stack: Stack) -> None:

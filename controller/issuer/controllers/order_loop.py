@@ -13,6 +13,12 @@ Invariants:
   loses only outcomes that are safe to redo (verify answers 2830 and is read back, downloads
   and cleanups are idempotent). An action that failed ends the loop once its outcome is
   written; a write the world refuses ends it with :class:`StopReconcile`'s result.
+- Deferred, not written: when the loop ends on a status that is ``deferrable`` (it only adds
+  that ZeroSSL accepted the validation) and no other order waits for what it says
+  (``OrderWorld.others_wait_on``), it stays in memory (:class:`DeferredStatuses`) and the next
+  reconcile of the order decides from it, while the cache still shows the resourceVersion it
+  was folded onto; the next write carries it (the certificate's). It is written once it has
+  waited ``OrderPolicy.defer_max``.
 - A decision's Events are recorded once the status they describe is written.
 - Outcomes are folded by ``record_outcome`` before anything else; its follow-up actions
   (flagging the issuer) run at once. At most :data:`MAX_STEPS` decide-act rounds a reconcile.
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -35,11 +42,12 @@ from controller.issuer.actions import (
     Outcome,
     needs_write_ahead,
 )
+from controller.issuer.controllers.deferred import DeferredStatuses
 from controller.issuer.controllers.milestones import log_milestone
 from controller.issuer.decide_order import CANCEL_SKIPPED, OrderFacts, decide_order
 from controller.issuer.decision import Event
 from controller.issuer.order_outcomes import record_outcome
-from controller.issuer.order_steps import OrderDecision, OrderPolicy
+from controller.issuer.order_steps import OrderDecision, OrderPolicy, deferrable
 from controller.issuer.orders import Order
 from controller.kube.worker import DONE, RequeueAfter, Result
 from controller.observability import metrics
@@ -60,14 +68,16 @@ class StopReconcile(Exception):
 @dataclass
 class OrderRun:
     """One reconcile's progress: the object with every outcome so far folded in, whether its
-    status differs from the last one written, the Events still to record once it is, and the
-    earliest requeue asked."""
+    status differs from the one the API server has (``stored``), since when it has been
+    deferred, the Events still to record once it is written, and the earliest requeue asked."""
 
     key: str
     order: Order  # as first decided from; its spec and identity never change
     obj: dict[str, Any]
+    stored: Mapping[str, Any]  # the status as last read or written
     wait: float | None = None
     unwritten: bool = False
+    deferred_since: float | None = None  # the clock's monotonic time of its first deferral
     events: list[Event] = field(default_factory=list)
 
     def fold(self, decision: OrderDecision) -> None:
@@ -106,22 +116,45 @@ class OrderWorld(Protocol):
         write cannot be made (the order vanished, or changed since it was read)."""
         ...
 
+    def others_wait_on(self, run: OrderRun) -> bool:
+        """True when another order waits for what ``run``'s unwritten status says (the HTTP
+        validation turn of its CSR): the status is then written, never deferred."""
+        ...
+
     def record_events(self, obj: dict[str, Any], events: list[Event]) -> None: ...
 
 
 class OrderLoop:
     """decide -> act -> fold for one order at a time, against ``world``."""
 
-    def __init__(self, world: OrderWorld, clock: Clock, policy: OrderPolicy) -> None:
+    def __init__(
+        self,
+        world: OrderWorld,
+        clock: Clock,
+        policy: OrderPolicy,
+        deferred: DeferredStatuses,
+    ) -> None:
         self._world = world
         self._clock = clock
         self._policy = policy
+        self._deferred = deferred
 
-    async def run(self, key: str, obj: dict[str, Any], facts: OrderFacts | None = None) -> Result:
-        """Reconciles the order ``obj`` (its key ``key``) until it waits; the worker's result.
+    def resume(self, key: str, cached: dict[str, Any]) -> OrderRun:
+        """A reconcile of the order ``cached`` (the cache's object, its key ``key``): from its
+        deferred status, if one was folded onto this resourceVersion (any other is dropped)."""
+        stored = cached.get("status") or {}
+        deferred = self._deferred.take(key, cached)
+        if deferred is None:
+            return OrderRun(key, Order.from_object(cached), cached, stored)
+        order = Order.from_object(deferred.obj)
+        return OrderRun(
+            key, order, deferred.obj, stored, unwritten=True, deferred_since=deferred.since
+        )
+
+    async def run(self, run: OrderRun, facts: OrderFacts | None = None) -> Result:
+        """Reconciles ``run``'s order (see :meth:`resume`) until it waits; the worker's result.
         ``facts``: for the first decision, if the caller read them already (else the world's)."""
-        order = Order.from_object(obj)
-        run = OrderRun(key, order, obj)
+        order = run.order
         try:
             await self._advance(run, self._decide(order, facts))
         except StopReconcile as stop:
@@ -147,7 +180,22 @@ class OrderLoop:
             with contextlib.suppress(Exception):
                 await self._flush(run)  # keep what the earlier actions did; the worker retries
             raise
-        await self._flush(run)
+        if not self._defer(run):
+            await self._flush(run)
+
+    def _defer(self, run: OrderRun) -> bool:
+        """Keeps the unwritten status in memory instead of writing it, if it may (see the
+        module's invariants); True if it did."""
+        if not run.unwritten or run.events:
+            return False
+        if not deferrable(Order.from_object(run.obj), run.stored):
+            return False
+        if self._world.others_wait_on(run):
+            return False
+        since = run.deferred_since
+        return self._deferred.keep(
+            run.key, run.obj, since if since is not None else self._clock.monotonic()
+        )
 
     async def _perform(self, run: OrderRun, actions: tuple[OrderAction, ...]) -> bool:
         """Runs ``actions`` in order, folding each outcome in. True when the order moved on
@@ -180,6 +228,8 @@ class OrderLoop:
         """Writes the status if it changed since the last write, then records the Events."""
         if run.unwritten:
             run.obj = await self._world.write_status(run)
+            run.stored = run.obj.get("status") or {}
             run.unwritten = False
+            run.deferred_since = None
         self._world.record_events(run.obj, run.events)
         run.events.clear()

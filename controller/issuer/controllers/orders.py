@@ -3,7 +3,9 @@ with the write-ahead rules) against Kubernetes, ZeroSSL (:mod:`.order_zerossl`) 
 solvers (:mod:`.order_solvers`), and declares what wakes an order (:func:`order_watches`).
 
 Invariants:
-- The loop's write-ahead rules hold (see :mod:`.order_loop`). Writes replace the status whole,
+- The loop's write-ahead and deferral rules hold (see :mod:`.order_loop`): an accepted
+  validation may wait in memory (:class:`.DeferredStatuses`, this term's, dropped with the
+  order) for the certificate's write. Writes replace the status whole,
   conditional on the resourceVersion last read or written: a conflict ends the reconcile with
   Retry (it is decided again from a newer cache); a vanished order ends it.
 - A decision's Events are recorded once the status they describe is written.
@@ -12,7 +14,11 @@ Invariants:
 - An order owns only what it created or can prove is its own: per CSR one order at a time
   searches, adopts or creates, what it obtains is claimed before that ends, and a search
   passes over certificates other orders own (CertificateOwners). Orders sharing a CSR take
-  turns for HTTP validation (HttpTurns, a fact of the decision).
+  turns for HTTP validation (HttpTurns, a fact of the decision): a holder's accepted
+  validation is written, not deferred, once another order waits for the turn (an order that
+  comes to wait hurries a deferred one), so the next order publishes its file only after
+  every replica's cache shows the previous one accepted (the solver serves the file ZeroSSL
+  is validating).
 - ZeroSSL errors, unusable API keys and solver faults become outcomes, never exceptions. A
   solver that cannot work as configured (credentials refused, zone or API missing, invalid
   spec) waits long with a Warning Event, never fails the order: fixing the spec or Secret is
@@ -49,6 +55,7 @@ from controller.issuer.actions import (
 from controller.issuer.api import ORDER_FINALIZER, TRACEPARENT_ANNOTATION, ZEROSSL_ORDERS
 from controller.issuer.conditions import TERMINAL_ORDER_REASONS
 from controller.issuer.controllers.caches import BY_ISSUER, BY_SECRET, Caches, issuer_key_of
+from controller.issuer.controllers.deferred import DeferredStatuses
 from controller.issuer.controllers.drafts import DraftSearches
 from controller.issuer.controllers.fresh import FreshOrders
 from controller.issuer.controllers.issuers import IssuerReconciler
@@ -148,7 +155,12 @@ class OrderReconciler:
             policy=policy,
             warn=lambda obj, event: self.record_events(obj, [event]),
         )
-        self._loop = OrderLoop(self, clock, policy)
+        self._deferred = DeferredStatuses(policy.defer_max, clock, wake)
+        self._loop = OrderLoop(self, clock, policy, self._deferred)
+
+    def close(self) -> None:
+        """The term ended: what it deferred goes (a new leader verifies again)."""
+        self._deferred.close()
 
     async def reconcile(self, key: str) -> Result:
         await self._fresh.settled(key)  # its watch event may overtake the create's answer
@@ -159,10 +171,12 @@ class OrderReconciler:
             self._drafts.forget(key)
             self._owners.forget(key)
             self._turns.forget(key)
+            self._deferred.forget(key)
             return DONE
         if not self._written.caught_up(key, obj):
             return DONE
-        order = Order.from_object(obj)
+        run = self._loop.resume(key, obj)  # from its deferred status, if it still applies
+        order = run.order
         facts = self.facts(order)  # before unwatch drops what the poller observed
         cert_id = order.status.certificate_id
         if cert_id and (order.deleting or order.status.ready_reason in TERMINAL_ORDER_REASONS):
@@ -170,7 +184,7 @@ class OrderReconciler:
         with tracing.start_reconcile_span(
             "reconcile.order", _traceparent(order), _span(key, order)
         ):
-            return await self._loop.run(key, obj, facts)
+            return await self._loop.run(run, facts)
 
     # --- the loop's world: facts ----------------------------------------------------------------
 
@@ -204,7 +218,10 @@ class OrderReconciler:
             and remote_status(order, remote) is CertificateStatus.DRAFT
         )
         file_name = CsrHashes(spec.csr_md5, spec.csr_sha256).file_name
-        return self._turns.turn(file_name, key, wants=wants)
+        holder = self._turns.turn(file_name, key, wants=wants)
+        if holder is not None:
+            self._deferred.hurry(holder)  # its accepted validation, if deferred, is written now
+        return holder
 
     def _request_gone(self, order: Order) -> bool:
         """The owning CertificateRequest (name and uid) is absent from the synced cache."""
@@ -241,6 +258,12 @@ class OrderReconciler:
         return await self._write(
             run, replace_status(self._kube, ZEROSSL_ORDERS, run.obj, run.obj["status"])
         )
+
+    def others_wait_on(self, run: OrderRun) -> bool:
+        spec = run.order.spec
+        if spec is None or spec.validation_method not in SERVED_METHODS:
+            return False
+        return self._turns.waiting(CsrHashes(spec.csr_md5, spec.csr_sha256).file_name)
 
     def record_events(self, obj: dict[str, Any], events: list[Event]) -> None:
         record_events(self._recorder, obj, events, ACTION)

@@ -11,7 +11,7 @@ import asyncio
 from collections import Counter
 
 from controller.clock import Clock, parse_rfc3339
-from controller.issuer.conditions import READY, RequestReason, find
+from controller.issuer.conditions import APPROVED, READY, Conditions, RequestReason, find, is_true
 from controller.issuer.controllers.caches import Caches, request_issuer
 from controller.issuer.issuers import Issuer
 from controller.observability import metrics
@@ -66,10 +66,18 @@ class CacheMetrics:
         for obj in self._caches.requests.store.objects():
             if request_issuer(obj) is None:
                 continue
-            ready = find((obj.get("status") or {}).get("conditions"), READY)
-            if ready is None or ready.get("reason") != RequestReason.PENDING:
+            if not _pending((obj.get("status") or {}).get("conditions")):
                 continue
             created = obj["metadata"].get("creationTimestamp")
             if created:
                 oldest = max(oldest, (now - parse_rfc3339(created)).total_seconds())
         metrics.oldest_pending_request.set(oldest)
+
+
+def _pending(conditions: Conditions | None) -> bool:
+    """Ready=False/Pending, or approved with no Ready condition yet (its order works
+    routinely: no Pending is written for that)."""
+    ready = find(conditions, READY)
+    if ready is None:
+        return is_true(conditions, APPROVED)
+    return ready.get("reason") == RequestReason.PENDING

@@ -13,8 +13,9 @@ Invariants:
   it as soon as it stops wanting it (ZeroSSL accepted the validation, the order finished, is
   being deleted, or is gone), and every order that waited is woken at once (no backoff).
 - The holder is kept in memory for the term; when none is known, an order whose status shows
-  a presented file not accepted yet (the previous term's holder) keeps the turn, else the
-  order asking takes it. Decisions are made on the event loop, so taking is atomic.
+  a presented file not accepted yet (the previous term's holder, or a holder whose accepted
+  validation is not written yet) keeps the turn, else the order asking takes it. Decisions
+  are made on the event loop, so taking is atomic.
 - Memory: one holder and its waiters per CSR in validation.
 """
 
@@ -48,6 +49,10 @@ class HttpTurns:
             return None
         self._waiting.setdefault(file_name, set()).add(order_key)
         return holder
+
+    def waiting(self, file_name: str) -> bool:
+        """True while some order waits for the turn of ``file_name``."""
+        return bool(self._waiting.get(file_name))
 
     def forget(self, order_key: str) -> None:
         """The order is gone: its turn passes on."""

@@ -8,8 +8,8 @@ Invariants:
 - Work that finishes a certificate takes the queues' first lane (:mod:`.lanes`).
 - A term starts from synced caches. Its reconcilers, the batch poller, the lost-draft searches
   and the Event recorder's flushes live in one TaskGroup: cancelling the term stops all of
-  them at once, and nothing a term knows (fresh orders, claims, HTTP turns, searches)
-  outlives it.
+  them at once, and nothing a term knows (fresh orders, claims, HTTP turns, searches,
+  deferred order statuses) outlives it.
 """
 
 from __future__ import annotations
@@ -177,3 +177,4 @@ class IssuerControllers:
                     tasks.create_task(pool.run(), name=f"workers-{pool.name}")
         finally:
             self.watches.leading = False
+            orders.close()

@@ -178,6 +178,22 @@ class Sandbox:
 
         return await self.until(probe, describe, timeout)
 
+    async def accepted(self, namespace: str, name: str, timeout: float = 20.0) -> Obj:
+        """The order once ZeroSSL accepted its validation (its certificate is
+        ``pending_validation``). Over HTTP or DNS the order itself may say so only later: the
+        accepted state is written with the certificate, or after ``OrderPolicy.defer_max``."""
+
+        def probe() -> Obj | None:
+            order = self.order(namespace, name)
+            cert_id = ((order or {}).get("status") or {}).get("certificateID")
+            accepted = cert_id and self.zerossl.certificate(cert_id).status == "pending_validation"
+            return order if accepted else None
+
+        def what() -> str:
+            return f"order {namespace}/{name} accepted by ZeroSSL? {self.order(namespace, name)}"
+
+        return await self.until(probe, what, timeout)
+
     async def order_reason(
         self, namespace: str, name: str, reason: str, timeout: float = 20.0
     ) -> Obj:

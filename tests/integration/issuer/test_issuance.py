@@ -308,7 +308,7 @@ async def test_a_certificate_cancelled_out_of_band_cancels_the_order(sandbox: Sa
     await sandbox.issuer(HTTP_NONE)
     async with sandbox.running():
         await sandbox.request("shop", "web-1", make_csr(["shop.example.com"]))
-        order = await sandbox.order_reason("shop", "web-1", "WaitingForIssuance")
+        order = await sandbox.accepted("shop", "web-1")
         zerossl.cancel(order["status"]["certificateID"])
         order = await sandbox.order_reason("shop", "web-1", "Cancelled")
 

@@ -143,8 +143,8 @@ CASES = [
         request_object(conditions=[APPROVED]),
         READY_ISSUER,
         None,
-        Expect("Pending", (), ensures_order=True, message="is getting"),
-        id="first-touch-goes-straight-to-pending-no-initializing-write",
+        Expect(None, (), ensures_order=True),
+        id="first-touch-creates-the-order-and-writes-nothing-no-initializing-no-pending",
     ),
     pytest.param(
         request_object(conditions=[DENIED]),
@@ -193,14 +193,33 @@ CASES = [
         READY_ISSUER,
         None,
         Expect("Pending", (), ensures_order=True, message="is getting"),
-        id="create-order",
+        id="create-order-replaces-a-ready-condition-that-no-longer-holds",
     ),
     pytest.param(
         request_object(conditions=WORKING),
         READY_ISSUER,
         order_object(status={"conditions": [order_ready("Validating", "ZeroSSL checks")]}),
         Expect("Pending", message="ZeroSSLOrder www is getting a certificate for"),
-        id="retry-on-pending-error",
+        id="a-pending-that-no-longer-holds-gets-the-working-message",
+    ),
+    pytest.param(
+        request_object(conditions=[APPROVED]),
+        READY_ISSUER,
+        order_object(status={"conditions": [order_ready("Validating", "ZeroSSL checks")]}),
+        Expect(None),
+        id="routine-order-progress-writes-nothing-on-a-request-without-ready",
+    ),
+    pytest.param(
+        request_object(conditions=[APPROVED]),
+        READY_ISSUER,
+        order_object(
+            status={
+                "conditions": [order_ready("Presenting", "publishing")],
+                "retry": {"attempts": 1, "notBefore": "2026-03-01T12:05:00Z"},
+            }
+        ),
+        Expect("Pending", ("OrderInProgress",), message="publishing"),
+        id="an-order-in-trouble-is-mirrored-with-an-event-on-a-request-without-ready",
     ),
     pytest.param(
         request_object(conditions=[APPROVED, WORKING_MESSAGE]),

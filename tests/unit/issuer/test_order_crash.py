@@ -45,12 +45,13 @@ from controller.issuer.actions import (
     Verify,
     WaitPropagation,
 )
+from controller.issuer.controllers.deferred import DeferredStatuses
 from controller.issuer.controllers.order_loop import OrderLoop, OrderRun, StopReconcile
 from controller.issuer.decide_order import OrderFacts
 from controller.issuer.decision import Event
 from controller.issuer.issuers import Issuer
 from controller.issuer.order_steps import OrderPolicy
-from controller.issuer.orders import Order
+from controller.issuer.orders import Order, ValidationState
 from controller.kube.worker import DONE
 from controller.zerossl.csrhashes import CsrHashes
 from controller.zerossl.models import Certificate
@@ -122,18 +123,30 @@ class ZeroSSL:
 
 @dataclass
 class Store:
-    """The API server's copy of the order (None once its finalizer is gone)."""
+    """The API server's copy of the order (None once its finalizer is gone); every change
+    moves its resourceVersion on."""
 
     obj: dict[str, Any] | None
+    status_writes: int = 0
 
     def write_status(self, status: dict[str, Any]) -> None:
         assert self.obj is not None
         self.obj["status"] = copy.deepcopy(status)
+        self.status_writes += 1
+        self.changed()
 
     def metadata(self) -> dict[str, Any]:
         assert self.obj is not None
         meta: dict[str, Any] = self.obj["metadata"]
         return meta
+
+    def changed(self) -> None:
+        meta = self.metadata()
+        meta["resourceVersion"] = str(int(meta.get("resourceVersion") or 0) + 1)
+
+    def delete(self) -> None:
+        self.metadata()["deletionTimestamp"] = T0
+        self.changed()
 
 
 class Crashes:
@@ -167,10 +180,11 @@ def execute(action: OrderAction, store: Store, zerossl: ZeroSSL) -> Outcome | No
             return CleanedUp(domain)
         case AddFinalizer():
             store.metadata()["finalizers"] = ["zerossl.issuer.dev/order-cleanup"]
+            store.changed()
         case RemoveFinalizer():
             store.obj = None
         case DeleteOrder():
-            store.metadata()["deletionTimestamp"] = T0
+            store.delete()
         case AwaitIssuance() | FlagIssuer():
             pass
     return None
@@ -179,10 +193,15 @@ def execute(action: OrderAction, store: Store, zerossl: ZeroSSL) -> Outcome | No
 @dataclass
 class Process:
     """What one controller process remembers: whether the order is fresh to it (it created the
-    order and has sent no create yet). The process that created the order starts with it; a
-    process taking over after a crash knows nothing."""
+    order and has sent no create yet; the process that created the order starts with it), and
+    the statuses it deferred. A process taking over after a crash knows nothing."""
 
     fresh: bool = False
+    clock: FakeClock = field(default_factory=lambda: FakeClock(NOW))
+    deferred: DeferredStatuses = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.deferred = DeferredStatuses(OrderPolicy().defer_max, self.clock, lambda key: None)
 
 
 @dataclass
@@ -215,6 +234,9 @@ class World:
         self.crashes.point()
         return copy.deepcopy(self.store.obj)
 
+    def others_wait_on(self, run: OrderRun) -> bool:
+        return False
+
     def record_events(self, obj: dict[str, Any], events: list[Event]) -> None: ...
 
 
@@ -223,8 +245,8 @@ async def reconcile(world: World) -> None:
     assert world.store.obj is not None
     obj = copy.deepcopy(world.store.obj)
     meta = obj["metadata"]
-    loop = OrderLoop(world, FakeClock(NOW), OrderPolicy())
-    await loop.run(f"{meta['namespace']}/{meta['name']}", obj)
+    loop = OrderLoop(world, world.process.clock, OrderPolicy(), world.process.deferred)
+    await loop.run(loop.resume(f"{meta['namespace']}/{meta['name']}", obj))
 
 
 async def run(world: World, *, until_issued: bool) -> None:
@@ -277,7 +299,7 @@ def test_deletion_mid_issuance_leaves_nothing_unfinished(
                 w.process = Process()
             w.zerossl.tick()
         assert w.store.obj is not None
-        w.store.metadata()["deletionTimestamp"] = T0
+        w.store.delete()
         await run(w, until_issued=False)
 
     asyncio.run(scenario())
@@ -306,3 +328,107 @@ def test_a_lost_create_is_adopted_not_repeated() -> None:
     assert w.zerossl.created == 1
     assert w.store.obj is not None
     assert w.store.obj["status"]["certificateID"] == "c1"
+
+
+def test_the_accepted_validation_waits_for_the_certificate_write() -> None:
+    # Without crashes: the validation records before Present, then the certificate with the
+    # accepted validation in it; the accepted state alone is never written.
+    w = world([])
+
+    async def scenario() -> None:
+        await reconcile(w)
+        assert w.store.obj is not None
+        assert w.store.status_writes == 1
+        assert len(w.process.deferred) == 1
+        assert Order.from_object(w.store.obj).status.ready_reason == "Presenting"
+        w.zerossl.tick()
+        await run(w, until_issued=True)
+
+    asyncio.run(scenario())
+    assert w.store.status_writes == 2
+    assert w.store.obj is not None
+    status = Order.from_object(w.store.obj).status
+    assert status.ready_reason == "Issued"
+    assert status.validated_time is not None
+    assert {v.state for v in status.validations} == {ValidationState.VALID}
+
+
+@settings(max_examples=50, deadline=None)
+@given(plan=crash_plans)
+def test_a_crash_while_the_accepted_validation_is_deferred_issues_once(plan: list[bool]) -> None:
+    # The first reconcile runs without crashes and ends with the accepted validation in
+    # memory only; the crashes start from there (the next process verifies again).
+    w = world([])
+
+    async def scenario() -> None:
+        await reconcile(w)
+        assert len(w.process.deferred) == 1
+        w.crashes = Crashes([True, *plan])  # the first crash loses the deferred status
+        try:
+            await reconcile(w)
+        except Crash:
+            w.process = Process()
+        await run(w, until_issued=True)
+
+    asyncio.run(scenario())
+    assert w.zerossl.created == 1
+    assert w.zerossl.unfinished() == []
+    assert w.store.obj is not None
+    assert w.store.obj["status"]["certificate"] == CHAIN
+
+
+# --- the deferral on the loop: what ends it ------------------------------------------------------
+
+
+async def deferred_once() -> World:
+    """A world whose order was reconciled once: accepted, its status kept in memory."""
+    w = world([])
+    await reconcile(w)
+    assert len(w.process.deferred) == 1
+    return w
+
+
+def stored_reason(w: World) -> str | None:
+    assert w.store.obj is not None
+    return Order.from_object(w.store.obj).status.ready_reason
+
+
+def test_a_deferred_status_is_kept_across_reconciles_then_written_after_its_max_age() -> None:
+    async def scenario() -> None:
+        w = await deferred_once()
+        w.process.clock.advance(OrderPolicy().defer_max - 1)
+        await reconcile(w)  # still pending at ZeroSSL: nothing new to say
+        assert (w.store.status_writes, stored_reason(w)) == (1, "Presenting")
+        assert len(w.process.deferred) == 1
+        w.process.clock.advance(1)
+        await reconcile(w)
+        assert (w.store.status_writes, stored_reason(w)) == (2, "WaitingForIssuance")
+        assert len(w.process.deferred) == 0
+
+    asyncio.run(scenario())
+
+
+def test_a_foreign_write_drops_the_deferred_status_and_the_cache_is_decided_from() -> None:
+    async def scenario() -> None:
+        w = await deferred_once()
+        w.store.changed()  # someone else wrote the order (an annotation, say)
+        w.zerossl.tick()
+        await reconcile(w)
+        assert w.store.obj is not None
+        status = Order.from_object(w.store.obj).status
+        assert status.ready_reason == "Issued"
+        assert status.validated_time is None  # what only the deferred status knew
+        assert len(w.process.deferred) == 0
+
+    asyncio.run(scenario())
+
+
+def test_deleting_the_order_drops_its_deferred_status() -> None:
+    async def scenario() -> None:
+        w = await deferred_once()
+        w.store.delete()
+        await run(w, until_issued=False)
+        assert w.store.obj is None
+        assert w.zerossl.unfinished() == []
+
+    asyncio.run(scenario())

@@ -392,3 +392,31 @@ def test_deleting_one_of_two_identical_orders_never_touches_the_others_certifica
     assert mine not in world.zerossl.cancelled
     assert world.zerossl.unfinished() == []
     assert world.zerossl.wrong_file == 0
+
+
+def test_the_turn_passes_as_soon_as_the_holder_is_accepted_though_that_is_not_written_yet() -> None:
+    # The clock stands still, so an accepted validation kept in memory (up to defer_max) would
+    # keep the other order waiting: the order that comes to wait hurries it, it is written,
+    # and the next order validates its own file at once.
+    world = World([])
+    first, second = KEYS
+
+    def at_zerossl(key: str) -> str:
+        return str(world.zerossl.certificates[world.status(key)["certificateID"]]["status"])
+
+    async def scenario() -> None:
+        async with world.process(first=True) as reconciler:
+            await reconciler.reconcile(first)
+            assert at_zerossl(first) == "pending_validation"
+            assert world.reason(first) == "Presenting"  # accepted, in memory only
+            await reconciler.reconcile(second)
+            assert world.reason(second) == "WaitingForSameCSR"
+            assert world.woken == [first]  # hurried
+            await reconciler.reconcile(first)
+            assert world.reason(first) == "WaitingForIssuance"
+            assert world.woken == [first, second]  # the turn passed on
+            await reconciler.reconcile(second)
+            assert at_zerossl(second) == "pending_validation"
+
+    asyncio.run(scenario())
+    assert world.zerossl.wrong_file == 0

@@ -19,8 +19,12 @@ def _caches() -> Caches:
     return Caches(KubeClient(ClusterConfig("http://127.0.0.1:9")), "zerossl-issuer-system")
 
 
-def _request(name: str, created: str, reason: str | None, group: str = GROUP) -> dict:
+def _request(
+    name: str, created: str, reason: str | None, group: str = GROUP, *, approved: bool = False
+) -> dict:
     conditions = [{"type": "Ready", "status": "False", "reason": reason}] if reason else []
+    if approved:
+        conditions.append({"type": "Approved", "status": "True", "reason": "cert-manager.io"})
     return {
         "apiVersion": "cert-manager.io/v1",
         "kind": "CertificateRequest",
@@ -85,3 +89,16 @@ def test_gauges_follow_the_caches() -> None:
     assert _sample("zerossl_issuer_issuer_ready", {**ready, "name": "down"}) is None
     assert _sample("zerossl_issuer_orders", {"zerossl_status": "issued"}) is None
     assert _sample("zerossl_issuer_certificaterequest_oldest_pending_seconds") == 0
+
+
+def test_an_approved_request_without_ready_is_pending_an_unapproved_one_is_not() -> None:
+    # A request whose order works routinely shows no Ready condition (no Pending is written
+    # for routine work); one not approved yet is not ours to issue.
+    caches = _caches()
+    clock = FakeClock(datetime(2026, 5, 1, 12, 0, tzinfo=UTC))
+    caches.requests.store.put(_request("unapproved", "2026-05-01T09:00:00Z", None))
+    caches.requests.store.put(_request("working", "2026-05-01T11:00:00Z", None, approved=True))
+
+    CacheMetrics(caches, clock).refresh()
+
+    assert _sample("zerossl_issuer_certificaterequest_oldest_pending_seconds") == 3600
