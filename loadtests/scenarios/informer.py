@@ -25,6 +25,7 @@ with nothing cached.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import datetime as dt
@@ -53,6 +54,8 @@ from loadtests.results import RunResult, Target
 from loadtests.sampling import MIB, peak_rss
 from loadtests.workload import RUN_LABEL, Fleet
 
+LOG_WAIT: Final = 5.0
+"""Seconds to wait for a log line the replica wrote (its log is written in batches)."""
 CR_API: Final = "cert-manager.io/v1"
 PASS_POLL: Final = 0.1
 REQUESTS_RESOURCE: Final = "certificaterequests.cert-manager.io"
@@ -211,7 +214,9 @@ class InformerScale:
             request_writes = sum(
                 n for k, n in writes.items() if k.split()[1].startswith("certificaterequests")
             )
-            listening, leading = _log_times(replica, ("listening", "leading: starting reconcilers"))
+            listening, leading = await _log_times(
+                replica, ("listening", "leading: starting reconcilers")
+            )
             return {
                 "requests": size,
                 "start_to_ready_s": round(leading - process.create_time(), 3),
@@ -285,14 +290,26 @@ def _targets(rows: list[dict[str, Any]]) -> list[Target]:
     return targets
 
 
-def _log_times(replica: Replica, messages: tuple[str, ...]) -> list[float]:
+async def _log_times(replica: Replica, messages: tuple[str, ...]) -> list[float]:
     """The wall-clock times of the replica's first JSON log record with each message (the
-    replica's own clock: the in-process API server may keep this loop busy meanwhile)."""
-    records = replica.json_logs()
-    times = []
-    for message in messages:
-        stamp = next((r.get("time") for r in records if r.get("message") == message), None)
-        if not isinstance(stamp, str):
-            raise LookupError(f"{replica.name} never logged {message!r}")
-        times.append(dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp())
-    return times
+    replica's own clock: the in-process API server may keep this loop busy meanwhile). The
+    controller writes its log in batches: the lines are waited for, at most
+    :data:`LOG_WAIT` seconds."""
+    deadline = time.monotonic() + LOG_WAIT
+    while True:
+        records = replica.json_logs()
+        stamps = [
+            next((r.get("time") for r in records if r.get("message") == message), None)
+            for message in messages
+        ]
+        missing = [
+            m for m, stamp in zip(messages, stamps, strict=True) if not isinstance(stamp, str)
+        ]
+        if not missing:
+            return [
+                dt.datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
+                for stamp in stamps
+            ]
+        if time.monotonic() >= deadline:
+            raise LookupError(f"{replica.name} never logged {missing[0]!r}")
+        await asyncio.sleep(0.05)

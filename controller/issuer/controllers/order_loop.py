@@ -78,6 +78,7 @@ class OrderRun:
     wait: float | None = None
     unwritten: bool = False
     deferred_since: float | None = None  # the clock's monotonic time of its first deferral
+    awaits_echo: bool = False  # it ended on a metadata write: the write's event wakes it
     events: list[Event] = field(default_factory=list)
 
     def fold(self, decision: OrderDecision) -> None:
@@ -207,7 +208,7 @@ class OrderLoop:
         for action in actions:
             if isinstance(action, METADATA_ACTIONS):
                 await self._flush(run)
-                waits = True
+                waits = run.awaits_echo = True
             outcome = await self._world.act(run, action)
             if outcome is None:
                 continue

@@ -65,7 +65,7 @@ from controller.issuer.controllers.order_zerossl import SERVED_METHODS, ZeroSSLA
 from controller.issuer.controllers.owners import CertificateOwners
 from controller.issuer.controllers.poller import IssuancePoller
 from controller.issuer.controllers.turns import HttpTurns
-from controller.issuer.controllers.watches import Watch
+from controller.issuer.controllers.watches import OwnEchoes, Watch
 from controller.issuer.controllers.writes import OwnWrites, record_events, replace_status
 from controller.issuer.decide_order import OrderFacts
 from controller.issuer.decision import Event
@@ -86,10 +86,11 @@ log = logging.getLogger(__name__)
 ACTION = "Issue"
 
 
-def order_watches(caches: Caches, wake: Callable[[str], None]) -> list[Watch]:
-    """What wakes an order: its own changes; the deletion of its request (same key: the order
-    then deletes itself; nothing else would when the request was deleted with
-    ``--cascade=orphan``); a change of its issuer, or of a Secret its solvers read."""
+def order_watches(caches: Caches, wake: Callable[[str], None], echoes: OwnEchoes) -> list[Watch]:
+    """What wakes an order: its own changes, but for the echoes of the order reconciler's own
+    writes (``echoes``); the deletion of its request (same key: the order then deletes itself;
+    nothing else would when the request was deleted with ``--cascade=orphan``); a change of
+    its issuer, or of a Secret its solvers read."""
 
     def by_issuer(obj: CachedObject) -> None:
         for order in caches.orders.store.index_keys(BY_ISSUER, issuer_key_of(obj)):
@@ -100,7 +101,7 @@ def order_watches(caches: Caches, wake: Callable[[str], None]) -> list[Watch]:
             wake(order)
 
     return [
-        Watch(caches.orders, lambda obj: wake(obj.key)),
+        Watch(caches.orders, lambda obj: wake(obj.key), echoes=echoes),
         Watch(caches.requests, lambda obj: wake(obj.key), changes=False, resync=False),
         Watch(caches.issuers, by_issuer),
         Watch(caches.cluster_issuers, by_issuer),
@@ -125,9 +126,12 @@ class OrderReconciler:
         fresh: FreshOrders,
         drafts: DraftSearches,
         wake: Callable[[str], None],
+        echoes: OwnEchoes,
     ) -> None:
-        """One per leadership term; ``wake(key)`` enqueues an order at once."""
+        """One per leadership term; ``wake(key)`` enqueues an order at once; ``echoes``: its
+        writes whose watch events need not wake the order (the replica's, see order_watches)."""
         self._kube = kube
+        self._echoes = echoes
         self._fresh = fresh
         self._drafts = drafts
         self._owners = CertificateOwners(caches.certificate_owners)
@@ -174,6 +178,7 @@ class OrderReconciler:
             self._deferred.forget(key)
             return DONE
         if not self._written.caught_up(key, obj):
+            self._echoes.forget(key)  # the write's own event is to wake it now
             return DONE
         run = self._loop.resume(key, obj)  # from its deferred status, if it still applies
         order = run.order
@@ -184,7 +189,10 @@ class OrderReconciler:
         with tracing.start_reconcile_span(
             "reconcile.order", _traceparent(order), _span(key, order)
         ):
-            return await self._loop.run(run, facts)
+            result = await self._loop.run(run, facts)
+        if run.awaits_echo:
+            self._echoes.forget(key)
+        return result
 
     # --- the loop's world: facts ----------------------------------------------------------------
 
@@ -277,6 +285,9 @@ class OrderReconciler:
         except Conflict as error:
             raise StopReconcile(Retry(f"order write conflicted: {error.message}")) from None
         self._written.wrote(run.key, written)
+        version = written["metadata"].get("resourceVersion")
+        if version is not None:  # the loop goes on from ``written``: its event wakes nothing
+            self._echoes.expect(run.key, str(version))
         return written
 
     async def _set_finalizer(self, run: OrderRun, *, present: bool) -> None:

@@ -7,6 +7,9 @@ Invariants:
 - Watches enqueue only while this replica leads; becoming leader replays every cached object
   of the resync watches once (:meth:`Watches.resync`), yielding to the event loop every
   :data:`ENQUEUE_BATCH` objects so that Lease renewals are not held up, so nothing is missed.
+- An echo wakes nothing: the add or update event of exactly the resourceVersion a reconciler
+  wrote, when that reconcile already decided from the written object what comes next
+  (:class:`OwnEchoes`). Any other event of the key, and every deletion, wakes as usual.
 """
 
 from __future__ import annotations
@@ -27,18 +30,53 @@ def deleted(item: CachedObject | DeletedFinalStateUnknown) -> CachedObject:
     return item.obj if isinstance(item, DeletedFinalStateUnknown) else item
 
 
+class OwnEchoes:
+    """Per key, the resourceVersion of a reconciler's own last write whose watch event (its
+    echo) needs to wake nothing: the reconcile that wrote it went on from the object the write
+    returned, and whatever it waits for wakes the key by itself (a requeue, the poller).
+
+    An expectation is consumed by the next add or update event of its key, echo or not, and
+    dropped by a deletion; a reconcile that needs the event (it waits for the cache to show its
+    write) drops it with :meth:`forget`. Memory: one entry per key written and not yet seen.
+    """
+
+    __slots__ = ("_expected",)
+
+    def __init__(self) -> None:
+        self._expected: dict[str, str] = {}
+
+    def expect(self, key: str, resource_version: str) -> None:
+        self._expected[key] = resource_version
+
+    def forget(self, key: str) -> None:
+        self._expected.pop(key, None)
+
+    def clear(self) -> None:
+        self._expected.clear()
+
+    def consume(self, obj: CachedObject) -> bool:
+        """True if ``obj``'s event is the echo expected for its key."""
+        expected = self._expected.pop(obj.key, None)
+        return expected is not None and expected == obj.resource_version
+
+    def __len__(self) -> int:
+        return len(self._expected)
+
+
 @dataclass(frozen=True, slots=True)
 class Watch:
     """``wake(obj)`` enqueues what an event of ``informer`` about ``obj`` wakes.
 
     ``changes`` False: only deletions wake. ``resync``: on becoming leader, every cached object
-    of the informer is passed to ``wake`` once.
+    of the informer is passed to ``wake`` once. ``echoes``: the writer's own echoes, which
+    wake nothing (for the watch of a reconciler's own objects).
     """
 
     informer: Informer
     wake: Wake
     changes: bool = True
     resync: bool = True
+    echoes: OwnEchoes | None = None
 
 
 class Watches:
@@ -51,20 +89,29 @@ class Watches:
             watch.informer.add_handler(self._handler(watch))
 
     def _handler(self, watch: Watch) -> HandlerFuncs:
+        echoes = watch.echoes
+
         def wake(obj: CachedObject) -> None:
             if self.leading:
                 watch.wake(obj)
 
+        def added(obj: CachedObject) -> None:
+            if echoes is None or not echoes.consume(obj):
+                wake(obj)
+
         def changed(old: CachedObject, new: CachedObject) -> None:
             if old.resource_version != new.resource_version:
-                wake(new)
+                added(new)
 
         def gone(item: CachedObject | DeletedFinalStateUnknown) -> None:
-            wake(deleted(item))
+            obj = deleted(item)
+            if echoes is not None:
+                echoes.forget(obj.key)
+            wake(obj)
 
         if not watch.changes:
             return HandlerFuncs(delete=gone)
-        return HandlerFuncs(add=wake, update=changed, delete=gone)
+        return HandlerFuncs(add=added, update=changed, delete=gone)
 
     async def resync(self) -> None:
         """Wakes every cached object of the resync watches once, yielding to the loop as it

@@ -31,7 +31,7 @@ from controller.issuer.controllers.lanes import order_finished, order_started
 from controller.issuer.controllers.orders import OrderReconciler, order_watches
 from controller.issuer.controllers.poller import IssuancePoller
 from controller.issuer.controllers.requests import RequestReconciler, request_watches
-from controller.issuer.controllers.watches import Watches
+from controller.issuer.controllers.watches import OwnEchoes, Watches
 from controller.issuer.decide_issuer import IssuerPolicy
 from controller.issuer.order_steps import OrderPolicy
 from controller.issuer.secrets import SecretCache
@@ -96,10 +96,11 @@ class IssuerControllers:
         self.request_queue = _queue("certificaterequests", urgent=order_finished(orders))
         self.order_queue = _queue("zerosslorders", urgent=order_started(orders))
         self.issuer_queue = _queue("zerosslissuers")
+        self.order_echoes = OwnEchoes()
         self.watches = Watches(
             [
                 *request_watches(self.caches, self.request_queue.add),
-                *order_watches(self.caches, self.order_queue.add),
+                *order_watches(self.caches, self.order_queue.add, self.order_echoes),
                 *issuer_watches(self.caches, self.issuer_queue.add),
             ]
         )
@@ -140,6 +141,7 @@ class IssuerControllers:
             fresh=fresh,
             drafts=drafts,
             wake=self.order_queue.add,
+            echoes=self.order_echoes,
         )
         requests = RequestReconciler(kube, caches, self.recorder, clock, fresh)
         workers = settings.workers
@@ -166,6 +168,7 @@ class IssuerControllers:
                 metrics=KUBE_METRICS,
             ),
         )
+        self.order_echoes.clear()  # a new term expects no echo of an earlier term's writes
         self.watches.leading = True
         try:
             await self.watches.resync()

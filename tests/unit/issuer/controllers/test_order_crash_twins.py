@@ -28,9 +28,11 @@ from controller.issuer.controllers.caches import Caches
 from controller.issuer.controllers.drafts import DraftSearches
 from controller.issuer.controllers.fresh import FreshOrders
 from controller.issuer.controllers.orders import OrderReconciler
+from controller.issuer.controllers.watches import OwnEchoes
 from controller.issuer.order_steps import OrderPolicy
 from controller.kube.client import KubeClient
 from controller.kube.errors import Conflict
+from controller.kube.informer import CachedObject
 from controller.kube.kubeconfig import ClusterConfig
 from controller.zerossl.errors import ErrorKind, ZeroSSLError
 from controller.zerossl.models import (
@@ -270,6 +272,7 @@ class World:
         self.api = ApiServer(self.caches, self.crashes)
         self.zerossl = ZeroSSL(self.crashes, self.caches.validation_file)
         self.woken: list[str] = []
+        self.echoes = OwnEchoes()
         for name in NAMES:
             obj = order_object(solvers=[{"http": {"none": {}}}], request_uid=f"uid-{name}")
             obj["metadata"].update(name=name, uid=f"uid-order-{name}")
@@ -298,6 +301,7 @@ class World:
             fresh=fresh,
             drafts=drafts,
             wake=self.woken.append,
+            echoes=self.echoes,
         )
         searches = asyncio.create_task(drafts.run())
         try:
@@ -420,3 +424,20 @@ def test_the_turn_passes_as_soon_as_the_holder_is_accepted_though_that_is_not_wr
 
     asyncio.run(scenario())
     assert world.zerossl.wrong_file == 0
+
+
+def test_a_reconcile_expects_the_echo_of_its_last_write_and_only_that() -> None:
+    world = World([])
+
+    async def one_reconcile() -> None:
+        async with world.process(first=True) as reconciler:
+            await reconciler.reconcile(KEYS[0])
+
+    asyncio.run(one_reconcile())
+    stored = world.api.get(KEYS[0])
+    assert stored is not None
+    assert world.status(KEYS[0]).get("certificateID")
+    echo = CachedObject.encode(stored)
+    assert world.echoes.consume(echo)  # the write it went on from wakes nothing
+    assert not world.echoes.consume(echo)  # once
+    assert len(world.echoes) == 0  # the other order was not written
