@@ -67,14 +67,10 @@ def decide_certificate_request(
 ) -> RequestDecision:
     """What to do about ``request`` given its issuer and order as found (None: not found)."""
     ref = request.issuer_ref
-    if isinstance(ref, ForeignRef):
+    if isinstance(ref, ForeignRef) or nothing_to_decide(request):
         return NOTHING
     conditions = request.conditions
     denied = cond.is_true(conditions, cond.DENIED)
-    if not denied and not cond.is_true(conditions, cond.APPROVED):
-        return NOTHING
-    if request_finished(conditions):
-        return NOTHING
     if denied:
         patch = cond.request_denied(conditions, request.failure_time, now)
         return Decision(patch, (warning("Denied", _message(patch)),))
@@ -94,6 +90,18 @@ def decide_certificate_request(
     if order is None:
         return _create_order(request, ref, issuer.spec, now)
     return _progress(request, order, now)
+
+
+def nothing_to_decide(request: CertificateRequest) -> bool:
+    """Steps 1-3 (another group's issuer, neither Approved nor Denied, terminal): from these
+    :func:`decide_certificate_request` decides nothing whatever the issuer and the order, so a
+    reconcile need not look them up."""
+    if isinstance(request.issuer_ref, ForeignRef):
+        return True
+    conditions = request.conditions
+    if not cond.is_true(conditions, cond.DENIED) and not cond.is_true(conditions, cond.APPROVED):
+        return True
+    return request_finished(conditions)
 
 
 def order_refused(request: CertificateRequest, detail: str, now: datetime) -> RequestDecision:

@@ -31,9 +31,9 @@ from controller.issuer.controllers.watches import Watch
 from controller.issuer.controllers.writes import OwnWrites, apply_status, record_events
 from controller.issuer.decide_request import (
     decide_certificate_request,
+    nothing_to_decide,
     order_not_created,
     order_refused,
-    request_finished,
 )
 from controller.issuer.request import CertificateRequest
 from controller.kube.client import KubeClient
@@ -93,7 +93,7 @@ class RequestReconciler:
         if not self._written.caught_up(key, obj):
             return DONE
         request = CertificateRequest.from_object(obj)
-        if request_finished(request.conditions):  # decides nothing: skip the lookups
+        if nothing_to_decide(request):  # not approved yet, or finished: skip the lookups
             return DONE
         ref = request.issuer_ref
         order = self._caches.order(key)

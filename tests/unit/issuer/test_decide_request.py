@@ -11,6 +11,7 @@ import pytest
 from controller.issuer.actions import EnsureOrder
 from controller.issuer.decide_request import (
     decide_certificate_request,
+    nothing_to_decide,
     order_not_created,
     order_refused,
 )
@@ -361,6 +362,25 @@ def test_decide(
     assert ready["reason"] == expect.reason
     assert expect.message in ready["message"]
     assert ("failureTime" in decision.status) == (expect.reason in ("Failed", "Denied"))
+
+
+@pytest.mark.parametrize(("request_obj", "issuer", "order", "expect"), CASES)
+def test_a_request_with_nothing_to_decide_needs_no_issuer_or_order(
+    request_obj: dict[str, Any],
+    issuer: dict[str, Any] | None,
+    order: dict[str, Any] | None,
+    expect: Expect,
+) -> None:
+    # The reconciler skips the lookups on nothing_to_decide: whatever the issuer and order,
+    # the decision must then be nothing.
+    if not nothing_to_decide(CertificateRequest.from_object(request_obj)):
+        return  # decided in test_decide
+    for found_issuer in (None, issuer, READY_ISSUER):
+        for found_order in (None, order, ISSUED_ORDER):
+            decision = decide(request_obj, found_issuer, found_order)
+            assert decision.status is None
+            assert decision.events == ()
+            assert decision.actions == ()
 
 
 def test_issued_writes_the_chain_base64() -> None:
