@@ -115,21 +115,48 @@ def order_not_created(request: CertificateRequest, detail: str, now: datetime) -
     return _pending(request, "OrderNotCreated", message, now)
 
 
+def _needs_attention(reason: str | None, *, retry: bool, verify: bool, by_email: bool) -> bool:
+    """An order at work whose Ready condition the request mirrors: backing off after a failed
+    call, told "not yet" by ZeroSSL on verify, waiting for an approval email or its issuer."""
+    email_wait = reason == OrderReason.WAITING_FOR_ISSUANCE and by_email
+    return retry or verify or email_wait or reason == OrderReason.WAITING_FOR_ISSUER
+
+
+def order_view(obj: Mapping[str, Any] | None) -> tuple[Any, ...]:
+    """What :func:`decide_certificate_request` reads of a cached order, from the raw object
+    (nothing parsed): for one request, orders with equal views yield equal decisions. The
+    first item is the kind: ``absent``, ``finished``, ``attention`` or ``working``."""
+    if obj is None:
+        return ("absent",)
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    ready = cond.find(status.get("conditions"), cond.READY) or {}
+    reason = ready.get("reason")
+    owner = (spec.get("certificateRequestRef") or {}).get("uid")
+    issued_with_chain = reason == OrderReason.ISSUED and status.get("certificate")
+    if issued_with_chain or reason in (OrderReason.FAILED, OrderReason.CANCELLED):
+        issued = (status.get("certificate"), status.get("certificateID"))
+        return ("finished", owner, reason, ready.get("message"), *issued)
+    attention = _needs_attention(  # as OrderStatus.from_dict reads a backoff: by its time
+        reason,
+        retry=bool((status.get("retry") or {}).get("notBefore")),
+        verify=bool((status.get("verify") or {}).get("nextTime")),
+        by_email=spec.get("validationMethod") == ValidationMethod.EMAIL.value,
+    )
+    if attention:
+        return ("attention", owner, reason, ready.get("status"), ready.get("message"))
+    return ("working", owner, tuple(spec.get("domains") or ()))
+
+
 def _progress(request: CertificateRequest, order: Order, now: datetime) -> RequestDecision:
     """An order at work: its Ready condition mirrored as Pending when it needs a person's
     attention; routine work writes nothing but the "working" message over a Ready condition
     the request already shows."""
     status = order.status
-    email_wait = (
-        status.ready_reason == OrderReason.WAITING_FOR_ISSUANCE
-        and order.spec is not None
-        and order.spec.validation_method is ValidationMethod.EMAIL
-    )
-    if (
-        status.retry is not None
-        or status.verify is not None
-        or email_wait
-        or status.ready_reason == OrderReason.WAITING_FOR_ISSUER
+    if _needs_attention(
+        status.ready_reason,
+        retry=status.retry is not None,
+        verify=status.verify is not None,
+        by_email=order.spec is not None and order.spec.validation_method is ValidationMethod.EMAIL,
     ):
         message = cond.message_order_progress(order.name, status.ready)
         return _pending(request, "OrderInProgress", message, now)

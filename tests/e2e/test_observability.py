@@ -11,6 +11,7 @@ from typing import Final
 
 import pytest
 
+from controller.issuer.order_steps import OrderPolicy
 from controller.sandbox.stack import Stack, issuer_ref, make_csr
 from controller.sandbox.stack.waiting import poll
 from tests.e2e.conftest import StackFactory
@@ -26,7 +27,10 @@ HTTP_ISSUER: Final = {
 }
 HOLD_TIMEOUT: Final = 30.0  # the cache-derived gauges refresh every 10 s, then one 1 s scrape
 QUERY_TIMEOUT: Final = 15.0
-pytestmark = pytest.mark.timeout(120)
+ACCEPTED_SHOWN: Final = OrderPolicy().defer_max + HOLD_TIMEOUT
+"""An accepted validation stays unwritten up to defer_max (one status write fewer per
+issuance): the cache-derived order gauge shows it once written."""
+pytestmark = pytest.mark.timeout(180)
 
 
 async def scalar(prometheus: Prometheus, promql: str) -> float | None:
@@ -83,7 +87,7 @@ async def assert_pending_series(prometheus: Prometheus) -> None:
     pending = series("zerossl_issuer_certificaterequest_oldest_pending_seconds")
     await until(prometheus, pending, lambda age: age > 0, timeout=HOLD_TIMEOUT)
     orders = series("zerossl_issuer_orders", zerossl_status="pending_validation")
-    await until(prometheus, orders, lambda count: count == 1)
+    await until(prometheus, orders, lambda count: count == 1, timeout=ACCEPTED_SHOWN)
     ready = series("zerossl_issuer_issuer_ready", name=ISSUER, kind="ZeroSSLClusterIssuer")
     await until(prometheus, ready, lambda value: value == 1)
 

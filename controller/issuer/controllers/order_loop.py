@@ -19,6 +19,10 @@ Invariants:
   reconcile of the order decides from it, while the cache still shows the resourceVersion it
   was folded onto; the next write carries it (the certificate's). It is written once it has
   waited ``OrderPolicy.defer_max``.
+- ``OrderRun.awaits_echo``: the run ended where only the watch event of its own write wakes
+  the order again (a new status with nothing to do, a failed action, a metadata write, out of
+  rounds); otherwise what it waits for (a requeue, the poller) wakes it and that event need
+  not (the reconciler's ``OwnEchoes``).
 - A decision's Events are recorded once the status they describe is written.
 - Outcomes are folded by ``record_outcome`` before anything else; its follow-up actions
   (flagging the issuer) run at once. At most :data:`MAX_STEPS` decide-act rounds a reconcile.
@@ -78,7 +82,7 @@ class OrderRun:
     wait: float | None = None
     unwritten: bool = False
     deferred_since: float | None = None  # the clock's monotonic time of its first deferral
-    awaits_echo: bool = False  # it ended on a metadata write: the write's event wakes it
+    awaits_echo: bool = False  # it ends waiting for its write's event (see OrderLoop)
     events: list[Event] = field(default_factory=list)
 
     def fold(self, decision: OrderDecision) -> None:
@@ -172,9 +176,16 @@ class OrderLoop:
         try:
             for _ in range(MAX_STEPS):
                 run.fold(decision)
-                if not decision.actions or not await self._perform(run, decision.actions):
+                if not decision.actions:
+                    # A new status with nothing to do: the next decision (a finished order's
+                    # cleanup, say) is made when its write's event wakes it.
+                    run.awaits_echo = run.awaits_echo or decision.status is not None
+                    break
+                if not await self._perform(run, decision.actions):
                     break
                 decision = self._decide(Order.from_object(run.obj))
+            else:
+                run.awaits_echo = True  # out of rounds: its write's event goes on
         except StopReconcile:
             raise
         except Exception:
@@ -220,6 +231,7 @@ class OrderLoop:
             if recorded.actions:  # follow-ups of the outcome (flagging the issuer)
                 await self._perform(run, recorded.actions)
             if isinstance(outcome, ActionFailed):
+                run.awaits_echo = True  # what follows the failure is decided from its write
                 return False
             moved_on = True
             waits = waits or recorded.requeue_after is not None

@@ -34,6 +34,7 @@ from controller.issuer.decide_request import (
     nothing_to_decide,
     order_not_created,
     order_refused,
+    order_view,
 )
 from controller.issuer.request import CertificateRequest
 from controller.kube.client import KubeClient
@@ -48,8 +49,9 @@ ACTION = "Sign"
 
 
 def request_watches(caches: Caches, wake: Callable[[str], None]) -> list[Watch]:
-    """What wakes a request: its own changes (if it names our group); its order's (same key:
-    the order's status mirrors into the request); a change of its issuer."""
+    """What wakes a request: its own changes (if it names our group); its order's that can
+    change its decision (same key: the order's status mirrors into the request; see
+    :func:`order_view`); a change of its issuer."""
 
     def ours(obj: CachedObject) -> None:
         if request_is_ours(obj.decode()):
@@ -59,9 +61,17 @@ def request_watches(caches: Caches, wake: Callable[[str], None]) -> list[Watch]:
         for request in caches.requests.store.index_keys(BY_ISSUER, issuer_key_of(obj)):
             wake(request)
 
+    def order_matters(old: CachedObject | None, new: CachedObject) -> bool:
+        """A new order at routine work (the one this reconciler just created), or a change
+        that leaves what the request reads of it as it was, changes no decision."""
+        view = order_view(new.decode())
+        if old is None:
+            return bool(view[0] != "working")
+        return view != order_view(old.decode())
+
     return [
         Watch(caches.requests, ours),
-        Watch(caches.orders, lambda obj: wake(obj.key)),
+        Watch(caches.orders, lambda obj: wake(obj.key), matters=order_matters),
         Watch(caches.issuers, by_issuer),
         Watch(caches.cluster_issuers, by_issuer),
     ]

@@ -7,6 +7,8 @@ Invariants:
 - Watches enqueue only while this replica leads; becoming leader replays every cached object
   of the resync watches once (:meth:`Watches.resync`), yielding to the event loop every
   :data:`ENQUEUE_BATCH` objects so that Lease renewals are not held up, so nothing is missed.
+- A watch may judge its events (``matters``, given the last cached and the new state): one
+  judged not to matter wakes nothing. Deletions always wake.
 - An echo wakes nothing: the add or update event of exactly the resourceVersion a reconciler
   wrote, when that reconcile already decided from the written object what comes next
   (:class:`OwnEchoes`). Any other event of the key, and every deletion, wakes as usual.
@@ -69,7 +71,8 @@ class Watch:
 
     ``changes`` False: only deletions wake. ``resync``: on becoming leader, every cached object
     of the informer is passed to ``wake`` once. ``echoes``: the writer's own echoes, which
-    wake nothing (for the watch of a reconciler's own objects).
+    wake nothing (for the watch of a reconciler's own objects). ``matters(old, new)``: False
+    for an add (``old`` None) or update that cannot change what the woken reconciler decides.
     """
 
     informer: Informer
@@ -77,6 +80,7 @@ class Watch:
     changes: bool = True
     resync: bool = True
     echoes: OwnEchoes | None = None
+    matters: Callable[[CachedObject | None, CachedObject], bool] | None = None
 
 
 class Watches:
@@ -95,13 +99,17 @@ class Watches:
             if self.leading:
                 watch.wake(obj)
 
-        def added(obj: CachedObject) -> None:
-            if echoes is None or not echoes.consume(obj):
+        matters = watch.matters
+
+        def added(obj: CachedObject, old: CachedObject | None = None) -> None:
+            if echoes is not None and echoes.consume(obj):
+                return
+            if matters is None or matters(old, obj):
                 wake(obj)
 
         def changed(old: CachedObject, new: CachedObject) -> None:
             if old.resource_version != new.resource_version:
-                added(new)
+                added(new, old)
 
         def gone(item: CachedObject | DeletedFinalStateUnknown) -> None:
             obj = deleted(item)

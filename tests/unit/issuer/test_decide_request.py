@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ from controller.issuer.decide_request import (
     nothing_to_decide,
     order_not_created,
     order_refused,
+    order_view,
 )
 from controller.issuer.issuers import Issuer
 from controller.issuer.orders import MAX_DOMAINS, MAX_REQUEST_LENGTH, Order
@@ -694,3 +696,72 @@ def test_an_order_not_created_yet_is_pending_and_written_once() -> None:
         request_object(conditions=[APPROVED, *decision.status["conditions"]])
     )
     assert order_not_created(again, "503 ServiceUnavailable", NOW).empty
+
+
+def _order_states() -> list[dict[str, Any]]:
+    """Orders across what a request reads: every Ready reason, with and without a backoff, a
+    "not yet" from verify, a chain; owned by this request or an earlier one of its name;
+    validated over HTTP or by email."""
+    reasons = [
+        "Creating",
+        "Validating",
+        "WaitingForIssuance",
+        "WaitingForIssuer",
+        "WaitingForSameCSR",
+        "Issued",
+        "Failed",
+        "Cancelled",
+    ]
+    states: list[dict[str, Any]] = []
+    for reason, message, retry, verify, chain, owner, solvers in itertools.product(
+        reasons,
+        ("first words", "other words"),
+        (False, True),
+        (False, True),
+        (False, True),
+        ("uid-www", "uid-earlier"),
+        ([{"http": {"none": {}}}], [{"email": {}}]),
+    ):
+        status: dict[str, Any] = {"conditions": [order_ready(reason, message)]}
+        if retry:
+            status["retry"] = {"attempts": 2, "notBefore": "2030-01-01T00:00:00Z"}
+        if verify:
+            status["verify"] = {"attempts": 1, "nextTime": "2030-01-01T00:00:00Z"}
+        if chain:
+            status.update(certificateID="c1", certificate=CHAIN)
+        states.append(order_object(request_uid=owner, solvers=solvers, status=status))
+    return states
+
+
+def test_orders_the_request_reads_alike_yield_the_same_decision() -> None:
+    # The request's watch of its order wakes it only when order_view changes: sound only if
+    # equal views give equal decisions, whatever the request shows.
+    requests = [
+        request_object(conditions=[APPROVED]),
+        request_object(conditions=WORKING),
+        request_object(conditions=[APPROVED, WORKING_MESSAGE]),
+    ]
+    by_view: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for order in _order_states():
+        by_view.setdefault(order_view(order), []).append(order)
+    assert len(by_view) > 20  # the states do differ in what the request reads
+    for orders in by_view.values():
+        for request in requests:
+            first, *others = (decide(request, READY_ISSUER, order) for order in orders)
+            for other in others:
+                assert (other.status, other.events, other.actions) == (
+                    first.status,
+                    first.events,
+                    first.actions,
+                )
+
+
+def test_routine_steps_leave_the_view_alone_and_the_end_changes_it() -> None:
+    working = [
+        order_object(status={"conditions": [order_ready(r, r)]})
+        for r in ("Creating", "Validating", "WaitingForIssuance")
+    ]
+    assert len({order_view(order) for order in working}) == 1
+    assert order_view(working[0])[0] == "working"
+    assert order_view(ISSUED_ORDER)[0] == "finished"
+    assert order_view(None) == ("absent",)

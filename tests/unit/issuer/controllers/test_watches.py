@@ -73,3 +73,28 @@ def test_without_echoes_every_change_wakes() -> None:
     update(handler, order("6"), order("7"))
     update(handler, order("7"), order("7"))  # no new version: nothing to wake
     assert woken == ["7"]
+
+
+def test_an_event_judged_not_to_matter_wakes_nothing_but_a_deletion_always_wakes() -> None:
+    informer, woken = StubInformer(), []
+    judged: list[tuple[str | None, str | None]] = []
+
+    def matters(old: CachedObject | None, new: CachedObject) -> bool:
+        judged.append((old.resource_version if old else None, new.resource_version))
+        return new.resource_version == "9"
+
+    watch = Watch(
+        informer,  # type: ignore[arg-type]
+        lambda obj: woken.append(obj.resource_version or ""),
+        matters=matters,
+    )
+    Watches([watch]).leading = True
+    handler = informer.handlers[0]
+    assert handler.add is not None
+    assert handler.delete is not None
+    handler.add(order("7"))
+    update(handler, order("7"), order("8"))
+    update(handler, order("8"), order("9"))
+    handler.delete(order("9"))
+    assert judged == [(None, "7"), ("7", "8"), ("8", "9")]
+    assert woken == ["9", "9"]
