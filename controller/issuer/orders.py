@@ -367,10 +367,7 @@ class Order:
             spec = OrderSpec.from_dict(as_dict(obj.get("spec")))
         except (SpecError, KeyError, TypeError, ValueError) as exc:
             error = f"the order's spec cannot be read: {exc}"
-        try:
-            status = OrderStatus.from_dict(as_dict(obj.get("status")))
-        except (KeyError, TypeError, ValueError):
-            status = OrderStatus()
+        status = _status_of(obj)
         generation = meta.get("generation")
         return cls(
             namespace=str(meta.get("namespace") or ""),
@@ -384,6 +381,20 @@ class Order:
             annotations={str(k): str(v) for k, v in as_dict(meta.get("annotations")).items()},
             deleting=bool(meta.get("deletionTimestamp")),
         )
+
+
+    def with_status_of(self, obj: Mapping[str, Any]) -> Order:
+        """This order with ``obj``'s status: for a later state of the same object whose
+        metadata and spec are this one's (the spec is not parsed again)."""
+        return dataclasses.replace(self, status=_status_of(obj))
+
+
+def _status_of(obj: Mapping[str, Any]) -> OrderStatus:
+    """The object's status; an empty one if it cannot be read."""
+    try:
+        return OrderStatus.from_dict(as_dict(obj.get("status")))
+    except (KeyError, TypeError, ValueError):
+        return OrderStatus()
 
 
 def order_manifest(

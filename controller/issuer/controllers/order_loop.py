@@ -96,6 +96,11 @@ class OrderRun:
         self.events.extend(decision.events)
         self.requeue(decision.requeue_after)
 
+    def current(self) -> Order:
+        """The order with every outcome so far folded in: the first read's metadata and spec
+        (a metadata write ends the run) with the status of :attr:`obj`."""
+        return self.order.with_status_of(self.obj)
+
     def requeue(self, seconds: float | None) -> None:
         if seconds is not None and (self.wait is None or seconds < self.wait):
             self.wait = seconds
@@ -183,7 +188,7 @@ class OrderLoop:
                     break
                 if not await self._perform(run, decision.actions):
                     break
-                decision = self._decide(Order.from_object(run.obj))
+                decision = self._decide(run.current())
             else:
                 run.awaits_echo = True  # out of rounds: its write's event goes on
         except StopReconcile:
@@ -200,7 +205,7 @@ class OrderLoop:
         module's invariants); True if it did."""
         if not run.unwritten or run.events:
             return False
-        if not deferrable(Order.from_object(run.obj), run.stored):
+        if not deferrable(run.current(), run.stored):
             return False
         if self._world.others_wait_on(run):
             return False
@@ -225,7 +230,7 @@ class OrderLoop:
                 continue
             log_milestone(run.key, outcome)
             recorded = record_outcome(
-                Order.from_object(run.obj), outcome, self._clock.now(), self._policy
+                run.current(), outcome, self._clock.now(), self._policy
             )
             run.fold(recorded)
             if recorded.actions:  # follow-ups of the outcome (flagging the issuer)
