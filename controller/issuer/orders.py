@@ -382,7 +382,6 @@ class Order:
             deleting=bool(meta.get("deletionTimestamp")),
         )
 
-
     def with_status_of(self, obj: Mapping[str, Any]) -> Order:
         """This order with ``obj``'s status: for a later state of the same object whose
         metadata and spec are this one's (the spec is not parsed again)."""

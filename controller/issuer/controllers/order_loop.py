@@ -229,9 +229,7 @@ class OrderLoop:
             if outcome is None:
                 continue
             log_milestone(run.key, outcome)
-            recorded = record_outcome(
-                run.current(), outcome, self._clock.now(), self._policy
-            )
+            recorded = record_outcome(run.current(), outcome, self._clock.now(), self._policy)
             run.fold(recorded)
             if recorded.actions:  # follow-ups of the outcome (flagging the issuer)
                 await self._perform(run, recorded.actions)
