@@ -105,6 +105,12 @@ class OrderRun:
         if seconds is not None and (self.wait is None or seconds < self.wait):
             self.wait = seconds
 
+    @property
+    def echo_wakes(self) -> bool:
+        """Only the watch event of its own last write wakes the order again: the run ended on
+        one of ``awaits_echo``'s cases, or asked for no requeue."""
+        return self.awaits_echo or self.wait is None
+
     def result(self) -> Result:
         return RequeueAfter(self.wait) if self.wait is not None else DONE
 

@@ -76,7 +76,7 @@ from controller.kube.client import KubeClient
 from controller.kube.errors import Conflict, NotFound
 from controller.kube.events import EventRecorder
 from controller.kube.informer import CachedObject
-from controller.kube.worker import DONE, RequeueAfter, Result, Retry
+from controller.kube.worker import DONE, Result, Retry
 from controller.observability import tracing
 from controller.zerossl.csrhashes import CsrHashes
 from controller.zerossl.models import Certificate, CertificateStatus
@@ -190,8 +190,8 @@ class OrderReconciler:
             "reconcile.order", _traceparent(order), _span(key, order)
         ):
             result = await self._loop.run(run, facts)
-        if run.awaits_echo or not isinstance(result, RequeueAfter):
-            self._echoes.forget(key)  # nothing but its write's event wakes the order
+        if run.echo_wakes:
+            self._echoes.forget(key)
         return result
 
     # --- the loop's world: facts ----------------------------------------------------------------
