@@ -196,7 +196,11 @@ def small_chaos() -> Chaos:
         system=SystemSettings(replicas=2, namespaces=2),
         requests=30,
         feed_rate=6.0,
-        faults=ChaosFaults(watch_drop_every=2.0, compact_every=3.0, kill_every=3.0),
+        # 10% Kubernetes errors: its few seconds of chaos make ~100 requests (5 writes per
+        # issuance), so every run meets some (at the soak's 3%, about 1 run in 20 met none).
+        faults=ChaosFaults(
+            kube_error_rate=0.1, watch_drop_every=2.0, compact_every=3.0, kill_every=3.0
+        ),
         settle_timeout=120.0,
     )
 
