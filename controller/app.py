@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -43,6 +44,9 @@ from controller.server import Server
 
 log = logging.getLogger(__name__)
 LEASE_QPS = 10
+GC_THRESHOLDS = (20_000, 10, 10)
+"""The cyclic collector's generation thresholds while the controller runs (Python's: 700, 10,
+10)."""
 
 
 class Controller:
@@ -157,10 +161,23 @@ async def _main(settings: Settings) -> int:
     return 0
 
 
+def settle_heap() -> None:
+    """Start-up is over: what it allocated (modules, classes, tables) is frozen out of the
+    cyclic collector's passes, and the youngest generation is collected after 20,000 new
+    objects instead of 700. Reconciles allocate many short-lived dicts and dataclasses that
+    reference counting frees; with Python's thresholds the collector took 4.5 % of the
+    controller's CPU in a 1,000-issuance backlog run, 0.6 % with these (docs/benchmarks.md).
+    Reference cycles are still collected, only in larger batches."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def run(settings: Settings) -> int:
     """The ``zerossl-issuer run`` entry point; returns the process exit code."""
     logs = configure_logging(settings.log_level, settings.log_format)
     provider = configure_tracing("zerossl-issuer", environ=os.environ)
+    settle_heap()
     try:
         return asyncio.run(_main(settings))
     finally:

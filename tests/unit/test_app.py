@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+from collections.abc import Iterator
 
+import pytest
+
+from controller import app
 from controller.app import Controller
 from controller.config import load
 from controller.kube.cached import CachedObject
@@ -27,6 +32,37 @@ def test_the_elector_has_a_client_of_its_own() -> None:
     controller = Controller(load({}, []), kube, lease_client=lease)
     assert controller.elector is not None
     assert controller.elector.client is lease
+
+
+@pytest.fixture
+def _gc_restored() -> Iterator[None]:
+    thresholds = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
+
+
+@pytest.mark.usefixtures("_gc_restored")
+def test_the_controller_runs_with_a_settled_heap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start-up's objects are frozen and the collector runs less often before the loop starts:
+    with Python's thresholds collection cost 4.5 % of the controller's CPU."""
+    seen: list[tuple[tuple[int, ...], int]] = []
+
+    async def main(settings: object) -> int:
+        seen.append((gc.get_threshold(), gc.get_freeze_count()))
+        return 0
+
+    class Logs:
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(app, "_main", main)
+    monkeypatch.setattr(app, "configure_logging", lambda level, fmt: Logs())
+    gc.unfreeze()
+    assert app.run(load({}, [])) == 0
+    [(thresholds, frozen)] = seen
+    assert thresholds == app.GC_THRESHOLDS
+    assert frozen > 0
 
 
 def test_without_leader_election_there_is_no_elector() -> None:
