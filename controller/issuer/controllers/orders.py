@@ -236,8 +236,8 @@ class OrderReconciler:
         spec = order.spec
         if spec is None or not self._caches.requests.has_synced():
             return False
-        request = self._caches.requests.store.get(f"{order.namespace}/{spec.request_name}")
-        return request is None or request["metadata"].get("uid") != spec.request_uid
+        request = self._caches.requests.store.get_cached(f"{order.namespace}/{spec.request_name}")
+        return request is None or request.uid != spec.request_uid
 
     # --- the loop's world: actions -------------------------------------------------------------
 

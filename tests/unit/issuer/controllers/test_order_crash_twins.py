@@ -30,6 +30,7 @@ from controller.issuer.controllers.fresh import FreshOrders
 from controller.issuer.controllers.orders import OrderReconciler
 from controller.issuer.controllers.watches import OwnEchoes
 from controller.issuer.order_steps import OrderPolicy
+from controller.issuer.orders import Order
 from controller.kube.client import KubeClient
 from controller.kube.errors import Conflict
 from controller.kube.informer import CachedObject
@@ -51,6 +52,7 @@ from tests.unit.issuer.factories import (
     issuer_object,
     make_chain,
     order_object,
+    request_object,
     zerossl_json,
 )
 
@@ -441,3 +443,27 @@ def test_a_reconcile_expects_the_echo_of_its_last_write_and_only_that() -> None:
     assert world.echoes.consume(echo)  # the write it went on from wakes nothing
     assert not world.echoes.consume(echo)  # once
     assert len(world.echoes) == 0  # the other order was not written
+
+
+def test_an_order_whose_request_is_gone_or_replaced_knows_it() -> None:
+    """``request_gone`` compares the cached request's uid with the order's: absent or recreated
+    under the same name is gone; never judged from a cache that has not synced."""
+    world = World([])
+    requests = world.caches.requests
+
+    async def facts_of(uid: str | None, *, synced: bool = True) -> bool:
+        async with world.process(first=True) as reconciler:
+            stored = world.api.get(KEYS[0])
+            assert stored is not None
+            if synced:
+                requests._synced.set()
+            if uid is not None:
+                requests.store.put(request_object(name="www", uid=uid))  # the order's request
+            order = Order.from_object(stored)
+            return reconciler.facts(order).request_gone
+
+    assert asyncio.run(facts_of("uid-a", synced=False)) is False
+    assert asyncio.run(facts_of("uid-a")) is False
+    assert asyncio.run(facts_of("uid-replaced")) is True
+    requests.store.delete("default/www")
+    assert asyncio.run(facts_of(None)) is True
