@@ -16,6 +16,8 @@ from controller.kube.client import KubeClient
 from controller.kube.informer import Informer
 from controller.kube.kubeconfig import ClusterConfig
 
+GROUP = "zerossl.issuer.dev"
+
 
 def _client() -> KubeClient:
     return KubeClient(ClusterConfig("http://127.0.0.1:9"))
@@ -70,23 +72,43 @@ def test_without_leader_election_there_is_no_elector() -> None:
     assert Controller(settings, _client()).elector is None
 
 
-async def test_standby_replicas_queue_nothing_until_they_lead() -> None:
-    controller = Controller(load({}, []), _client())
-    request = {
+APPROVED = {"type": "Approved", "status": "True", "reason": "cert-manager.io"}
+ISSUED = {"type": "Ready", "status": "True", "reason": "Issued"}
+
+
+def _request(name: str, *conditions: dict[str, str], group: str = GROUP) -> dict[str, object]:
+    return {
         "apiVersion": "cert-manager.io/v1",
         "kind": "CertificateRequest",
-        "metadata": {"name": "r", "namespace": "ns", "resourceVersion": "1"},
-        "spec": {
-            "issuerRef": {"group": "zerossl.issuer.dev", "kind": "ZeroSSLIssuer", "name": "i"}
-        },
+        "metadata": {"name": name, "namespace": "ns", "resourceVersion": "1"},
+        "spec": {"issuerRef": {"group": group, "kind": "ZeroSSLIssuer", "name": "i"}},
+        "status": {"conditions": list(conditions)},
     }
+
+
+async def test_standby_replicas_queue_nothing_until_they_lead() -> None:
+    controller = Controller(load({}, []), _client())
     requests = controller.caches.requests
-    _added(requests, request)
+    _added(requests, _request("r", APPROVED))
     assert len(controller.controllers.request_queue) == 0
     controller.controllers.watches.leading = True
-    _added(requests, request)
-    _added(requests, {**request, "spec": {"issuerRef": {"name": "other"}}})
+    _added(requests, _request("r", APPROVED))
+    _added(requests, _request("other", APPROVED, group="cert-manager.io"))
     assert len(controller.controllers.request_queue) == 1
+
+
+async def test_a_request_wakes_only_with_something_to_decide() -> None:
+    """Waiting for approval, or finished (the echo of its own Issued patch included), a request
+    decides nothing whatever its issuer and order: such an event wakes nothing."""
+    controller = Controller(load({}, []), _client())
+    controller.controllers.watches.leading = True
+    requests, queue = controller.caches.requests, controller.controllers.request_queue
+    _added(requests, _request("waiting"))
+    _added(requests, _request("issued", APPROVED, ISSUED))
+    assert len(queue) == 0
+    _added(requests, _request("approved", APPROVED))
+    _added(requests, _request("denied", {"type": "Denied", "status": "True", "reason": "x"}))
+    assert len(queue) == 2
 
 
 async def test_a_changed_solver_secret_wakes_the_orders_that_read_it() -> None:
@@ -138,20 +160,9 @@ async def test_a_changed_solver_secret_re_checks_the_issuers_that_read_it() -> N
 async def test_becoming_leader_queues_everything_without_holding_the_loop() -> None:
     controller = Controller(load({}, []), _client())
     for i in range(1000):
-        controller.caches.requests.store.put(
-            {
-                "apiVersion": "cert-manager.io/v1",
-                "kind": "CertificateRequest",
-                "metadata": {"name": f"r{i}", "namespace": "ns", "resourceVersion": "1"},
-                "spec": {
-                    "issuerRef": {
-                        "group": "zerossl.issuer.dev",
-                        "kind": "ZeroSSLIssuer",
-                        "name": "i",
-                    }
-                },
-            },
-        )
+        controller.caches.requests.store.put(_request(f"r{i}", APPROVED))
+    for i in range(100):  # finished: nothing to decide, nothing queued
+        controller.caches.requests.store.put(_request(f"done{i}", APPROVED, ISSUED))
     ticks = 0
 
     async def ticker() -> None:

@@ -19,10 +19,11 @@ Invariants:
   reconcile of the order decides from it, while the cache still shows the resourceVersion it
   was folded onto; the next write carries it (the certificate's). It is written once it has
   waited ``OrderPolicy.defer_max``.
-- ``OrderRun.awaits_echo``: the run ended where only the watch event of its own write wakes
+- ``OrderRun.echo_wakes``: the run ended where only the watch event of its own write wakes
   the order again (a new status with nothing to do, a failed action, a metadata write, out of
-  rounds); otherwise what it waits for (a requeue, the poller) wakes it and that event need
-  not (the reconciler's ``OwnEchoes``).
+  rounds, or no requeue while the last decision still had something to do); otherwise what it
+  waits for (a requeue, the poller) wakes it, or a decision from the written object would
+  decide nothing (``settled``), and that event need not (the reconciler's ``OwnWrites``).
 - A decision's Events are recorded once the status they describe is written.
 - Outcomes are folded by ``record_outcome`` before anything else; its follow-up actions
   (flagging the issuer) run at once. At most :data:`MAX_STEPS` decide-act rounds a reconcile.
@@ -83,6 +84,7 @@ class OrderRun:
     unwritten: bool = False
     deferred_since: float | None = None  # the clock's monotonic time of its first deferral
     awaits_echo: bool = False  # it ends waiting for its write's event (see OrderLoop)
+    settled: bool = False  # its last decision, made from what it writes, decided nothing
     events: list[Event] = field(default_factory=list)
 
     def fold(self, decision: OrderDecision) -> None:
@@ -108,8 +110,10 @@ class OrderRun:
     @property
     def echo_wakes(self) -> bool:
         """Only the watch event of its own last write wakes the order again: the run ended on
-        one of ``awaits_echo``'s cases, or asked for no requeue."""
-        return self.awaits_echo or self.wait is None
+        one of ``awaits_echo``'s cases, or asked for no requeue without being ``settled``
+        (deciding again from the written object, as the event would, decides nothing: no
+        action, no status, no requeue; an issued order once cleaned up, say)."""
+        return self.awaits_echo or (self.wait is None and not self.settled)
 
     def result(self) -> Result:
         return RequeueAfter(self.wait) if self.wait is not None else DONE
@@ -191,6 +195,7 @@ class OrderLoop:
                     # A new status with nothing to do: the next decision (a finished order's
                     # cleanup, say) is made when its write's event wakes it.
                     run.awaits_echo = run.awaits_echo or decision.status is not None
+                    run.settled = decision.status is None
                     break
                 if not await self._perform(run, decision.actions):
                     break

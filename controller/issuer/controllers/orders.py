@@ -65,8 +65,8 @@ from controller.issuer.controllers.order_zerossl import SERVED_METHODS, ZeroSSLA
 from controller.issuer.controllers.owners import CertificateOwners
 from controller.issuer.controllers.poller import IssuancePoller
 from controller.issuer.controllers.turns import HttpTurns
-from controller.issuer.controllers.watches import OwnEchoes, Watch
-from controller.issuer.controllers.writes import OwnWrites, record_events, replace_status
+from controller.issuer.controllers.watches import OwnWrites, Watch
+from controller.issuer.controllers.writes import record_events, replace_status
 from controller.issuer.decide_order import OrderFacts
 from controller.issuer.decision import Event
 from controller.issuer.order_steps import OrderPolicy, remote_status
@@ -86,9 +86,9 @@ log = logging.getLogger(__name__)
 ACTION = "Issue"
 
 
-def order_watches(caches: Caches, wake: Callable[[str], None], echoes: OwnEchoes) -> list[Watch]:
-    """What wakes an order: its own changes, but for the echoes of the order reconciler's own
-    writes (``echoes``); the deletion of its request (same key: the order then deletes itself;
+def order_watches(caches: Caches, wake: Callable[[str], None], writes: OwnWrites) -> list[Watch]:
+    """What wakes an order: its own changes, but for the quiet echoes of the order reconciler's
+    own writes (``writes``); the deletion of its request (same key: the order then deletes itself;
     nothing else would when the request was deleted with ``--cascade=orphan``); a change of
     its issuer, or of a Secret its solvers read."""
 
@@ -101,7 +101,7 @@ def order_watches(caches: Caches, wake: Callable[[str], None], echoes: OwnEchoes
             wake(order)
 
     return [
-        Watch(caches.orders, lambda obj: wake(obj.key), echoes=echoes),
+        Watch(caches.orders, lambda obj: wake(obj.key), writes=writes),
         Watch(caches.requests, lambda obj: wake(obj.key), changes=False, resync=False),
         Watch(caches.issuers, by_issuer),
         Watch(caches.cluster_issuers, by_issuer),
@@ -126,12 +126,12 @@ class OrderReconciler:
         fresh: FreshOrders,
         drafts: DraftSearches,
         wake: Callable[[str], None],
-        echoes: OwnEchoes,
+        writes: OwnWrites,
     ) -> None:
-        """One per leadership term; ``wake(key)`` enqueues an order at once; ``echoes``: its
-        writes whose watch events need not wake the order (the replica's, see order_watches)."""
+        """One per leadership term; ``wake(key)`` enqueues an order at once; ``writes``: the
+        replica's record of this reconciler's writes (see order_watches), cleared per term."""
         self._kube = kube
-        self._echoes = echoes
+        self._written = writes
         self._fresh = fresh
         self._drafts = drafts
         self._owners = CertificateOwners(caches.certificate_owners)
@@ -142,7 +142,6 @@ class OrderReconciler:
         self._issuers = issuers
         self._poller = poller
         self._clock = clock
-        self._written = OwnWrites()
         self._zerossl = ZeroSSLActs(
             caches,
             accounts=accounts,
@@ -177,9 +176,8 @@ class OrderReconciler:
             self._turns.forget(key)
             self._deferred.forget(key)
             return DONE
-        if not self._written.caught_up(key, obj):
-            self._echoes.forget(key)  # the write's own event is to wake it now
-            return DONE
+        if not self._written.caught_up(key, obj["metadata"].get("resourceVersion")):
+            return DONE  # the write's own event wakes it
         run = self._loop.resume(key, obj)  # from its deferred status, if it still applies
         order = run.order
         facts = self.facts(order)  # before unwatch drops what the poller observed
@@ -191,7 +189,7 @@ class OrderReconciler:
         ):
             result = await self._loop.run(run, facts)
         if run.echo_wakes:
-            self._echoes.forget(key)
+            self._written.wake_on_echo(key)
         return result
 
     # --- the loop's world: facts ----------------------------------------------------------------
@@ -284,10 +282,9 @@ class OrderReconciler:
             raise StopReconcile(DONE) from None
         except Conflict as error:
             raise StopReconcile(Retry(f"order write conflicted: {error.message}")) from None
-        self._written.wrote(run.key, written)
-        version = written["metadata"].get("resourceVersion")
-        if version is not None:  # the loop goes on from ``written``: its event wakes nothing
-            self._echoes.expect(run.key, str(version))
+        # The loop goes on from ``written``: its event wakes nothing, unless the run ends
+        # needing it (OrderRun.echo_wakes).
+        self._written.wrote(run.key, written["metadata"].get("resourceVersion"), quiet=True)
         return written
 
     async def _set_finalizer(self, run: OrderRun, *, present: bool) -> None:

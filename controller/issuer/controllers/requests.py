@@ -27,8 +27,8 @@ from controller.issuer.conditions import READY, find, summarize_names
 from controller.issuer.controllers.caches import BY_ISSUER, Caches, issuer_key_of, request_is_ours
 from controller.issuer.controllers.created import CreatedOrders
 from controller.issuer.controllers.fresh import FreshOrders
-from controller.issuer.controllers.watches import Watch
-from controller.issuer.controllers.writes import OwnWrites, apply_status, record_events
+from controller.issuer.controllers.watches import OwnWrites, Watch
+from controller.issuer.controllers.writes import apply_status, record_events
 from controller.issuer.decide_request import (
     decide_certificate_request,
     nothing_to_decide,
@@ -48,13 +48,18 @@ log = logging.getLogger(__name__)
 ACTION = "Sign"
 
 
-def request_watches(caches: Caches, wake: Callable[[str], None]) -> list[Watch]:
-    """What wakes a request: its own changes (if it names our group); its order's that can
-    change its decision (same key: the order's status mirrors into the request; see
-    :func:`order_view`); a change of its issuer."""
+def request_watches(caches: Caches, wake: Callable[[str], None], writes: OwnWrites) -> list[Watch]:
+    """What wakes a request: its own changes, if it names our group and there is something to
+    decide in its new state (not while it waits for approval, nor once it is finished, the
+    echo of its final status included: :func:`nothing_to_decide`); its order's that can change
+    its decision (same key: the order's status mirrors into the request; see
+    :func:`order_view`); a change of its issuer. ``writes``: the request reconciler's."""
 
     def ours(obj: CachedObject) -> None:
-        if request_is_ours(obj.decode()):
+        decoded = obj.decode()
+        if request_is_ours(decoded) and not nothing_to_decide(
+            CertificateRequest.from_object(decoded)
+        ):
             wake(obj.key)
 
     def by_issuer(obj: CachedObject) -> None:
@@ -70,7 +75,7 @@ def request_watches(caches: Caches, wake: Callable[[str], None]) -> list[Watch]:
         return view != order_view(old.decode())
 
     return [
-        Watch(caches.requests, ours),
+        Watch(caches.requests, ours, writes=writes),
         Watch(caches.orders, lambda obj: wake(obj.key), matters=order_matters),
         Watch(caches.issuers, by_issuer),
         Watch(caches.cluster_issuers, by_issuer),
@@ -85,13 +90,17 @@ class RequestReconciler:
         recorder: EventRecorder,
         clock: Clock,
         fresh: FreshOrders,
+        *,
+        writes: OwnWrites,
     ) -> None:
+        """One per leadership term; ``writes``: the replica's record of this reconciler's
+        writes (see request_watches), cleared per term."""
         self._kube = kube
         self._caches = caches
         self._fresh = fresh
         self._recorder = recorder
         self._clock = clock
-        self._written = OwnWrites()
+        self._written = writes
         self._created = CreatedOrders(clock)
 
     async def reconcile(self, key: str) -> Result:
@@ -100,7 +109,7 @@ class RequestReconciler:
             self._written.forget(key)
             self._created.forget(key)
             return DONE
-        if not self._written.caught_up(key, obj):
+        if not self._written.caught_up(key, obj["metadata"].get("resourceVersion")):
             return DONE
         request = CertificateRequest.from_object(obj)
         if nothing_to_decide(request):  # not approved yet, or finished: skip the lookups
@@ -141,7 +150,7 @@ class RequestReconciler:
                     return DONE
                 except Conflict as exc:
                     return Retry(f"status write conflicted: {exc.message}")
-                self._written.wrote(key, written)
+                self._written.wrote(key, written["metadata"].get("resourceVersion"))
                 self._count_transition(key, obj, decision.status, ref)
             record_events(self._recorder, obj, decision.events, ACTION)
         return result

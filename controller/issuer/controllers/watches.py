@@ -10,8 +10,8 @@ Invariants:
 - A watch may judge its events (``matters``, given the last cached and the new state): one
   judged not to matter wakes nothing. Deletions always wake.
 - An echo wakes nothing: the add or update event of exactly the resourceVersion a reconciler
-  wrote, when that reconcile already decided from the written object what comes next
-  (:class:`OwnEchoes`). Any other event of the key, and every deletion, wakes as usual.
+  wrote quietly, when that reconcile already decided from the written object what comes next
+  (:class:`OwnWrites`). Any other event of the key, and every deletion, wakes as usual.
 """
 
 from __future__ import annotations
@@ -32,37 +32,75 @@ def deleted(item: CachedObject | DeletedFinalStateUnknown) -> CachedObject:
     return item.obj if isinstance(item, DeletedFinalStateUnknown) else item
 
 
-class OwnEchoes:
-    """Per key, the resourceVersion of a reconciler's own last write whose watch event (its
-    echo) needs to wake nothing: the reconcile that wrote it went on from the object the write
-    returned, and whatever it waits for wakes the key by itself (a requeue, the poller).
+@dataclass(slots=True)
+class _Written:
+    version: str
+    quiet: bool
 
-    An expectation is consumed by the next add or update event of its key, echo or not, and
-    dropped by a deletion; a reconcile that needs the event (it waits for the cache to show its
-    write) drops it with :meth:`forget`. Memory: one entry per key written and not yet seen.
+
+class OwnWrites:
+    """Read your writes, per key: the resourceVersion of a reconciler's last write of the
+    object, until the cache shows it.
+
+    - :meth:`caught_up` is False while the cached object is older than that write: the
+      reconcile waits for the write's watch event, which then wakes the key.
+    - A ``quiet`` write's event (its echo) wakes nothing: the reconcile that wrote it went on
+      from the object the write returned, and whatever it waits for wakes the key by itself (a
+      requeue, the issuance poller), or it has nothing left to decide. :meth:`wake_on_echo`
+      takes that back when the reconcile ends needing the event after all.
+    - The entry ends with the first event at or past the written version (:meth:`seen`), a
+      deletion, or a reconcile that finds the cache caught up: memory is one entry per key
+      whose write the cache has not shown yet.
+    Versions compare as integers when both are; anything else counts as caught up.
     """
 
-    __slots__ = ("_expected",)
+    __slots__ = ("_written",)
 
     def __init__(self) -> None:
-        self._expected: dict[str, str] = {}
+        self._written: dict[str, _Written] = {}
 
-    def expect(self, key: str, resource_version: str) -> None:
-        self._expected[key] = resource_version
+    def wrote(self, key: str, version: str | None, *, quiet: bool = False) -> None:
+        self._written[key] = _Written(str(version or ""), quiet)
+
+    def wake_on_echo(self, key: str) -> None:
+        """The reconcile of ``key`` needs its last write's event to wake it."""
+        written = self._written.get(key)
+        if written is not None:
+            written.quiet = False
+
+    def caught_up(self, key: str, version: str | None) -> bool:
+        """True once the cache shows ``key`` at or past its last write (the entry then ends);
+        False while it is older, and then the write's event will wake the key."""
+        written = self._written.get(key)
+        if written is None:
+            return True
+        if _older(version or "", written.version):
+            written.quiet = False
+            return False
+        del self._written[key]
+        return True
+
+    def seen(self, obj: CachedObject) -> bool:
+        """An add or update event of ``obj`` arrived; True if it is a quiet echo, which wakes
+        nothing. An older event leaves the entry waiting for the write's own."""
+        written = self._written.get(obj.key)
+        if written is None or _older(obj.resource_version or "", written.version):
+            return False
+        del self._written[obj.key]
+        return written.quiet and obj.resource_version == written.version
 
     def forget(self, key: str) -> None:
-        self._expected.pop(key, None)
+        self._written.pop(key, None)
 
     def clear(self) -> None:
-        self._expected.clear()
-
-    def consume(self, obj: CachedObject) -> bool:
-        """True if ``obj``'s event is the echo expected for its key."""
-        expected = self._expected.pop(obj.key, None)
-        return expected is not None and expected == obj.resource_version
+        self._written.clear()
 
     def __len__(self) -> int:
-        return len(self._expected)
+        return len(self._written)
+
+
+def _older(version: str, than: str) -> bool:
+    return version.isdigit() and than.isdigit() and int(version) < int(than)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,16 +108,17 @@ class Watch:
     """``wake(obj)`` enqueues what an event of ``informer`` about ``obj`` wakes.
 
     ``changes`` False: only deletions wake. ``resync``: on becoming leader, every cached object
-    of the informer is passed to ``wake`` once. ``echoes``: the writer's own echoes, which
-    wake nothing (for the watch of a reconciler's own objects). ``matters(old, new)``: False
-    for an add (``old`` None) or update that cannot change what the woken reconciler decides.
+    of the informer is passed to ``wake`` once. ``writes``: the writes of the reconciler of
+    these objects, whose quiet echoes wake nothing and whose entries end as events show them.
+    ``matters(old, new)``: False for an add (``old`` None) or update that cannot change what
+    the woken reconciler decides.
     """
 
     informer: Informer
     wake: Wake
     changes: bool = True
     resync: bool = True
-    echoes: OwnEchoes | None = None
+    writes: OwnWrites | None = None
     matters: Callable[[CachedObject | None, CachedObject], bool] | None = None
 
 
@@ -93,7 +132,7 @@ class Watches:
             watch.informer.add_handler(self._handler(watch))
 
     def _handler(self, watch: Watch) -> HandlerFuncs:
-        echoes = watch.echoes
+        writes = watch.writes
 
         def wake(obj: CachedObject) -> None:
             if self.leading:
@@ -102,7 +141,7 @@ class Watches:
         matters = watch.matters
 
         def added(obj: CachedObject, old: CachedObject | None = None) -> None:
-            if echoes is not None and echoes.consume(obj):
+            if writes is not None and writes.seen(obj):
                 return
             if matters is None or matters(old, obj):
                 wake(obj)
@@ -113,8 +152,8 @@ class Watches:
 
         def gone(item: CachedObject | DeletedFinalStateUnknown) -> None:
             obj = deleted(item)
-            if echoes is not None:
-                echoes.forget(obj.key)
+            if writes is not None:
+                writes.forget(obj.key)
             wake(obj)
 
         if not watch.changes:

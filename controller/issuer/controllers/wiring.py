@@ -31,7 +31,7 @@ from controller.issuer.controllers.lanes import order_finished, order_started
 from controller.issuer.controllers.orders import OrderReconciler, order_watches
 from controller.issuer.controllers.poller import IssuancePoller
 from controller.issuer.controllers.requests import RequestReconciler, request_watches
-from controller.issuer.controllers.watches import OwnEchoes, Watches
+from controller.issuer.controllers.watches import OwnWrites, Watches
 from controller.issuer.decide_issuer import IssuerPolicy
 from controller.issuer.order_steps import OrderPolicy
 from controller.issuer.secrets import SecretCache
@@ -96,11 +96,12 @@ class IssuerControllers:
         self.request_queue = _queue("certificaterequests", urgent=order_finished(orders))
         self.order_queue = _queue("zerosslorders", urgent=order_started(orders))
         self.issuer_queue = _queue("zerosslissuers")
-        self.order_echoes = OwnEchoes()
+        self.order_writes = OwnWrites()
+        self.request_writes = OwnWrites()
         self.watches = Watches(
             [
-                *request_watches(self.caches, self.request_queue.add),
-                *order_watches(self.caches, self.order_queue.add, self.order_echoes),
+                *request_watches(self.caches, self.request_queue.add, self.request_writes),
+                *order_watches(self.caches, self.order_queue.add, self.order_writes),
                 *issuer_watches(self.caches, self.issuer_queue.add),
             ]
         )
@@ -141,9 +142,11 @@ class IssuerControllers:
             fresh=fresh,
             drafts=drafts,
             wake=self.order_queue.add,
-            echoes=self.order_echoes,
+            writes=self.order_writes,
         )
-        requests = RequestReconciler(kube, caches, self.recorder, clock, fresh)
+        requests = RequestReconciler(
+            kube, caches, self.recorder, clock, fresh, writes=self.request_writes
+        )
         workers = settings.workers
         pools = (
             WorkerPool(
@@ -168,7 +171,9 @@ class IssuerControllers:
                 metrics=KUBE_METRICS,
             ),
         )
-        self.order_echoes.clear()  # a new term expects no echo of an earlier term's writes
+        # A new term's reconcilers wait for none of an earlier term's writes.
+        self.order_writes.clear()
+        self.request_writes.clear()
         self.watches.leading = True
         try:
             await self.watches.resync()

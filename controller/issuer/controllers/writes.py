@@ -3,8 +3,8 @@
 Invariants: our own kinds get their whole status replaced through ``/status`` with the
 resourceVersion of the object the decision was made from (a stale decision gets 409 and is made
 again from a newer cache); a CertificateRequest, which other controllers also write, only gets
-the fields this controller owns, by server-side apply under one field manager. A reconciler
-that counts transitions keeps :class:`OwnWrites`, so it never decides again from a cache that
+the fields this controller owns, by server-side apply under one field manager. Each reconciler
+records its writes (:class:`~.watches.OwnWrites`), so it never decides again from a cache that
 has not seen its own last write.
 """
 
@@ -62,34 +62,6 @@ def record_events(
 ) -> None:
     for event in events:
         recorder.record(object_reference(obj), event.type.value, event.reason, action, event.note)
-
-
-class OwnWrites:
-    """Read your writes: per key, the resourceVersion this reconciler's last write returned.
-
-    ``caught_up`` is False while the cached object is older than that write (the informer
-    event of the write wakes the key again); resourceVersions are compared as integers when both
-    are, anything else counts as caught up. A key is forgotten once caught up.
-    """
-
-    def __init__(self) -> None:
-        self._versions: dict[str, str] = {}
-
-    def wrote(self, key: str, written: Mapping[str, Any]) -> None:
-        self._versions[key] = str(written["metadata"].get("resourceVersion") or "")
-
-    def caught_up(self, key: str, cached: Mapping[str, Any]) -> bool:
-        expected = self._versions.get(key)
-        if expected is None:
-            return True
-        seen = str(cached["metadata"].get("resourceVersion") or "")
-        if seen.isdigit() and expected.isdigit() and int(seen) < int(expected):
-            return False
-        del self._versions[key]
-        return True
-
-    def forget(self, key: str) -> None:
-        self._versions.pop(key, None)
 
 
 async def caught_up(

@@ -28,7 +28,7 @@ from controller.issuer.controllers.caches import Caches
 from controller.issuer.controllers.drafts import DraftSearches
 from controller.issuer.controllers.fresh import FreshOrders
 from controller.issuer.controllers.orders import OrderReconciler
-from controller.issuer.controllers.watches import OwnEchoes
+from controller.issuer.controllers.watches import OwnWrites
 from controller.issuer.order_steps import OrderPolicy
 from controller.issuer.orders import Order
 from controller.kube.client import KubeClient
@@ -274,7 +274,7 @@ class World:
         self.api = ApiServer(self.caches, self.crashes)
         self.zerossl = ZeroSSL(self.crashes, self.caches.validation_file)
         self.woken: list[str] = []
-        self.echoes = OwnEchoes()
+        self.writes = OwnWrites()  # the process's: a new one per process
         for name in NAMES:
             obj = order_object(solvers=[{"http": {"none": {}}}], request_uid=f"uid-{name}")
             obj["metadata"].update(name=name, uid=f"uid-order-{name}")
@@ -284,6 +284,7 @@ class World:
     async def process(self, *, first: bool) -> AsyncIterator[OrderReconciler]:
         """One controller process (its term): it created the orders if it is the first."""
         fresh, drafts = FreshOrders(), DraftSearches(grace=0.0, clock=self.clock.monotonic)
+        self.writes = OwnWrites()
         if first:
             for key in KEYS:
                 stored = self.api.get(key)
@@ -303,7 +304,7 @@ class World:
             fresh=fresh,
             drafts=drafts,
             wake=self.woken.append,
-            echoes=self.echoes,
+            writes=self.writes,
         )
         searches = asyncio.create_task(drafts.run())
         try:
@@ -440,9 +441,9 @@ def test_a_reconcile_expects_the_echo_of_its_last_write_and_only_that() -> None:
     assert stored is not None
     assert world.status(KEYS[0]).get("certificateID")
     echo = CachedObject.encode(stored)
-    assert world.echoes.consume(echo)  # the write it went on from wakes nothing
-    assert not world.echoes.consume(echo)  # once
-    assert len(world.echoes) == 0  # the other order was not written
+    assert world.writes.seen(echo)  # the write it went on from wakes nothing
+    assert not world.writes.seen(echo)  # once
+    assert len(world.writes) == 0  # the other order was not written
 
 
 def test_an_order_whose_request_is_gone_or_replaced_knows_it() -> None:
@@ -467,3 +468,24 @@ def test_an_order_whose_request_is_gone_or_replaced_knows_it() -> None:
     assert asyncio.run(facts_of("uid-replaced")) is True
     requests.store.delete("default/www")
     assert asyncio.run(facts_of(None)) is True
+
+
+def test_the_write_that_finishes_an_order_wakes_nothing() -> None:
+    """The run that records the certificate goes on to clean up and ends deciding nothing: a
+    decision from the written object (what its event would wake) decides nothing either."""
+    world = World([])
+
+    async def until_issued() -> None:
+        async with world.process(first=True) as reconciler:
+            for _ in range(MAX_ROUNDS):
+                if world.reason(KEYS[0]) == "Issued":
+                    return
+                await reconciler.reconcile(KEYS[0])
+                world.zerossl.tick()
+                world.clock.advance(3600)
+
+    asyncio.run(until_issued())
+    stored = world.api.get(KEYS[0])
+    assert stored is not None
+    assert world.reason(KEYS[0]) == "Issued"
+    assert world.writes.seen(CachedObject.encode(stored))

@@ -1,4 +1,5 @@
-"""OwnWrites: a reconciler never decides from a cache older than its own last write."""
+"""OwnWrites: a reconciler never decides from a cache older than its own last write, and the
+quiet echo of a write wakes nothing."""
 
 from __future__ import annotations
 
@@ -6,41 +7,69 @@ import asyncio
 from typing import Any
 
 from controller.clock import SystemClock
-from controller.issuer.controllers.writes import OwnWrites, caught_up
+from controller.issuer.controllers.watches import OwnWrites
+from controller.issuer.controllers.writes import caught_up
 from controller.kube.cached import CachedObject
 from controller.kube.store import Store
 
 
-def _obj(version: str) -> dict[str, dict[str, str]]:
-    return {"metadata": {"resourceVersion": version}}
-
-
 def test_a_key_never_written_is_caught_up() -> None:
-    assert OwnWrites().caught_up("ns/a", _obj("1"))
+    assert OwnWrites().caught_up("ns/a", "1")
 
 
 def test_the_cache_must_reach_the_written_version() -> None:
     writes = OwnWrites()
-    writes.wrote("ns/a", _obj("12"))
-    assert not writes.caught_up("ns/a", _obj("9"))  # 9 < 12 as numbers, not as text
-    assert not writes.caught_up("ns/a", _obj("11"))
-    assert writes.caught_up("ns/a", _obj("12"))
-    assert writes.caught_up("ns/a", _obj("3"))  # forgotten once caught up
-    assert OwnWrites().caught_up("ns/b", _obj("1"))
+    writes.wrote("ns/a", "12")
+    assert not writes.caught_up("ns/a", "9")  # 9 < 12 as numbers, not as text
+    assert not writes.caught_up("ns/a", "11")
+    assert writes.caught_up("ns/a", "12")
+    assert writes.caught_up("ns/a", "3")  # forgotten once caught up
+    assert len(writes) == 0
+    assert OwnWrites().caught_up("ns/b", "1")
 
 
 def test_other_keys_and_forgotten_keys_are_not_held_back() -> None:
     writes = OwnWrites()
-    writes.wrote("ns/a", _obj("20"))
-    assert writes.caught_up("ns/b", _obj("1"))
+    writes.wrote("ns/a", "20")
+    assert writes.caught_up("ns/b", "1")
     writes.forget("ns/a")
-    assert writes.caught_up("ns/a", _obj("1"))
+    assert writes.caught_up("ns/a", "1")
 
 
 def test_opaque_versions_count_as_caught_up() -> None:
     writes = OwnWrites()
-    writes.wrote("ns/a", _obj("abc"))
-    assert writes.caught_up("ns/a", _obj("1"))
+    writes.wrote("ns/a", "abc")
+    assert writes.caught_up("ns/a", "1")
+    writes.wrote("ns/a", None)
+    assert writes.caught_up("ns/a", "1")
+
+
+def _cached(version: str) -> CachedObject:
+    return CachedObject.encode(_order(version))
+
+
+def test_a_reconcile_that_finds_the_cache_behind_waits_for_the_echo() -> None:
+    """Its write's event is what wakes it then, quiet or not."""
+    writes = OwnWrites()
+    writes.wrote("ns/o", "9", quiet=True)
+    assert not writes.caught_up("ns/o", "8")
+    assert not writes.seen(_cached("9"))  # wakes
+    assert len(writes) == 0
+
+
+def test_an_event_at_or_past_the_write_ends_the_entry_older_ones_do_not() -> None:
+    writes = OwnWrites()
+    writes.wrote("ns/o", "9", quiet=True)
+    assert not writes.seen(_cached("8"))
+    assert len(writes) == 1
+    assert writes.seen(_cached("9"))
+    assert len(writes) == 0
+    writes.wrote("ns/o", "11", quiet=True)
+    assert not writes.seen(_cached("12"))  # past it: another write, which wakes
+    assert len(writes) == 0
+    writes.wrote("ns/o", "13", quiet=True)
+    writes.clear()
+    assert not writes.seen(_cached("13"))
 
 
 # --- caught_up: waiting for the cache to hold a write --------------------------------------------

@@ -12,6 +12,7 @@ from controller.issuer.controllers.caches import Caches
 from controller.issuer.controllers.created import EXPECTATION_TTL
 from controller.issuer.controllers.fresh import FreshOrders
 from controller.issuer.controllers.requests import RequestReconciler
+from controller.issuer.controllers.watches import OwnWrites
 from controller.kube.client import KubeClient
 from controller.kube.errors import AlreadyExists
 from controller.kube.kubeconfig import ClusterConfig
@@ -79,6 +80,7 @@ def _world() -> tuple[ApiServer, RequestReconciler, FakeClock]:
         Recorder(),  # type: ignore[arg-type]
         clock,
         FreshOrders(),
+        writes=OwnWrites(),
     )
     return api, reconciler, clock
 
