@@ -6,6 +6,7 @@ objects uses ``now()``, which is always timezone-aware UTC. Tests substitute :cl
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -45,8 +46,10 @@ class FakeClock:
         self._now += timedelta(seconds=seconds)
 
 
+@functools.lru_cache(maxsize=4096)
 def rfc3339(moment: datetime) -> str:
-    """Kubernetes Time: second precision, UTC, 'Z' suffix."""
+    """Kubernetes Time: second precision, UTC, 'Z' suffix. Memoized: a status is written out
+    again on every decision, with mostly the same timestamps (2% of a 1k backlog profile)."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -55,6 +58,8 @@ def rfc3339_micro(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_rfc3339(text: str) -> datetime:
-    """Parses Time and MicroTime strings into aware UTC datetimes."""
+    """Parses Time and MicroTime strings into aware UTC datetimes (memoized, as :func:`rfc3339`:
+    the result is immutable)."""
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
