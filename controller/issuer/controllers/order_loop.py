@@ -77,7 +77,7 @@ class OrderRun:
     deferred, the Events still to record once it is written, and the earliest requeue asked."""
 
     key: str
-    order: Order  # as first decided from; its spec and identity never change
+    order: Order  # as first decided from (read from ``obj``); its spec and identity never change
     obj: dict[str, Any]
     stored: Mapping[str, Any]  # the status as last read or written
     wait: float | None = None
@@ -86,6 +86,10 @@ class OrderRun:
     awaits_echo: bool = False  # it ends waiting for its write's event (see OrderLoop)
     settled: bool = False  # its last decision, made from what it writes, decided nothing
     events: list[Event] = field(default_factory=list)
+    _current: tuple[Mapping[str, Any], Order] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self._current = (self.obj, self.order)  # ``order`` was read from ``obj``
 
     def fold(self, decision: OrderDecision) -> None:
         if decision.status is not None:
@@ -100,8 +104,13 @@ class OrderRun:
 
     def current(self) -> Order:
         """The order with every outcome so far folded in: the first read's metadata and spec
-        (a metadata write ends the run) with the status of :attr:`obj`."""
-        return self.order.with_status_of(self.obj)
+        (a metadata write ends the run) with the status of :attr:`obj`. Parsed once per
+        :attr:`obj` (a run asks for it several times between two folds)."""
+        if self._current is not None and self._current[0] is self.obj:
+            return self._current[1]
+        order = self.order.with_status_of(self.obj)
+        self._current = (self.obj, order)
+        return order
 
     def requeue(self, seconds: float | None) -> None:
         if seconds is not None and (self.wait is None or seconds < self.wait):
