@@ -166,7 +166,7 @@ def settle_heap() -> None:
     cyclic collector's passes, and the youngest generation is collected after 20,000 new
     objects instead of 700. Reconciles allocate many short-lived dicts and dataclasses that
     reference counting frees; with Python's thresholds the collector took 4.5 % of the
-    controller's CPU in a 1,000-issuance backlog run, 0.6 % with these (docs/benchmarks.md).
+    controller's CPU in a 1,000-issuance backlog run, 0.7 % with these.
     Reference cycles are still collected, only in larger batches."""
     gc.collect()
     gc.freeze()
