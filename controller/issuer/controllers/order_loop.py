@@ -86,7 +86,7 @@ class OrderRun:
     awaits_echo: bool = False  # it ends waiting for its write's event (see OrderLoop)
     settled: bool = False  # its last decision, made from what it writes, decided nothing
     events: list[Event] = field(default_factory=list)
-    _current: tuple[Mapping[str, Any], Order] | None = field(default=None, repr=False)
+    _current: tuple[Mapping[str, Any], Order] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._current = (self.obj, self.order)  # ``order`` was read from ``obj``
@@ -106,7 +106,7 @@ class OrderRun:
         """The order with every outcome so far folded in: the first read's metadata and spec
         (a metadata write ends the run) with the status of :attr:`obj`. Parsed once per
         :attr:`obj` (a run asks for it several times between two folds)."""
-        if self._current is not None and self._current[0] is self.obj:
+        if self._current[0] is self.obj:
             return self._current[1]
         order = self.order.with_status_of(self.obj)
         self._current = (self.obj, order)

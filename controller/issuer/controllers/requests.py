@@ -24,7 +24,7 @@ from controller.issuer.api import (
     IssuerRef,
 )
 from controller.issuer.conditions import READY, find, summarize_names
-from controller.issuer.controllers.caches import BY_ISSUER, Caches, issuer_key_of, request_is_ours
+from controller.issuer.controllers.caches import BY_ISSUER, Caches, issuer_key_of
 from controller.issuer.controllers.created import CreatedOrders
 from controller.issuer.controllers.fresh import FreshOrders
 from controller.issuer.controllers.watches import OwnWrites, Watch
@@ -56,10 +56,8 @@ def request_watches(caches: Caches, wake: Callable[[str], None], writes: OwnWrit
     :func:`order_view`); a change of its issuer. ``writes``: the request reconciler's."""
 
     def ours(obj: CachedObject) -> None:
-        decoded = obj.decode()
-        if request_is_ours(decoded) and not nothing_to_decide(
-            CertificateRequest.from_object(decoded)
-        ):
+        # Another group's issuer is one of the states with nothing to decide.
+        if not nothing_to_decide(CertificateRequest.from_object(obj.decode())):
             wake(obj.key)
 
     def by_issuer(obj: CachedObject) -> None:
